@@ -1,0 +1,28 @@
+//! Every limit in one place (STYLE.md rule 9), with compile-time checks between related ones.
+
+/// Default `tickTime` in ms.
+pub const TICK_TIME_MS_DEFAULT: u64 = 2000;
+
+/// Default `jute.maxbuffer`: the largest frame and the largest znode data, in bytes.
+pub const JUTE_MAX_BUFFER_DEFAULT: usize = 0xfffff;
+
+/// Largest number of sub-operations accepted in one multi or multiRead.
+pub const MULTI_OPS_MAX: usize = 10_000;
+
+/// Largest TTL ZooKeeper can encode in `ephemeralOwner` (40 bits of ms).
+pub const TTL_MS_MAX: i64 = 0xff_ffff_ffff;
+
+/// Default `maxClientCnxns` per client IP.
+pub const CLIENT_CONNECTIONS_PER_IP_MAX_DEFAULT: u32 = 60;
+
+/// Default `globalOutstandingLimit`.
+pub const OUTSTANDING_REQUESTS_MAX_DEFAULT: usize = 1000;
+
+/// Default interval between container/TTL sweeps (`znode.container.checkIntervalMs`).
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
+
+/// Length of a session password.
+pub const SESSION_PASSWORD_LEN: usize = 16;
+
+const _: () = assert!(MULTI_OPS_MAX < JUTE_MAX_BUFFER_DEFAULT);
+const _: () = assert!(TICK_TIME_MS_DEFAULT > 0);

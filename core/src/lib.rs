@@ -1,0 +1,31 @@
+//! zab-core: the sans-IO heart of zab, a ZooKeeper-compatible coordination service.
+//!
+//! Nothing in this crate touches a socket, a file, a clock, a thread or an OS random source.
+//! Time, client requests, peer messages and disk completions are *inputs*; replies, watch
+//! events, records to persist and timers to arm are *outputs*. See `docs/ARCHITECTURE.md`.
+//!
+//! # Driving a [`Node`]
+//!
+//! 1. Build it from its configuration and what was recovered from disk: [`Node::new`].
+//! 2. Feed every input through a `handle_*` method with the current time.
+//! 3. After each call, drain [`Node::poll_output`] and execute each [`Output`] in order:
+//!    send a reply, write and fsync records (then call [`Node::handle_persisted`] with the
+//!    token), close a connection, ...
+//! 4. Sleep until [`Node::poll_timeout`] (or the next input) and call
+//!    [`Node::handle_timeout`].
+//!
+//! The simulator (`zab-sim`) does exactly this over virtual time; the real server
+//! (`zab-net`) does it over tokio.
+#![deny(missing_docs)]
+
+pub mod constants;
+pub mod error;
+pub mod ids;
+pub mod proto;
+pub mod session;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+
+pub use error::ErrorCode;
+pub use ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Xid, Zxid};

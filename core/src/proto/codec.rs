@@ -1,0 +1,1 @@
+//! Record, request and response encodings (placeholder until the codec lands).

@@ -1,0 +1,1 @@
+//! zab-net: the real runtime (being built; see README "Not done yet").

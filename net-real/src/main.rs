@@ -1,0 +1,6 @@
+//! The `zab` binary.
+
+fn main() {
+    eprintln!("zab: the server is not built yet; see README.md");
+    std::process::exit(2);
+}
