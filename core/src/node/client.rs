@@ -1,0 +1,310 @@
+//! Client connections: the handshake, per-session FIFO queues, reads, and writes through the
+//! prepare → persist → apply pipeline.
+
+use super::{Node, Origin, Output, Pending};
+use crate::error::ErrorCode;
+use crate::ids::{ConnectionId, Millis, SessionId, Xid, Zxid};
+use crate::proto::{
+    op, xid, ClientInfo, ConnectRequest, ConnectResponse, MultiReadOp, MultiReadResult, ReplyHeader, Request,
+    RequestHeader, Response,
+};
+use crate::session::{check_password, negotiate_timeout, session_password};
+use crate::tree::{AuthInfo, WriteContext};
+use crate::txn::{Txn, TxnBody, TxnHeader};
+use crate::watch::WatchKind;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+/// The node's view of one client connection.
+#[derive(Debug)]
+pub(super) struct Connection {
+    /// The session this connection holds, once established.
+    pub(super) session: Option<SessionId>,
+    /// Whether the handshake has been answered; requests wait until then.
+    pub(super) established: bool,
+    /// Whether the client sent the optional readOnly byte (the answer mirrors it).
+    pub(super) read_only_byte: bool,
+    /// Authenticated ids: always `ip`, plus what `addauth` added.
+    pub(super) auth: AuthInfo,
+    /// Requests in arrival order; replies leave in the same order (FIFO per session).
+    pub(super) queue: VecDeque<Queued>,
+}
+
+/// A request waiting in its connection's queue.
+#[derive(Debug)]
+pub(super) struct Queued {
+    pub(super) header: RequestHeader,
+    /// `None` for an opcode the codec did not know.
+    pub(super) request: Option<Request>,
+    pub(super) received: Millis,
+    /// Prepared and handed to the persist pipeline; the reply comes when it is applied.
+    pub(super) in_flight: bool,
+}
+
+/// Whether a request changes state, and so goes through prepare → persist → apply.
+fn is_write(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Create(_)
+            | Request::Create2(_)
+            | Request::CreateContainer(_)
+            | Request::CreateTtl(_)
+            | Request::Delete(_)
+            | Request::DeleteContainer(_)
+            | Request::SetData(_)
+            | Request::SetAcl(_)
+            | Request::Check(_)
+            | Request::Multi(_)
+            | Request::CloseSession
+    )
+}
+
+impl Node {
+    pub(super) fn on_connect(&mut self, now: Millis, connection: ConnectionId, request: ConnectRequest, address: IpAddr) {
+        self.stats.packets_received += 1;
+        let mut auth = AuthInfo::default();
+        auth.add_ip(address);
+        let state = Connection {
+            session: None,
+            established: false,
+            read_only_byte: request.read_only.is_some(),
+            auth,
+            queue: VecDeque::new(),
+        };
+        assert!(self.connections.insert(connection, state).is_none(), "connection id reused");
+        if request.last_zxid_seen > self.tree.last_zxid() {
+            // ZooKeeper refuses, without an answer, a client that has seen a newer zxid than
+            // ours: it must try another server rather than see the tree go back in time.
+            tracing::info!(?connection, seen = %request.last_zxid_seen, ours = %self.tree.last_zxid(),
+                "refusing a client that has seen a newer zxid");
+            self.close_connection(connection);
+            return;
+        }
+        let timeout_ms = negotiate_timeout(
+            request.timeout_ms,
+            self.config.session_timeout_ms_min,
+            self.config.session_timeout_ms_max,
+        );
+        if request.session_id == SessionId(0) {
+            let session = self.sessions.next_session_id();
+            self.connections.get_mut(&connection).expect("just inserted").session = Some(session);
+            let body = TxnBody::CreateSession { timeout_ms };
+            self.push_txn(now, session, 0, op::CREATE_SESSION, body, Origin::Connect(connection));
+            return;
+        }
+        let session = request.session_id;
+        let valid = self.sessions.contains(session)
+            && !self.sessions.is_closing(session)
+            && check_password(session, &request.passwd);
+        if !valid {
+            let response = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: SessionId(0),
+                passwd: vec![0; crate::constants::SESSION_PASSWORD_LEN],
+                read_only: request.read_only.map(|_| false),
+            };
+            self.outputs.push_back(Output::Connected { connection, response });
+            self.close_connection(connection);
+            return;
+        }
+        self.sessions.touch(session, now);
+        self.bind_session(now, connection, session);
+    }
+
+    /// Gives `session` to `connection` (closing any older connection holding it) and answers
+    /// the handshake.
+    fn bind_session(&mut self, now: Millis, connection: ConnectionId, session: SessionId) {
+        if let Some(previous) = self.session_connections.insert(session, connection) {
+            if previous != connection {
+                self.close_connection(previous);
+                self.session_connections.insert(session, connection);
+            }
+        }
+        let state = self.connections.get_mut(&connection).expect("binding a live connection");
+        state.session = Some(session);
+        state.established = true;
+        let response = ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: self.sessions.timeout_ms(session).expect("bound session is live"),
+            session_id: session,
+            passwd: session_password(session).to_vec(),
+            read_only: state.read_only_byte.then_some(false),
+        };
+        self.outputs.push_back(Output::Connected { connection, response });
+        self.drain(now, connection);
+    }
+
+    pub(super) fn on_request(
+        &mut self,
+        now: Millis,
+        connection: ConnectionId,
+        header: RequestHeader,
+        request: Option<Request>,
+    ) {
+        self.stats.packets_received += 1;
+        let Some(state) = self.connections.get_mut(&connection) else {
+            return; // a request racing its own disconnect
+        };
+        if let Some(session) = state.session {
+            self.sessions.touch(session, now);
+        }
+        state.queue.push_back(Queued { header, request, received: now, in_flight: false });
+        self.drain(now, connection);
+    }
+
+    pub(super) fn on_disconnected(&mut self, connection: ConnectionId) {
+        if let Some(state) = self.connections.remove(&connection) {
+            self.watches.remove_connection(connection);
+            if let Some(session) = state.session {
+                if self.session_connections.get(&session) == Some(&connection) {
+                    self.session_connections.remove(&session);
+                }
+            }
+        }
+    }
+
+    /// Emits a close for `connection` and forgets it (its session lives on until it expires).
+    pub(super) fn close_connection(&mut self, connection: ConnectionId) {
+        if self.connections.contains_key(&connection) {
+            self.outputs.push_back(Output::CloseConnection { connection });
+            self.on_disconnected(connection);
+        }
+    }
+
+    /// Answers what can be answered at the front of a connection's queue, in order, and
+    /// prepares writes. A read waits behind the session's earlier writes still in flight.
+    pub(super) fn drain(&mut self, now: Millis, connection: ConnectionId) {
+        let mut index = 0;
+        loop {
+            let Some(state) = self.connections.get_mut(&connection) else { return };
+            if !state.established {
+                return;
+            }
+            let Some(queued) = state.queue.get_mut(index) else { return };
+            if queued.in_flight {
+                index += 1;
+                continue;
+            }
+            let session = state.session.expect("established connection has a session");
+            match &queued.request {
+                Some(request) if is_write(request) => {
+                    queued.in_flight = true;
+                    let (header, request) = (queued.header, request.clone());
+                    let auth = state.auth.clone();
+                    let origin = Origin::Request(connection);
+                    self.prepare_write(now, session, header.xid, header.op, &request, origin, Some(&auth));
+                    index += 1;
+                }
+                _ if index > 0 => return, // a read behind an in-flight write of the same session
+                _ => {
+                    let queued = state.queue.pop_front().expect("front exists");
+                    self.answer_read(now, connection, session, queued);
+                }
+            }
+        }
+    }
+
+    /// Validates a write against the tree plus in-flight changes and queues its transaction.
+    #[allow(clippy::too_many_arguments)] // the parts of a request, kept apart to avoid a clone
+    pub(super) fn prepare_write(
+        &mut self,
+        now: Millis,
+        session: SessionId,
+        cxid: Xid,
+        opcode: i32,
+        request: &Request,
+        origin: Origin,
+        auth: Option<&AuthInfo>,
+    ) {
+        let zxid = Zxid(self.zxid_prepared.0 + 1);
+        let nobody = AuthInfo::default();
+        let context = WriteContext {
+            session,
+            auth: auth.unwrap_or(&nobody),
+            zxid,
+            time: now.0 as i64,
+            extended_types_enabled: self.config.extended_types_enabled,
+            max_data_len: self.config.max_buffer,
+        };
+        let body = self.tree.prepare(&mut self.pending, &context, opcode, request);
+        let opcode = if matches!(body, TxnBody::Error { .. }) { op::ERROR } else { opcode };
+        self.push_txn(now, session, cxid, opcode, body, origin);
+    }
+
+    /// Prepares the closing of a session: its ephemerals go with it, at one zxid.
+    pub(super) fn prepare_close_session(&mut self, now: Millis, session: SessionId) {
+        self.sessions.set_closing(session);
+        self.prepare_write(now, session, 0, op::CLOSE_SESSION, &Request::CloseSession, Origin::Internal, None);
+    }
+
+    fn push_txn(&mut self, now: Millis, session: SessionId, cxid: Xid, opcode: i32, body: TxnBody, origin: Origin) {
+        let zxid = Zxid(self.zxid_prepared.0 + 1);
+        self.zxid_prepared = zxid;
+        let header = TxnHeader { client_id: session, cxid, zxid, time: now.0 as i64, op: opcode };
+        self.unpersisted.push(Pending { txn: Txn { header, body }, origin });
+    }
+
+    /// A durable transaction is applied: watches fire, then its origin hears about it.
+    pub(super) fn on_applied(&mut self, now: Millis, pending: Pending) {
+        let zxid = pending.txn.header.zxid;
+        let applied = self.apply_txn(now, &pending.txn);
+        for (path, event_type) in &applied.changes {
+            for (connection, event) in self.watches.trigger(path, *event_type, zxid) {
+                self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
+            }
+        }
+        match pending.origin {
+            Origin::Request(connection) => self.reply_write(now, connection, zxid, applied.result),
+            Origin::Connect(connection) => {
+                let session = pending.txn.header.client_id;
+                if self.connections.contains_key(&connection) {
+                    self.bind_session(now, connection, session);
+                }
+            }
+            Origin::Internal => {}
+        }
+        if let TxnBody::CloseSession { .. } = pending.txn.body {
+            if let Some(connection) = self.session_connections.get(&pending.txn.header.client_id).copied() {
+                self.close_connection(connection);
+            }
+        }
+    }
+
+    fn reply_write(&mut self, now: Millis, connection: ConnectionId, zxid: Zxid, result: Result<Response, ErrorCode>) {
+        let Some(state) = self.connections.get_mut(&connection) else { return };
+        let queued = state.queue.pop_front().expect("an applied write is at the front of its queue");
+        assert!(queued.in_flight, "the front of the queue is the applied write");
+        self.stats.record_latency(now.0.saturating_sub(queued.received.0));
+        let (err, response) = match result {
+            Ok(response) => (ErrorCode::Ok, response),
+            Err(err) => (err, Response::Empty),
+        };
+        let header = ReplyHeader { xid: queued.header.xid, zxid, err };
+        self.outputs.push_back(Output::Reply { connection, header, response });
+        self.drain(now, connection);
+    }
+
+    /// Applies one transaction to the tree and the session table.
+    pub(super) fn apply_txn(&mut self, now: Millis, txn: &Txn) -> crate::tree::Applied {
+        match &txn.body {
+            TxnBody::CreateSession { timeout_ms } => self.sessions.add(txn.header.client_id, *timeout_ms, now),
+            TxnBody::CloseSession { .. } => self.sessions.remove(txn.header.client_id),
+            _ => {}
+        }
+        let applied = self.tree.apply(txn);
+        self.pending.applied(txn.header.zxid);
+        self.txns_since_snapshot += 1;
+        if self.txns_since_snapshot >= self.snapshot_at {
+            self.txns_since_snapshot = 0;
+            self.snapshot_at = self.stats.snapshot_threshold(self.config.snap_count);
+            let snapshot = super::Snapshot {
+                zxid: self.tree.last_zxid(),
+                tree: self.tree.snapshot(),
+                sessions: self.sessions.iter().collect(),
+            };
+            self.outputs.push_back(Output::WriteSnapshot { snapshot: Box::new(snapshot) });
+        }
+        applied
+    }
+}

@@ -1,0 +1,380 @@
+//! [`Node`]: one zab server as a state machine.
+//!
+//! The boundary follows quinn-proto: inputs arrive through `handle_*` methods, each with the
+//! current time; outputs are drained with [`Node::poll_output`]; the next deadline comes from
+//! [`Node::poll_timeout`]. The node never replies to a write before the driver has reported,
+//! through [`Node::handle_persisted`], that the transaction is durable.
+//!
+//! This is the standalone role. Replication (election, ZAB) extends the same boundary with
+//! `handle_peer_message` and `Output::Send`.
+
+mod client;
+mod reads;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use stats::Stats;
+
+use crate::ids::{ConnectionId, Millis, PersistToken, ServerId, SessionId, Zxid};
+use crate::proto::{ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent};
+use crate::session::SessionTracker;
+use crate::tree::{DataTree, PendingChanges, TreeSnapshot};
+use crate::txn::Txn;
+use crate::watch::WatchManager;
+use client::Connection;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+
+/// What a node needs to know about its configuration (the core's view of zoo.cfg).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This server's id (`myid`; 0 for a standalone server without one).
+    pub server_id: ServerId,
+    /// `tickTime` in ms.
+    pub tick_time_ms: u64,
+    /// `minSessionTimeout` in ms.
+    pub session_timeout_ms_min: i32,
+    /// `maxSessionTimeout` in ms.
+    pub session_timeout_ms_max: i32,
+    /// `jute.maxbuffer`: the largest znode data accepted.
+    pub max_buffer: usize,
+    /// `DigestAuthenticationProvider.superDigest` (`super:<base64 sha1>`).
+    pub super_digest: Option<String>,
+    /// `extendedTypesEnabled`: allows TTL nodes.
+    pub extended_types_enabled: bool,
+    /// How often containers and TTL nodes are swept, in ms.
+    pub container_check_interval_ms: u64,
+    /// Transactions between snapshots (`snapCount`).
+    pub snap_count: u64,
+}
+
+impl Config {
+    /// ZooKeeper's defaults for a standalone server with the given tick.
+    pub fn standalone(tick_time_ms: u64) -> Config {
+        Config {
+            server_id: ServerId(0),
+            tick_time_ms,
+            session_timeout_ms_min: (2 * tick_time_ms) as i32,
+            session_timeout_ms_max: (20 * tick_time_ms) as i32,
+            max_buffer: crate::constants::JUTE_MAX_BUFFER_DEFAULT,
+            super_digest: None,
+            extended_types_enabled: false,
+            container_check_interval_ms: crate::constants::CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            snap_count: 100_000,
+        }
+    }
+}
+
+/// A snapshot of a node's database: the tree and the live sessions at a zxid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The last transaction included.
+    pub zxid: Zxid,
+    /// The tree.
+    pub tree: TreeSnapshot,
+    /// Live sessions and their timeouts, sorted by id.
+    pub sessions: Vec<(SessionId, i32)>,
+}
+
+/// What the driver recovered from disk: the newest valid snapshot and the log after it.
+#[derive(Clone, Debug, Default)]
+pub struct DurableState {
+    /// The newest valid snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Logged transactions after the snapshot, in zxid order.
+    pub log: Vec<Txn>,
+}
+
+/// An input from a client connection, already decoded by the driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The first frame of a connection.
+    Connect {
+        /// The handshake.
+        request: ConnectRequest,
+        /// The client's address (for `ip` ACLs).
+        address: IpAddr,
+    },
+    /// A request after the handshake.
+    Request {
+        /// Its header.
+        header: RequestHeader,
+        /// Its body.
+        request: Request,
+    },
+    /// A request whose opcode the codec does not know; answered with UNIMPLEMENTED in order.
+    Unknown {
+        /// Its header.
+        header: RequestHeader,
+    },
+    /// The connection is gone (closed by the client, or by the driver).
+    Disconnected,
+}
+
+/// Something the driver must do. Execute them in the order they are polled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Answer a handshake. A zero timeout means the session is invalid; a close follows.
+    Connected {
+        /// The connection.
+        connection: ConnectionId,
+        /// The answer.
+        response: ConnectResponse,
+    },
+    /// Answer a request.
+    Reply {
+        /// The connection.
+        connection: ConnectionId,
+        /// The header (xid, zxid, error).
+        header: ReplyHeader,
+        /// The body (ignored by the encoder unless `header.err` is OK, or for multi).
+        response: Response,
+    },
+    /// Deliver a watch notification (xid −1).
+    WatchEvent {
+        /// The connection.
+        connection: ConnectionId,
+        /// The zxid of the change that fired it.
+        zxid: Zxid,
+        /// The event.
+        event: WatcherEvent,
+    },
+    /// Append these transactions to the log and make them durable, then call
+    /// [`Node::handle_persisted`] with the token. Tokens must be reported in order.
+    Persist {
+        /// The transactions, in zxid order.
+        txns: Vec<Txn>,
+        /// The token to report.
+        token: PersistToken,
+    },
+    /// Write this snapshot (temp file, fsync, rename). Its loss is harmless: the log covers it.
+    WriteSnapshot {
+        /// The snapshot.
+        snapshot: Box<Snapshot>,
+    },
+    /// Close the connection (after sending what was polled before).
+    CloseConnection {
+        /// The connection.
+        connection: ConnectionId,
+    },
+}
+
+/// One zab server's state machine.
+pub struct Node {
+    config: Config,
+    tree: DataTree,
+    pending: PendingChanges,
+    sessions: SessionTracker,
+    watches: WatchManager,
+    connections: BTreeMap<ConnectionId, Connection>,
+    /// Which connection currently holds each session.
+    session_connections: BTreeMap<SessionId, ConnectionId>,
+    /// Prepared transactions not yet handed to the driver.
+    unpersisted: Vec<Pending>,
+    /// Transactions handed to the driver, by token, awaiting `handle_persisted`.
+    persisting: VecDeque<(PersistToken, Vec<Pending>)>,
+    /// The zxid of the last prepared transaction.
+    zxid_prepared: Zxid,
+    token_next: u64,
+    txns_since_snapshot: u64,
+    /// Applied transactions after which the next snapshot is written.
+    snapshot_at: u64,
+    container_check_at: Millis,
+    outputs: VecDeque<Output>,
+    stats: Stats,
+}
+
+/// A prepared transaction and who is waiting for it.
+#[derive(Clone, Debug)]
+struct Pending {
+    txn: Txn,
+    origin: Origin,
+}
+
+/// Who started a transaction, and so who gets told when it is applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// A request at the front of this connection's queue.
+    Request(ConnectionId),
+    /// A new session's handshake on this connection.
+    Connect(ConnectionId),
+    /// The node itself: session expiry, container sweep.
+    Internal,
+}
+
+impl Node {
+    /// Builds a node from its configuration and recovered durable state, replaying the log.
+    ///
+    /// `now` starts the session clocks of recovered sessions (they expire unless their clients
+    /// come back) and seeds session ids; `seed` drives every random choice the node makes.
+    pub fn new(config: Config, durable: DurableState, now: Millis, seed: u64) -> Node {
+        assert!(config.tick_time_ms > 0, "tickTime must be positive");
+        assert!(config.session_timeout_ms_min <= config.session_timeout_ms_max);
+        let (tree, snapshot_sessions) = match durable.snapshot {
+            Some(snapshot) => {
+                let tree = DataTree::from_snapshot(snapshot.tree)
+                    .unwrap_or_else(|e| panic!("snapshot at {} is inconsistent: {e}", snapshot.zxid));
+                (tree, snapshot.sessions)
+            }
+            None => (DataTree::new(), Vec::new()),
+        };
+        let mut sessions = SessionTracker::new(config.server_id, now, config.tick_time_ms);
+        for (id, timeout_ms) in snapshot_sessions {
+            sessions.add(id, timeout_ms, now);
+        }
+        let container_check_at = now.plus(config.container_check_interval_ms);
+        let mut node = Node {
+            config,
+            tree,
+            pending: PendingChanges::default(),
+            sessions,
+            watches: WatchManager::default(),
+            connections: BTreeMap::new(),
+            session_connections: BTreeMap::new(),
+            unpersisted: Vec::new(),
+            persisting: VecDeque::new(),
+            zxid_prepared: Zxid::ZERO,
+            token_next: 0,
+            txns_since_snapshot: 0,
+            snapshot_at: u64::MAX,
+            container_check_at,
+            outputs: VecDeque::new(),
+            stats: Stats::new(seed),
+        };
+        node.snapshot_at = node.stats.snapshot_threshold(node.config.snap_count);
+        for txn in durable.log {
+            if txn.header.zxid > node.tree.last_zxid() {
+                node.apply_txn(now, &txn);
+            }
+        }
+        node.zxid_prepared = node.tree.last_zxid();
+        node
+    }
+
+    /// Handles one input from a client connection.
+    pub fn handle_client(&mut self, now: Millis, connection: ConnectionId, event: ClientEvent) {
+        match event {
+            ClientEvent::Connect { request, address } => self.on_connect(now, connection, request, address),
+            ClientEvent::Request { header, request } => self.on_request(now, connection, header, Some(request)),
+            ClientEvent::Unknown { header } => self.on_request(now, connection, header, None),
+            ClientEvent::Disconnected => self.on_disconnected(connection),
+        }
+        self.flush_prepared();
+    }
+
+    /// The driver made durable everything in the `Persist` output carrying `token`.
+    ///
+    /// Applies those transactions in zxid order: watch events first, then the replies.
+    pub fn handle_persisted(&mut self, now: Millis, token: PersistToken) {
+        let (expected, batch) = self.persisting.pop_front().expect("handle_persisted with nothing persisting");
+        assert_eq!(expected, token, "persist tokens must be reported in order");
+        for pending in batch {
+            self.on_applied(now, pending);
+        }
+        self.flush_prepared();
+    }
+
+    /// Time has reached (or passed) the deadline given by [`Node::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Millis) {
+        for session in self.sessions.expired(now) {
+            tracing::info!(%session, "session expired");
+            self.prepare_close_session(now, session);
+        }
+        if now >= self.container_check_at {
+            self.container_check_at = now.plus(self.config.container_check_interval_ms);
+            for path in self.tree.expired_containers_and_ttls(now.0 as i64) {
+                let request = Request::DeleteContainer(crate::proto::PathRequest { path });
+                self.prepare_write(now, SessionId(0), 0, crate::proto::op::DELETE_CONTAINER, &request, Origin::Internal, None);
+            }
+        }
+        self.flush_prepared();
+    }
+
+    /// The next output to execute, if any. Drain after every `handle_*` call.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        let output = self.outputs.pop_front();
+        if let Some(Output::Reply { .. } | Output::WatchEvent { .. } | Output::Connected { .. }) = output {
+            self.stats.packets_sent += 1;
+        }
+        output
+    }
+
+    /// The next deadline at which [`Node::handle_timeout`] must be called.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let expiry = self.sessions.next_expiry();
+        Some(match expiry {
+            Some(at) => at.min(self.container_check_at),
+            None => self.container_check_at,
+        })
+    }
+
+    /// Asserts every internal invariant; the simulator and tests call it after each input.
+    pub fn check_invariants(&self) {
+        self.tree.check_invariants();
+        self.watches.check_invariants();
+        assert!(self.zxid_prepared >= self.tree.last_zxid(), "prepared zxid behind applied zxid");
+        for (session, connection) in &self.session_connections {
+            let holder = self.connections.get(connection).expect("session bound to a missing connection");
+            assert_eq!(holder.session, Some(*session), "session/connection binding disagrees");
+        }
+        let persisting: usize = self.persisting.iter().map(|(_, batch)| batch.len()).sum();
+        let in_flight = self.unpersisted.len() + persisting;
+        let expected = self.zxid_prepared.0 - self.tree.last_zxid().0;
+        assert_eq!(in_flight as i64, expected, "every prepared zxid is in flight exactly once");
+    }
+
+    /// The last applied zxid.
+    pub fn last_zxid(&self) -> Zxid {
+        self.tree.last_zxid()
+    }
+
+    /// The data tree (read-only), for four-letter words and tests.
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// The watch tables (read-only), for `wchs`, `wchc`, `wchp`.
+    pub fn watches(&self) -> &WatchManager {
+        &self.watches
+    }
+
+    /// The session tracker (read-only), for `dump` and `mntr`.
+    pub fn sessions(&self) -> &SessionTracker {
+        &self.sessions
+    }
+
+    /// Request statistics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Resets latency and packet statistics (`srst`).
+    pub fn reset_stats(&mut self) {
+        self.stats.reset();
+    }
+
+    /// Requests received and not yet answered, over all connections.
+    pub fn outstanding_requests(&self) -> usize {
+        self.connections.values().map(|c| c.queue.len()).sum()
+    }
+
+    /// The session a connection holds, if any.
+    pub fn connection_session(&self, connection: ConnectionId) -> Option<SessionId> {
+        self.connections.get(&connection).and_then(|c| c.session)
+    }
+
+    /// Hands prepared transactions to the driver as one `Persist` (one group commit).
+    fn flush_prepared(&mut self) {
+        if self.unpersisted.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.unpersisted);
+        let token = PersistToken(self.token_next);
+        self.token_next += 1;
+        let txns = batch.iter().map(|p| p.txn.clone()).collect();
+        self.outputs.push_back(Output::Persist { txns, token });
+        self.persisting.push_back((token, batch));
+    }
+}
