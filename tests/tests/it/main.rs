@@ -1,0 +1,4 @@
+//! zab's integration tests, one binary with modules (the machine has two cores: few test
+//! binaries link faster than many).
+
+mod differential;
