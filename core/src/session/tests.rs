@@ -59,6 +59,19 @@ fn passwords_match_java_util_random() {
 }
 
 #[test]
+fn password_matches_one_issued_by_a_real_zookeeper_3_8_server() {
+    // A ConnectResponse from Apache ZooKeeper 3.8.0 (standalone, so server id 1 in the top
+    // byte): session 0x100000b764a0000 with this password.
+    let id = SessionId(0x0100_000b_764a_0000);
+    let issued = [
+        0xa4, 0x75, 0x7f, 0x04, 0x61, 0xa0, 0xbb, 0xe5, 0x22, 0x3b, 0x67, 0x02, 0x12, 0x02, 0x0f,
+        0x5a,
+    ];
+    assert_eq!(session_password(id), issued);
+    assert!(check_password(id, &issued));
+}
+
+#[test]
 fn only_the_low_48_bits_of_the_seed_matter() {
     // java.util.Random keeps 48 bits of state, so ids equal in their low 48 bits (after the
     // xor) share a password; Java printed the same bytes for these pairs.

@@ -21,7 +21,8 @@
 //! watch also fires for changes below its path, never for NodeChildrenChanged. A connection
 //! gets at most one event per [`WatchManager::trigger`] call.
 //!
-//! Two deliberate differences from 3.8, both ZooKeeper bugs fixed in 3.9 by ZOOKEEPER-4466:
+//! Two deliberate differences from 3.8, both ZooKeeper bugs fixed in 3.9 by ZOOKEEPER-4466
+//! (both reproduced against a 3.8.0 server):
 //! - 3.8 keeps one mode per (connection, path, table), so a one-shot getData watch set after
 //!   `addWatch` silently turned the persistent watch into a one-shot one. Here the modes of
 //!   one (connection, path, table) coexist, as in 3.9.
