@@ -1,1 +1,0 @@
-//! Record, request and response encodings (placeholder until the codec lands).
