@@ -95,11 +95,8 @@ impl<S: Clone> Disk<S> {
     pub fn append(&mut self, now: u64, token: PersistToken, txns: Vec<Txn>) -> u64 {
         let start = self.fsync_free_at.max(now);
         let slow = self.rng.chance(self.fsync_slow_probability);
-        let latency = if slow {
-            self.fsync_slow_ms
-        } else {
-            self.fsync_ms_min + self.rng.exponential(self.fsync_ms_mean as f64)
-        };
+        let latency =
+            if slow { self.fsync_slow_ms } else { self.fsync_ms_min + self.rng.exponential(self.fsync_ms_mean as f64) };
         let synced_at = start + latency;
         self.fsync_free_at = synced_at;
         self.unsynced.push(Unsynced { token, txns, synced_at });

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod checker;
+pub mod client;
 pub mod disk;
 pub mod history;
 pub mod network;

@@ -42,13 +42,18 @@ impl<D: PartialEq + Debug + Clone> Durability<D> {
         if zxid < self.acknowledged {
             violations.push(Violation {
                 checker: "durability",
-                message: format!("restarted at {zxid}, but a client was answered at {}: acknowledged writes lost", self.acknowledged),
+                message: format!(
+                    "restarted at {zxid}, but a client was answered at {}: acknowledged writes lost",
+                    self.acknowledged
+                ),
             });
         }
         match self.digests.get(&zxid) {
             Some(before) if *before != digest => violations.push(Violation {
                 checker: "durability",
-                message: format!("restarted at {zxid} with digest {digest:?}, but the tree at {zxid} had digest {before:?}"),
+                message: format!(
+                    "restarted at {zxid} with digest {digest:?}, but the tree at {zxid} had digest {before:?}"
+                ),
             }),
             _ => {}
         }
@@ -70,7 +75,10 @@ mod tests {
         assert_eq!(checker.on_restart(Zxid(4), 44), vec![], "unacknowledged records may survive");
         let violations = checker.on_restart(Zxid(2), 22);
         assert_eq!(violations.len(), 1);
-        assert_eq!(violations[0].message, "restarted at 0x2, but a client was answered at 0x3: acknowledged writes lost");
+        assert_eq!(
+            violations[0].message,
+            "restarted at 0x2, but a client was answered at 0x3: acknowledged writes lost"
+        );
         let violations = checker.on_restart(Zxid(3), 34);
         assert_eq!(violations[0].message, "restarted at 0x3 with digest 34, but the tree at 0x3 had digest 33");
     }

@@ -62,7 +62,10 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
         if !found && op.session == owner && op.invoked > created_at {
             violations.push(Violation {
                 checker: "ephemerals",
-                message: format!("op#{id}: session {owner} is live but its ephemeral {path} is gone ({:?})", completion.err),
+                message: format!(
+                    "op#{id}: session {owner} is live but its ephemeral {path} is gone ({:?})",
+                    completion.err
+                ),
             });
         }
     }

@@ -18,7 +18,9 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
         let mut zxid_seen = Zxid::ZERO;
         for (position, _, _, observation) in history.of_client(client) {
             match observation {
-                Observation::Sent { connection, xid, .. } => outstanding.entry(*connection).or_default().push_back(*xid),
+                Observation::Sent { connection, xid, .. } => {
+                    outstanding.entry(*connection).or_default().push_back(*xid)
+                }
                 Observation::ConnectionLost { connection } => {
                     outstanding.remove(connection);
                 }

@@ -93,7 +93,9 @@ pub fn check(history: &History) -> Report {
 /// Translates one history operation on a register path; other operations return `None`.
 fn to_lin_op(id: usize, op: &Op) -> Option<(String, LinOp)> {
     let (path, input) = match (&op.request, &op.kind) {
-        (Request::Create(r) | Request::Create2(r), OpKind::Plain) if r.flags == 0 => (&r.path, Input::Create(r.data.clone())),
+        (Request::Create(r) | Request::Create2(r), OpKind::Plain) if r.flags == 0 => {
+            (&r.path, Input::Create(r.data.clone()))
+        }
         (Request::Delete(r), OpKind::Plain) => (&r.path, Input::Delete(r.version)),
         (Request::SetData(r), OpKind::Plain) => (&r.path, Input::SetData(r.data.clone(), r.version)),
         (Request::GetData(r), OpKind::ReadAfterSync) => (&r.path, Input::Read),
@@ -198,10 +200,8 @@ impl Search<'_> {
     fn run(&mut self, state: &State) -> Option<bool> {
         // The earliest return among operations not yet placed: anything placed next must
         // have been invoked before it (real-time order).
-        let pending_return = (0..self.ops.len())
-            .filter(|&i| !self.is_linearized(i))
-            .filter_map(|i| self.ops[i].returned)
-            .min();
+        let pending_return =
+            (0..self.ops.len()).filter(|&i| !self.is_linearized(i)).filter_map(|i| self.ops[i].returned).min();
         let Some(horizon) = pending_return else { return Some(true) };
         if !self.seen.insert((self.linearized.clone(), state.clone())) {
             return Some(false);

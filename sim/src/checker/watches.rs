@@ -156,7 +156,8 @@ mod tests {
         history.observe(0, 0, Observation::Sent { connection: C, xid: op as i32, op: Some(op) });
         let stat = Stat { mzxid, ..Stat::default() };
         history.complete(0, op, Zxid(mzxid), ErrorCode::Ok, Response::GetData { data: vec![], stat });
-        let reply = Observation::Reply { connection: C, xid: op as i32, zxid: Zxid(mzxid), err: ErrorCode::Ok, op: Some(op) };
+        let reply =
+            Observation::Reply { connection: C, xid: op as i32, zxid: Zxid(mzxid), err: ErrorCode::Ok, op: Some(op) };
         history.observe(0, 0, reply);
     }
 
