@@ -34,8 +34,8 @@ pub(super) struct Connection {
 #[derive(Debug)]
 pub(super) struct Queued {
     pub(super) header: RequestHeader,
-    /// `None` for an opcode the codec did not know.
-    pub(super) request: Option<Request>,
+    /// The error to answer with, for a request the codec could not decode.
+    pub(super) request: Result<Request, ErrorCode>,
     pub(super) received: Millis,
     /// Prepared and handed to the persist pipeline; the reply comes when it is applied.
     pub(super) in_flight: bool,
@@ -140,7 +140,7 @@ impl Node {
         now: Millis,
         connection: ConnectionId,
         header: RequestHeader,
-        request: Option<Request>,
+        request: Result<Request, ErrorCode>,
     ) {
         self.stats.packets_received += 1;
         let Some(state) = self.connections.get_mut(&connection) else {
@@ -188,7 +188,7 @@ impl Node {
             }
             let session = state.session.expect("established connection has a session");
             match &queued.request {
-                Some(request) if is_write(request) => {
+                Ok(request) if is_write(request) => {
                     queued.in_flight = true;
                     let (header, request) = (queued.header, request.clone());
                     let auth = state.auth.clone();

@@ -13,8 +13,8 @@ impl Node {
     pub(super) fn answer_read(&mut self, now: Millis, connection: ConnectionId, session: SessionId, queued: Queued) {
         self.stats.record_latency(now.0.saturating_sub(queued.received.0));
         let result = match &queued.request {
-            None => Err(ErrorCode::Unimplemented),
-            Some(request) => self.read(connection, session, request),
+            Err(err) => Err(*err),
+            Ok(request) => self.read(connection, session, request),
         };
         let (err, response) = match result {
             Ok(response) => (ErrorCode::Ok, response),
@@ -22,9 +22,9 @@ impl Node {
         };
         let header = ReplyHeader { xid: queued.header.xid, zxid: self.tree.last_zxid(), err };
         self.outputs.push_back(Output::Reply { connection, header, response });
+        // ZooKeeper closes the connection after a failed auth, and after an unknown opcode.
         let auth_failed = queued.header.xid == xid::AUTH && err != ErrorCode::Ok;
-        if auth_failed {
-            // ZooKeeper answers AUTHFAILED and then closes the connection.
+        if auth_failed || err == ErrorCode::Unimplemented && queued.request.is_err() {
             self.close_connection(connection);
         }
     }
@@ -79,11 +79,8 @@ impl Node {
                 self.watches.remove(connection, &request.path, request.watcher_type).map(|()| Response::Empty)
             }
             Request::AddWatch(request) => {
-                let kind = match request.mode {
-                    0 => WatchKind::Persistent,
-                    1 => WatchKind::PersistentRecursive,
-                    _ => return Err(ErrorCode::BadArguments),
-                };
+                // ZooKeeper 3.8 answers an unknown mode as an undecodable request.
+                let kind = WatchKind::from_add_watch_mode(request.mode).ok_or(ErrorCode::MarshallingError)?;
                 self.watches.add(connection, &request.path, kind);
                 Ok(Response::AddWatch(ErrorCode::Ok))
             }
