@@ -76,7 +76,7 @@ impl DataTree {
 }
 
 /// The opcode of a write request, `None` for anything that is not a write.
-fn request_op(request: &Request) -> Option<i32> {
+pub(crate) fn request_op(request: &Request) -> Option<i32> {
     Some(match request {
         Request::Create(_) => op::CREATE,
         Request::Create2(_) => op::CREATE2,
