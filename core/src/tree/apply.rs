@@ -22,6 +22,15 @@ pub struct Applied {
     pub changes: Vec<(String, i32)>,
 }
 
+/// A create transaction's fields, whatever its kind.
+struct NewNode<'t> {
+    path: &'t str,
+    data: &'t [u8],
+    acl: &'t [Acl],
+    owner: i64,
+    parent_cversion: i32,
+}
+
 impl DataTree {
     /// Applies `txn` (zxids must increase strictly: a transaction is applied once).
     ///
@@ -54,81 +63,9 @@ impl DataTree {
         let zxid = txn.header.zxid.0;
         let time = txn.header.time;
         match body {
-            TxnBody::Create {
-                path,
-                data,
-                acl,
-                ephemeral,
-                parent_cversion,
-            } => {
-                let owner = if *ephemeral {
-                    txn.header.client_id.0
-                } else {
-                    0
-                };
-                let stat = self.create_node(
-                    path,
-                    data,
-                    acl,
-                    owner,
-                    *parent_cversion,
-                    zxid,
-                    time,
-                    changes,
-                )?;
-                Ok(match op {
-                    op::CREATE => Response::Create(path.clone()),
-                    _ => Response::Create2 {
-                        path: path.clone(),
-                        stat,
-                    },
-                })
-            }
-            TxnBody::CreateContainer {
-                path,
-                data,
-                acl,
-                parent_cversion,
-            } => {
-                let owner = CONTAINER_EPHEMERAL_OWNER;
-                let stat = self.create_node(
-                    path,
-                    data,
-                    acl,
-                    owner,
-                    *parent_cversion,
-                    zxid,
-                    time,
-                    changes,
-                )?;
-                Ok(Response::Create2 {
-                    path: path.clone(),
-                    stat,
-                })
-            }
-            TxnBody::CreateTtl {
-                path,
-                data,
-                acl,
-                parent_cversion,
-                ttl,
-            } => {
-                let owner = EphemeralKind::ttl_owner(*ttl).ok_or(ErrorCode::BadArguments)?;
-                let stat = self.create_node(
-                    path,
-                    data,
-                    acl,
-                    owner,
-                    *parent_cversion,
-                    zxid,
-                    time,
-                    changes,
-                )?;
-                Ok(Response::Create2 {
-                    path: path.clone(),
-                    stat,
-                })
-            }
+            TxnBody::Create { .. }
+            | TxnBody::CreateContainer { .. }
+            | TxnBody::CreateTtl { .. } => self.apply_create(txn, op, body, changes),
             TxnBody::Delete { path } => self
                 .delete_node(path, zxid, changes)
                 .map(|()| Response::Empty),
@@ -158,6 +95,74 @@ impl DataTree {
             }
             TxnBody::Multi(_) => Err(ErrorCode::MarshallingError), // nested multi: never logged
         }
+    }
+
+    /// The three create transactions: they differ only in the owner they give the node.
+    /// create (1) answers the path, the others the path and stat.
+    fn apply_create(
+        &mut self,
+        txn: &Txn,
+        op: i32,
+        body: &TxnBody,
+        changes: &mut Vec<(String, i32)>,
+    ) -> Result<Response, ErrorCode> {
+        let node = match body {
+            TxnBody::Create {
+                path,
+                data,
+                acl,
+                ephemeral,
+                parent_cversion,
+            } => {
+                let owner = if *ephemeral {
+                    txn.header.client_id.0
+                } else {
+                    0
+                };
+                NewNode {
+                    path,
+                    data,
+                    acl,
+                    owner,
+                    parent_cversion: *parent_cversion,
+                }
+            }
+            TxnBody::CreateContainer {
+                path,
+                data,
+                acl,
+                parent_cversion,
+            } => NewNode {
+                path,
+                data,
+                acl,
+                owner: CONTAINER_EPHEMERAL_OWNER,
+                parent_cversion: *parent_cversion,
+            },
+            TxnBody::CreateTtl {
+                path,
+                data,
+                acl,
+                parent_cversion,
+                ttl,
+            } => {
+                let owner = EphemeralKind::ttl_owner(*ttl).ok_or(ErrorCode::BadArguments)?;
+                NewNode {
+                    path,
+                    data,
+                    acl,
+                    owner,
+                    parent_cversion: *parent_cversion,
+                }
+            }
+            _ => return Err(ErrorCode::MarshallingError),
+        };
+        let path = node.path.to_string();
+        let stat = self.create_node(node, txn.header.zxid.0, txn.header.time, changes)?;
+        Ok(match (op, body) {
+            (op::CREATE, TxnBody::Create { .. }) => Response::Create(path),
+            _ => Response::Create2 { path, stat },
+        })
     }
 
     /// `processTxn` for a `MultiTxn`: if any sub-txn is an error, none is applied and every
@@ -208,18 +213,20 @@ impl DataTree {
     /// `DataTree.createNode`. The parent's stored cversion and pzxid move only when the
     /// transaction's `parent_cversion` is ahead of it (so a replayed create cannot move them
     /// back).
-    #[allow(clippy::too_many_arguments)] // the fields of CreateTxn plus the header's
     fn create_node(
         &mut self,
-        path: &str,
-        data: &[u8],
-        acl: &[Acl],
-        owner: i64,
-        parent_cversion: i32,
+        new: NewNode,
         zxid: i64,
         time: i64,
         changes: &mut Vec<(String, i32)>,
     ) -> Result<Stat, ErrorCode> {
+        let NewNode {
+            path,
+            data,
+            acl,
+            owner,
+            parent_cversion,
+        } = new;
         let parent_path = parent_of(path).ok_or(ErrorCode::NoNode)?;
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);

@@ -273,45 +273,7 @@ impl Prep<'_, '_, '_> {
             return Err(ErrorCode::BadArguments);
         }
         let parent_cversion = parent.stat.cversion.wrapping_add(1);
-        let data = args.data.to_vec();
-        let (body, owner) = match args.op {
-            op::CREATE_CONTAINER => (
-                TxnBody::CreateContainer {
-                    path: path.clone(),
-                    data,
-                    acl: acl.clone(),
-                    parent_cversion,
-                },
-                CONTAINER_EPHEMERAL_OWNER,
-            ),
-            op::CREATE_TTL => {
-                let ttl = args.ttl;
-                (
-                    TxnBody::CreateTtl {
-                        path: path.clone(),
-                        data,
-                        acl: acl.clone(),
-                        parent_cversion,
-                        ttl,
-                    },
-                    ttl_owner,
-                )
-            }
-            _ => {
-                let ephemeral = mode.ephemeral;
-                let owner = if ephemeral { self.ctx.session.0 } else { 0 };
-                (
-                    TxnBody::Create {
-                        path: path.clone(),
-                        data,
-                        acl: acl.clone(),
-                        ephemeral,
-                        parent_cversion,
-                    },
-                    owner,
-                )
-            }
-        };
+        let (body, owner) = self.create_body(&args, mode, &path, &acl, parent_cversion, ttl_owner);
         parent.child_count += 1;
         parent.stat.cversion = parent_cversion;
         parent.stat.pzxid = self.ctx.zxid.0;
@@ -326,6 +288,55 @@ impl Prep<'_, '_, '_> {
             }),
         );
         Ok(body)
+    }
+
+    /// The transaction a create becomes (by opcode, as ZooKeeper does), and the
+    /// `ephemeralOwner` the node will have.
+    fn create_body(
+        &self,
+        args: &CreateArgs,
+        mode: CreateMode,
+        path: &str,
+        acl: &[Acl],
+        parent_cversion: i32,
+        ttl_owner: i64,
+    ) -> (TxnBody, i64) {
+        let (path, data, acl) = (path.to_string(), args.data.to_vec(), acl.to_vec());
+        match args.op {
+            op::CREATE_CONTAINER => (
+                TxnBody::CreateContainer {
+                    path,
+                    data,
+                    acl,
+                    parent_cversion,
+                },
+                CONTAINER_EPHEMERAL_OWNER,
+            ),
+            op::CREATE_TTL => (
+                TxnBody::CreateTtl {
+                    path,
+                    data,
+                    acl,
+                    parent_cversion,
+                    ttl: args.ttl,
+                },
+                ttl_owner,
+            ),
+            _ => {
+                let ephemeral = mode.ephemeral;
+                let owner = if ephemeral { self.ctx.session.0 } else { 0 };
+                (
+                    TxnBody::Create {
+                        path,
+                        data,
+                        acl,
+                        ephemeral,
+                        parent_cversion,
+                    },
+                    owner,
+                )
+            }
+        }
     }
 
     /// `validateCreateRequest` / `EphemeralType.validateTTL`; returns the TTL owner
