@@ -288,9 +288,18 @@ impl Node {
         }
         if now >= self.container_check_at {
             self.container_check_at = now.plus(self.config.container_check_interval_ms);
-            for path in self.tree.expired_containers_and_ttls(now.0 as i64) {
+            let never_used_ms = crate::constants::CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT;
+            for path in self.tree.expired_containers_and_ttls(now.0 as i64, never_used_ms) {
                 let request = Request::DeleteContainer(crate::proto::PathRequest { path });
-                self.prepare_write(now, SessionId(0), 0, crate::proto::op::DELETE_CONTAINER, &request, Origin::Internal, None);
+                self.prepare_write(
+                    now,
+                    SessionId(0),
+                    0,
+                    crate::proto::op::DELETE_CONTAINER,
+                    &request,
+                    Origin::Internal,
+                    None,
+                );
             }
         }
         self.flush_prepared();

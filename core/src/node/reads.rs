@@ -6,7 +6,7 @@ use super::{Node, Output};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, SessionId};
 use crate::proto::{xid, ClientInfo, MultiReadOp, MultiReadResult, PathWatchRequest, ReplyHeader, Request, Response};
-use crate::watch::WatchKind;
+use crate::watch::{NodeZxids, WatchKind};
 
 impl Node {
     /// Answers a request that needs no transaction, at the front of its connection's queue.
@@ -86,7 +86,9 @@ impl Node {
             }
             Request::SetWatches(request) | Request::SetWatches2(request) => {
                 let tree = &self.tree;
-                let events = self.watches.set_watches(connection, request, |path| tree.node_zxids(path));
+                let events = self.watches.set_watches(connection, request, |path| {
+                    tree.node_zxids(path).map(|(czxid, mzxid, pzxid)| NodeZxids { czxid, mzxid, pzxid })
+                });
                 let zxid = self.tree.last_zxid();
                 for event in events {
                     self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
@@ -100,10 +102,7 @@ impl Node {
                 Ok(Response::Empty)
             }
             Request::WhoAmI => Ok(Response::WhoAmI(
-                auth.ids
-                    .iter()
-                    .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() })
-                    .collect(),
+                auth.ids.iter().map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() }).collect(),
             )),
             // Dynamic reconfiguration is off (ZooKeeper's default, reconfigEnabled=false).
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
@@ -126,12 +125,14 @@ impl Node {
                         MultiReadResult::GetChildren(children)
                     })
                 }
-                MultiReadOp::GetData(PathWatchRequest { path, watch }) => self.tree.get_data(path, auth).map(|(data, stat)| {
-                    if *watch {
-                        self.watches.add(connection, path, WatchKind::Data);
-                    }
-                    MultiReadResult::GetData { data, stat }
-                }),
+                MultiReadOp::GetData(PathWatchRequest { path, watch }) => {
+                    self.tree.get_data(path, auth).map(|(data, stat)| {
+                        if *watch {
+                            self.watches.add(connection, path, WatchKind::Data);
+                        }
+                        MultiReadResult::GetData { data, stat }
+                    })
+                }
             };
             results.push(result.unwrap_or_else(MultiReadResult::Error));
         }

@@ -25,12 +25,7 @@ pub struct AuthInfo {
 impl AuthInfo {
     /// The ids of a fresh connection from `address` (the textual IP, e.g. `127.0.0.1`).
     pub fn from_ip(address: &str) -> AuthInfo {
-        AuthInfo {
-            ids: vec![Id {
-                scheme: "ip".into(),
-                id: address.into(),
-            }],
-        }
+        AuthInfo { ids: vec![Id { scheme: "ip".into(), id: address.into() }] }
     }
 
     /// `addauth scheme auth` (opcode 100). `digest` accepts any credentials (ZooKeeper
@@ -38,25 +33,14 @@ impl AuthInfo {
     /// address; any other scheme fails with AUTHFAILED (ZooKeeper then closes the connection).
     /// `super_digest` is `zookeeper.DigestAuthenticationProvider.superDigest`
     /// (`super:<base64 sha1>`).
-    pub fn add_auth(
-        &mut self,
-        scheme: &str,
-        auth: &[u8],
-        super_digest: Option<&str>,
-    ) -> Result<(), ErrorCode> {
+    pub fn add_auth(&mut self, scheme: &str, auth: &[u8], super_digest: Option<&str>) -> Result<(), ErrorCode> {
         match scheme {
             "digest" => {
                 let digest = generate_digest(&String::from_utf8_lossy(auth));
                 if super_digest == Some(digest.as_str()) {
-                    self.add(Id {
-                        scheme: "super".into(),
-                        id: String::new(),
-                    });
+                    self.add(Id { scheme: "super".into(), id: String::new() });
                 }
-                self.add(Id {
-                    scheme: "digest".into(),
-                    id: digest,
-                });
+                self.add(Id { scheme: "digest".into(), id: digest });
                 Ok(())
             }
             "ip" => match self.ids.iter().find(|id| id.scheme == "ip").cloned() {
@@ -87,10 +71,7 @@ impl AuthInfo {
 pub fn generate_digest(id_password: &str) -> String {
     let user = id_password.split(':').next().unwrap_or("");
     let hash = Sha1::digest(id_password.as_bytes());
-    format!(
-        "{user}:{}",
-        base64::engine::general_purpose::STANDARD.encode(hash)
-    )
+    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
 }
 
 /// Java's `String.split(regex)` for a single-character separator: trailing empty strings
@@ -114,15 +95,11 @@ pub fn check_acl(acl: &[Acl], perm: i32, auth: &AuthInfo) -> Result<(), ErrorCod
         if id.scheme == "world" && id.id == "anyone" {
             return Ok(());
         }
-        let matched = auth
-            .ids
-            .iter()
-            .filter(|held| held.scheme == id.scheme)
-            .any(|held| match id.scheme.as_str() {
-                "digest" => held.id == id.id,
-                "ip" => ip_matches(&held.id, &id.id),
-                _ => false, // no provider for the scheme: the entry never matches
-            });
+        let matched = auth.ids.iter().filter(|held| held.scheme == id.scheme).any(|held| match id.scheme.as_str() {
+            "digest" => held.id == id.id,
+            "ip" => ip_matches(&held.id, &id.id),
+            _ => false, // no provider for the scheme: the entry never matches
+        });
         if matched {
             return Ok(());
         }
@@ -151,10 +128,7 @@ pub fn fixup_acl(auth: &AuthInfo, acl: &[Acl]) -> Result<Vec<Acl>, ErrorCode> {
         } else if id.scheme == "auth" {
             let before = fixed.len();
             for held in auth.ids.iter().filter(|held| held.scheme == "digest") {
-                fixed.push(Acl {
-                    perms: entry.perms,
-                    id: held.clone(),
-                });
+                fixed.push(Acl { perms: entry.perms, id: held.clone() });
             }
             if fixed.len() == before {
                 return Err(ErrorCode::InvalidAcl);
@@ -182,18 +156,13 @@ fn is_valid_id(id: &Id) -> bool {
 /// (`id.replaceAll(":.*", ":x")`).
 pub fn mask_digests(acl: &[Acl]) -> Vec<Acl> {
     acl.iter()
-        .map(
-            |entry| match (entry.id.scheme.as_str(), entry.id.id.find(':')) {
-                ("digest", Some(colon)) => Acl {
-                    perms: entry.perms,
-                    id: Id {
-                        scheme: "digest".into(),
-                        id: format!("{}:x", &entry.id.id[..colon]),
-                    },
-                },
-                _ => entry.clone(),
+        .map(|entry| match (entry.id.scheme.as_str(), entry.id.id.find(':')) {
+            ("digest", Some(colon)) => Acl {
+                perms: entry.perms,
+                id: Id { scheme: "digest".into(), id: format!("{}:x", &entry.id.id[..colon]) },
             },
-        )
+            _ => entry.clone(),
+        })
         .collect()
 }
 
@@ -238,15 +207,7 @@ fn address_bytes(address: &str) -> Option<Vec<u8>> {
         if parts.len() != 4 {
             return None;
         }
-        parts
-            .iter()
-            .map(|part| {
-                part.parse::<i32>()
-                    .ok()
-                    .filter(|v| (0..=255).contains(v))
-                    .map(|v| v as u8)
-            })
-            .collect()
+        parts.iter().map(|part| part.parse::<i32>().ok().filter(|v| (0..=255).contains(v)).map(|v| v as u8)).collect()
     } else {
         None
     }
@@ -321,10 +282,7 @@ impl AclCache {
     /// Takes a reference to `acl`, interning it if new.
     pub fn intern(&mut self, acl: &[Acl]) -> AclId {
         if let Some(&id) = self.by_list.get(acl) {
-            self.by_id
-                .get_mut(&id)
-                .expect("interned ACL has an entry")
-                .1 += 1;
+            self.by_id.get_mut(&id).expect("interned ACL has an entry").1 += 1;
             return id;
         }
         let id = self.next_id;
@@ -336,10 +294,7 @@ impl AclCache {
 
     /// Drops one reference to `id`.
     pub fn release(&mut self, id: AclId) {
-        let entry = self
-            .by_id
-            .get_mut(&id)
-            .expect("released ACL id is interned");
+        let entry = self.by_id.get_mut(&id).expect("released ACL id is interned");
         assert!(entry.1 > 0, "ACL {id} released more often than taken");
         entry.1 -= 1;
         if entry.1 == 0 {
@@ -355,9 +310,7 @@ impl AclCache {
 
     /// Every (id, list, references), by id.
     pub fn entries(&self) -> impl Iterator<Item = (AclId, &[Acl], u64)> {
-        self.by_id
-            .iter()
-            .map(|(&id, (acl, refs))| (id, acl.as_slice(), *refs))
+        self.by_id.iter().map(|(&id, (acl, refs))| (id, acl.as_slice(), *refs))
     }
 
     /// Number of distinct lists.
@@ -388,22 +341,14 @@ impl AclCache {
 
     /// Takes a reference to an id that must already be present.
     pub fn add_reference(&mut self, id: AclId) -> Result<(), String> {
-        let entry = self
-            .by_id
-            .get_mut(&id)
-            .ok_or_else(|| format!("unknown ACL id {id}"))?;
+        let entry = self.by_id.get_mut(&id).ok_or_else(|| format!("unknown ACL id {id}"))?;
         entry.1 += 1;
         Ok(())
     }
 
     /// Drops lists nobody references (`purgeUnused`).
     pub fn purge_unused(&mut self) {
-        let unused: Vec<AclId> = self
-            .by_id
-            .iter()
-            .filter(|(_, (_, refs))| *refs == 0)
-            .map(|(&id, _)| id)
-            .collect();
+        let unused: Vec<AclId> = self.by_id.iter().filter(|(_, (_, refs))| *refs == 0).map(|(&id, _)| id).collect();
         for id in unused {
             let (acl, _) = self.by_id.remove(&id).expect("present");
             self.by_list.remove(&acl);
@@ -412,19 +357,11 @@ impl AclCache {
 
     /// Asserts the two indexes agree.
     pub fn check_invariants(&self) {
-        assert_eq!(
-            self.by_id.len(),
-            self.by_list.len(),
-            "ACL indexes differ in size"
-        );
+        assert_eq!(self.by_id.len(), self.by_list.len(), "ACL indexes differ in size");
         for (id, (acl, refs)) in &self.by_id {
             assert!(*refs > 0, "ACL {id} kept with no references");
             assert!(*id < self.next_id, "ACL id {id} not below next id");
-            assert_eq!(
-                self.by_list.get(acl),
-                Some(id),
-                "ACL {id} missing from the list index"
-            );
+            assert_eq!(self.by_list.get(acl), Some(id), "ACL {id} missing from the list index");
         }
     }
 }

@@ -63,22 +63,14 @@ impl DataTree {
         let zxid = txn.header.zxid.0;
         let time = txn.header.time;
         match body {
-            TxnBody::Create { .. }
-            | TxnBody::CreateContainer { .. }
-            | TxnBody::CreateTtl { .. } => self.apply_create(txn, op, body, changes),
-            TxnBody::Delete { path } => self
-                .delete_node(path, zxid, changes)
-                .map(|()| Response::Empty),
-            TxnBody::SetData {
-                path,
-                data,
-                version,
-            } => self
-                .set_data(path, data, *version, zxid, time, changes)
-                .map(Response::Stat),
-            TxnBody::SetAcl { path, acl, version } => {
-                self.set_acl(path, acl, *version).map(Response::Stat)
+            TxnBody::Create { .. } | TxnBody::CreateContainer { .. } | TxnBody::CreateTtl { .. } => {
+                self.apply_create(txn, op, body, changes)
             }
+            TxnBody::Delete { path } => self.delete_node(path, zxid, changes).map(|()| Response::Empty),
+            TxnBody::SetData { path, data, version } => {
+                self.set_data(path, data, *version, zxid, time, changes).map(Response::Stat)
+            }
+            TxnBody::SetAcl { path, acl, version } => self.set_acl(path, acl, *version).map(Response::Stat),
             TxnBody::Check { path, .. } => {
                 // ZooKeeper answers a stand-alone check with a SetDataResponse whose stat it
                 // never fills in; we send the node's current stat.
@@ -90,9 +82,7 @@ impl DataTree {
                 self.kill_session(txn.header.client_id, paths_to_delete, zxid, changes);
                 Ok(Response::Empty)
             }
-            TxnBody::Error { err } => {
-                Err(ErrorCode::from_code(*err).unwrap_or(ErrorCode::SystemError))
-            }
+            TxnBody::Error { err } => Err(ErrorCode::from_code(*err).unwrap_or(ErrorCode::SystemError)),
             TxnBody::Multi(_) => Err(ErrorCode::MarshallingError), // nested multi: never logged
         }
     }
@@ -107,53 +97,16 @@ impl DataTree {
         changes: &mut Vec<(String, i32)>,
     ) -> Result<Response, ErrorCode> {
         let node = match body {
-            TxnBody::Create {
-                path,
-                data,
-                acl,
-                ephemeral,
-                parent_cversion,
-            } => {
-                let owner = if *ephemeral {
-                    txn.header.client_id.0
-                } else {
-                    0
-                };
-                NewNode {
-                    path,
-                    data,
-                    acl,
-                    owner,
-                    parent_cversion: *parent_cversion,
-                }
+            TxnBody::Create { path, data, acl, ephemeral, parent_cversion } => {
+                let owner = if *ephemeral { txn.header.client_id.0 } else { 0 };
+                NewNode { path, data, acl, owner, parent_cversion: *parent_cversion }
             }
-            TxnBody::CreateContainer {
-                path,
-                data,
-                acl,
-                parent_cversion,
-            } => NewNode {
-                path,
-                data,
-                acl,
-                owner: CONTAINER_EPHEMERAL_OWNER,
-                parent_cversion: *parent_cversion,
-            },
-            TxnBody::CreateTtl {
-                path,
-                data,
-                acl,
-                parent_cversion,
-                ttl,
-            } => {
+            TxnBody::CreateContainer { path, data, acl, parent_cversion } => {
+                NewNode { path, data, acl, owner: CONTAINER_EPHEMERAL_OWNER, parent_cversion: *parent_cversion }
+            }
+            TxnBody::CreateTtl { path, data, acl, parent_cversion, ttl } => {
                 let owner = EphemeralKind::ttl_owner(*ttl).ok_or(ErrorCode::BadArguments)?;
-                NewNode {
-                    path,
-                    data,
-                    acl,
-                    owner,
-                    parent_cversion: *parent_cversion,
-                }
+                NewNode { path, data, acl, owner, parent_cversion: *parent_cversion }
             }
             _ => return Err(ErrorCode::MarshallingError),
         };
@@ -167,25 +120,15 @@ impl DataTree {
 
     /// `processTxn` for a `MultiTxn`: if any sub-txn is an error, none is applied and every
     /// sub-op answers an error (OK before the first error, RUNTIMEINCONSISTENCY after it).
-    fn apply_multi(
-        &mut self,
-        txn: &Txn,
-        subs: &[SubTxn],
-        changes: &mut Vec<(String, i32)>,
-    ) -> Vec<MultiResult> {
-        if subs
-            .iter()
-            .any(|sub| matches!(sub.body, TxnBody::Error { .. }))
-        {
+    fn apply_multi(&mut self, txn: &Txn, subs: &[SubTxn], changes: &mut Vec<(String, i32)>) -> Vec<MultiResult> {
+        if subs.iter().any(|sub| matches!(sub.body, TxnBody::Error { .. })) {
             let mut seen_error = false;
             return subs
                 .iter()
                 .map(|sub| match sub.body {
                     TxnBody::Error { err } => {
                         seen_error = true;
-                        MultiResult::Error(
-                            ErrorCode::from_code(err).unwrap_or(ErrorCode::SystemError),
-                        )
+                        MultiResult::Error(ErrorCode::from_code(err).unwrap_or(ErrorCode::SystemError))
                     }
                     _ if seen_error => MultiResult::Error(ErrorCode::RuntimeInconsistency),
                     _ => MultiResult::Error(ErrorCode::Ok),
@@ -193,20 +136,16 @@ impl DataTree {
                 .collect();
         }
         subs.iter()
-            .map(
-                |sub| match self.apply_one(txn, sub.op, &sub.body, changes) {
-                    Err(err) => MultiResult::Error(err),
-                    Ok(response) => match (sub.op, response) {
-                        (op::CHECK, _) => MultiResult::Check,
-                        (_, Response::Create(path)) => MultiResult::Create(path),
-                        (op, Response::Create2 { path, stat }) => {
-                            MultiResult::Create2 { op, path, stat }
-                        }
-                        (_, Response::Stat(stat)) => MultiResult::SetData(stat),
-                        _ => MultiResult::Delete,
-                    },
+            .map(|sub| match self.apply_one(txn, sub.op, &sub.body, changes) {
+                Err(err) => MultiResult::Error(err),
+                Ok(response) => match (sub.op, response) {
+                    (op::CHECK, _) => MultiResult::Check,
+                    (_, Response::Create(path)) => MultiResult::Create(path),
+                    (op, Response::Create2 { path, stat }) => MultiResult::Create2 { op, path, stat },
+                    (_, Response::Stat(stat)) => MultiResult::SetData(stat),
+                    _ => MultiResult::Delete,
                 },
-            )
+            })
             .collect()
     }
 
@@ -220,13 +159,7 @@ impl DataTree {
         time: i64,
         changes: &mut Vec<(String, i32)>,
     ) -> Result<Stat, ErrorCode> {
-        let NewNode {
-            path,
-            data,
-            acl,
-            owner,
-            parent_cversion,
-        } = new;
+        let NewNode { path, data, acl, owner, parent_cversion } = new;
         let parent_path = parent_of(path).ok_or(ErrorCode::NoNode)?;
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
@@ -242,12 +175,7 @@ impl DataTree {
         parent.children.insert(child_name(path).to_string());
         let acl = self.acls.intern(acl);
         let stat = StatPersisted::new_node(zxid, time, owner);
-        let node = ZNode {
-            data: data.to_vec(),
-            acl,
-            stat,
-            children: BTreeSet::new(),
-        };
+        let node = ZNode { data: data.to_vec(), acl, stat, children: BTreeSet::new() };
         let client_stat = DataTree::stat_of(&node);
         self.nodes.insert(path.to_string(), node);
         self.index_add(path, owner);
@@ -258,21 +186,12 @@ impl DataTree {
 
     /// `DataTree.deleteNode`: the parent's pzxid moves forward (even when the child is
     /// already gone, as ZooKeeper does for fuzzy snapshots); its stored cversion does not.
-    fn delete_node(
-        &mut self,
-        path: &str,
-        zxid: i64,
-        changes: &mut Vec<(String, i32)>,
-    ) -> Result<(), ErrorCode> {
+    fn delete_node(&mut self, path: &str, zxid: i64, changes: &mut Vec<(String, i32)>) -> Result<(), ErrorCode> {
         let parent_path = parent_of(path).ok_or(ErrorCode::NoNode)?;
         if path == "/" {
             return Err(ErrorCode::BadArguments); // never prepared; the root stays
         }
-        if self
-            .nodes
-            .get(path)
-            .is_some_and(|node| !node.children.is_empty())
-        {
+        if self.nodes.get(path).is_some_and(|node| !node.children.is_empty()) {
             return Err(ErrorCode::NotEmpty); // never prepared
         }
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
@@ -319,20 +238,10 @@ impl DataTree {
     /// `killSession`: deletes the transaction's paths (ignoring ones already gone), then any
     /// ephemeral of the session the transaction missed (ZooKeeper logs those and deletes them
     /// too).
-    fn kill_session(
-        &mut self,
-        session: SessionId,
-        paths: &[String],
-        zxid: i64,
-        changes: &mut Vec<(String, i32)>,
-    ) {
+    fn kill_session(&mut self, session: SessionId, paths: &[String], zxid: i64, changes: &mut Vec<(String, i32)>) {
         for path in paths {
             // Only the session's own ephemerals: a path reused by another owner stays.
-            if self
-                .nodes
-                .get(path)
-                .is_some_and(|node| node.stat.ephemeral_owner == session.0)
-            {
+            if self.nodes.get(path).is_some_and(|node| node.stat.ephemeral_owner == session.0) {
                 let _ = self.delete_node(path, zxid, changes);
             }
         }
@@ -353,10 +262,7 @@ impl DataTree {
                 self.ttls.insert(path.to_string());
             }
             EphemeralKind::Session(session) => {
-                self.ephemerals
-                    .entry(session)
-                    .or_default()
-                    .insert(path.to_string());
+                self.ephemerals.entry(session).or_default().insert(path.to_string());
             }
         }
     }

@@ -29,9 +29,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use acl::{
-    check_acl, fixup_acl, generate_digest, ip_matches, mask_digests, AclCache, AclId, AuthInfo,
-};
+pub use acl::{check_acl, fixup_acl, generate_digest, ip_matches, mask_digests, AclCache, AclId, AuthInfo};
 pub use apply::Applied;
 pub use path::{is_special, parent_of, validate_path};
 pub use pending::{PendingChanges, PendingNode};
@@ -89,22 +87,14 @@ impl DataTree {
         for path in ["/", "/zookeeper", "/zookeeper/quota"] {
             tree.insert_initial(path, &open, StatPersisted::default());
         }
-        let config_stat = StatPersisted {
-            aversion: -1,
-            ..StatPersisted::default()
-        };
+        let config_stat = StatPersisted { aversion: -1, ..StatPersisted::default() };
         tree.insert_initial("/zookeeper/config", &Acl::read_unsafe(), config_stat);
         tree
     }
 
     fn insert_initial(&mut self, path: &str, acl: &[Acl], stat: StatPersisted) {
         let acl = self.acls.intern(acl);
-        let node = ZNode {
-            data: Vec::new(),
-            acl,
-            stat,
-            children: BTreeSet::new(),
-        };
+        let node = ZNode { data: Vec::new(), acl, stat, children: BTreeSet::new() };
         if let Some(parent) = parent_of(path).filter(|_| path != "/") {
             let parent = self.nodes.get_mut(parent).expect("initial parent exists");
             parent.children.insert(path::child_name(path).to_string());
@@ -142,11 +132,7 @@ impl DataTree {
         }
         match self.node(path) {
             None => Ok(None),
-            Some(_) => Ok(Some(Self::stat_of(self.readable(
-                path,
-                perms::READ,
-                auth,
-            )?))),
+            Some(_) => Ok(Some(Self::stat_of(self.readable(path, perms::READ, auth)?))),
         }
     }
 
@@ -158,11 +144,7 @@ impl DataTree {
 
     /// `getChildren` / `getChildren2`: needs READ. Children are returned sorted.
     /// Differs: ZooKeeper returns them in `HashSet` order, which no client may rely on.
-    pub fn get_children(
-        &self,
-        path: &str,
-        auth: &AuthInfo,
-    ) -> Result<(Vec<String>, Stat), ErrorCode> {
+    pub fn get_children(&self, path: &str, auth: &AuthInfo) -> Result<(Vec<String>, Stat), ErrorCode> {
         let node = self.readable(path, perms::READ, auth)?;
         Ok((node.children.iter().cloned().collect(), Self::stat_of(node)))
     }
@@ -186,11 +168,7 @@ impl DataTree {
             return Ok(self.nodes.len() as i32 - 1);
         }
         let prefix = format!("{path}/");
-        Ok(self
-            .nodes
-            .range(prefix.clone()..)
-            .take_while(|(key, _)| key.starts_with(&prefix))
-            .count() as i32)
+        Ok(self.nodes.range(prefix.clone()..).take_while(|(key, _)| key.starts_with(&prefix)).count() as i32)
     }
 
     /// `getEphemerals`: the session's ephemerals whose path starts with `prefix` (a string
@@ -200,33 +178,18 @@ impl DataTree {
         let all = trimmed.is_empty() || trimmed == "/";
         self.ephemerals
             .get(&session)
-            .map(|paths| {
-                paths
-                    .iter()
-                    .filter(|path| all || path.starts_with(prefix))
-                    .cloned()
-                    .collect()
-            })
+            .map(|paths| paths.iter().filter(|path| all || path.starts_with(prefix)).cloned().collect())
             .unwrap_or_default()
     }
 
     /// All of the session's ephemerals, sorted.
     pub fn session_ephemerals(&self, session: SessionId) -> Vec<String> {
-        self.ephemerals
-            .get(&session)
-            .map(|paths| paths.iter().cloned().collect())
-            .unwrap_or_default()
+        self.ephemerals.get(&session).map(|paths| paths.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// `(czxid, mzxid, pzxid)` of a node, for replaying watches on `setWatches`.
     pub fn node_zxids(&self, path: &str) -> Option<(Zxid, Zxid, Zxid)> {
-        self.node(path).map(|node| {
-            (
-                Zxid(node.stat.czxid),
-                Zxid(node.stat.mzxid),
-                Zxid(node.stat.pzxid),
-            )
-        })
+        self.node(path).map(|node| (Zxid(node.stat.czxid), Zxid(node.stat.mzxid), Zxid(node.stat.pzxid)))
     }
 
     /// `ContainerManager.getCandidates`, sorted: childless containers that once had a child
@@ -234,11 +197,7 @@ impl DataTree {
     /// (`znode.container.maxNeverUsedIntervalMs`, default 0 = off), that never had one and
     /// were last modified more than that long ago; and childless TTL nodes not modified for
     /// more than their TTL. The caller deletes each with an ordinary `deleteContainer` write.
-    pub fn expired_containers_and_ttls(
-        &self,
-        now_ms: i64,
-        max_never_used_interval_ms: i64,
-    ) -> Vec<String> {
+    pub fn expired_containers_and_ttls(&self, now_ms: i64, max_never_used_interval_ms: i64) -> Vec<String> {
         let mut candidates = BTreeSet::new();
         for path in &self.containers {
             let node = &self.nodes[path];
@@ -252,10 +211,7 @@ impl DataTree {
         for path in &self.ttls {
             let node = &self.nodes[path];
             if let EphemeralKind::Ttl(ttl) = EphemeralKind::of(node.stat.ephemeral_owner) {
-                if node.children.is_empty()
-                    && ttl != 0
-                    && now_ms.saturating_sub(node.stat.mtime) > ttl
-                {
+                if node.children.is_empty() && ttl != 0 && now_ms.saturating_sub(node.stat.mtime) > ttl {
                     candidates.insert(path.clone());
                 }
             }
@@ -274,10 +230,7 @@ impl DataTree {
     /// and data lengths, with the root's data counted twice as ZooKeeper's map does.
     pub fn approximate_data_size(&self) -> u64 {
         let root_data = self.nodes["/"].data.len() as u64;
-        self.nodes
-            .iter()
-            .map(|(path, node)| (path.encode_utf16().count() + node.data.len()) as u64)
-            .sum::<u64>()
+        self.nodes.iter().map(|(path, node)| (path.encode_utf16().count() + node.data.len()) as u64).sum::<u64>()
             + root_data
     }
 

@@ -48,11 +48,7 @@ pub fn parent_of(path: &str) -> Option<&str> {
         return None;
     }
     let last_slash = path.rfind('/')?;
-    Some(if last_slash == 0 {
-        "/"
-    } else {
-        &path[..last_slash]
-    })
+    Some(if last_slash == 0 { "/" } else { &path[..last_slash] })
 }
 
 /// The last component of `path` (everything after the last `/`).
@@ -71,8 +67,5 @@ pub fn join(parent: &str, child: &str) -> String {
 
 /// `DataTree.isSpecialPath`: nodes nobody may delete.
 pub fn is_special(path: &str) -> bool {
-    matches!(
-        path,
-        "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
-    )
+    matches!(path, "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config")
 }

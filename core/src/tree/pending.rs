@@ -55,9 +55,7 @@ impl PendingChanges {
         zxid: Zxid,
         node: Option<PendingNode>,
     ) -> Option<(Zxid, Option<PendingNode>)> {
-        let old = self
-            .records
-            .insert(path.to_string(), PendingRecord { zxid, node });
+        let old = self.records.insert(path.to_string(), PendingRecord { zxid, node });
         old.map(|record| (record.zxid, record.node))
     }
 
@@ -65,8 +63,7 @@ impl PendingChanges {
     pub(super) fn restore(&mut self, path: &str, old: Option<(Zxid, Option<PendingNode>)>) {
         match old {
             Some((zxid, node)) => {
-                self.records
-                    .insert(path.to_string(), PendingRecord { zxid, node });
+                self.records.insert(path.to_string(), PendingRecord { zxid, node });
             }
             None => {
                 self.records.remove(path);
@@ -98,8 +95,6 @@ impl PendingChanges {
 
     /// Paths with an in-flight change, sorted, and whether that change keeps the node.
     pub(super) fn iter(&self) -> impl Iterator<Item = (&str, Option<&PendingNode>)> {
-        self.records
-            .iter()
-            .map(|(path, record)| (path.as_str(), record.node.as_ref()))
+        self.records.iter().map(|(path, record)| (path.as_str(), record.node.as_ref()))
     }
 }

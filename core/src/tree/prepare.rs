@@ -44,25 +44,11 @@ impl DataTree {
     /// applied); an in-flight closeSession lowers the parents' child counts (ZooKeeper only
     /// moves their pzxid); a createTTL whose flags are not a TTL mode is BADARGUMENTS
     /// (ZooKeeper logs a transaction it cannot apply).
-    pub fn prepare(
-        &self,
-        pending: &mut PendingChanges,
-        ctx: &WriteContext,
-        op: i32,
-        request: &Request,
-    ) -> TxnBody {
-        let mut prep = Prep {
-            tree: self,
-            pending,
-            ctx,
-            undo: Vec::new(),
-        };
+    pub fn prepare(&self, pending: &mut PendingChanges, ctx: &WriteContext, op: i32, request: &Request) -> TxnBody {
+        let mut prep = Prep { tree: self, pending, ctx, undo: Vec::new() };
         if request_op(request) != Some(op) {
-            let err = if request_op(request).is_some() {
-                ErrorCode::MarshallingError
-            } else {
-                ErrorCode::Unimplemented
-            };
+            let err =
+                if request_op(request).is_some() { ErrorCode::MarshallingError } else { ErrorCode::Unimplemented };
             return TxnBody::Error { err: err.code() };
         }
         if let Request::Multi(ops) = request {
@@ -114,11 +100,7 @@ impl CreateMode {
             6 => (false, true, true),
             _ => return Err(ErrorCode::BadArguments),
         };
-        Ok(CreateMode {
-            ephemeral,
-            sequential,
-            ttl,
-        })
+        Ok(CreateMode { ephemeral, sequential, ttl })
     }
 }
 
@@ -185,12 +167,7 @@ impl Prep<'_, '_, '_> {
                         std::cmp::Ordering::Greater => ErrorCode::RuntimeInconsistency,
                     };
                     let errors = (0..ops.len())
-                        .map(|i| SubTxn {
-                            op: op::ERROR,
-                            body: TxnBody::Error {
-                                err: code(i).code(),
-                            },
-                        })
+                        .map(|i| SubTxn { op: op::ERROR, body: TxnBody::Error { err: code(i).code() } })
                         .collect();
                     return TxnBody::Multi(errors);
                 }
@@ -279,14 +256,7 @@ impl Prep<'_, '_, '_> {
         parent.stat.pzxid = self.ctx.zxid.0;
         self.put(parent_path, Some(parent));
         let stat = StatPersisted::new_node(self.ctx.zxid.0, self.ctx.time, owner);
-        self.put(
-            &path,
-            Some(PendingNode {
-                stat,
-                acl,
-                child_count: 0,
-            }),
-        );
+        self.put(&path, Some(PendingNode { stat, acl, child_count: 0 }));
         Ok(body)
     }
 
@@ -303,38 +273,14 @@ impl Prep<'_, '_, '_> {
     ) -> (TxnBody, i64) {
         let (path, data, acl) = (path.to_string(), args.data.to_vec(), acl.to_vec());
         match args.op {
-            op::CREATE_CONTAINER => (
-                TxnBody::CreateContainer {
-                    path,
-                    data,
-                    acl,
-                    parent_cversion,
-                },
-                CONTAINER_EPHEMERAL_OWNER,
-            ),
-            op::CREATE_TTL => (
-                TxnBody::CreateTtl {
-                    path,
-                    data,
-                    acl,
-                    parent_cversion,
-                    ttl: args.ttl,
-                },
-                ttl_owner,
-            ),
+            op::CREATE_CONTAINER => {
+                (TxnBody::CreateContainer { path, data, acl, parent_cversion }, CONTAINER_EPHEMERAL_OWNER)
+            }
+            op::CREATE_TTL => (TxnBody::CreateTtl { path, data, acl, parent_cversion, ttl: args.ttl }, ttl_owner),
             _ => {
                 let ephemeral = mode.ephemeral;
                 let owner = if ephemeral { self.ctx.session.0 } else { 0 };
-                (
-                    TxnBody::Create {
-                        path,
-                        data,
-                        acl,
-                        ephemeral,
-                        parent_cversion,
-                    },
-                    owner,
-                )
+                (TxnBody::Create { path, data, acl, ephemeral, parent_cversion }, owner)
             }
         }
     }
@@ -357,9 +303,7 @@ impl Prep<'_, '_, '_> {
     /// delete: BADARGUMENTS for the special nodes, NONODE, NOAUTH (DELETE on the parent),
     /// BADVERSION, NOTEMPTY, in that order. The parent's stored cversion does not move.
     fn delete(&mut self, path: &str, version: i32) -> Result<TxnBody, ErrorCode> {
-        let parent_path = parent_of(path)
-            .filter(|_| !is_special(path))
-            .ok_or(ErrorCode::BadArguments)?;
+        let parent_path = parent_of(path).filter(|_| !is_special(path)).ok_or(ErrorCode::BadArguments)?;
         let parent = self.record(parent_path)?;
         check_acl(&parent.acl, perms::DELETE, self.ctx.auth)?;
         let node = self.record(path)?;
@@ -368,18 +312,14 @@ impl Prep<'_, '_, '_> {
             return Err(ErrorCode::NotEmpty);
         }
         self.record_delete(path, parent_path, parent);
-        Ok(TxnBody::Delete {
-            path: path.to_string(),
-        })
+        Ok(TxnBody::Delete { path: path.to_string() })
     }
 
     /// deleteContainer (from the container sweep): no ACL check; NOTEMPTY if it has
     /// children; BADVERSION if the node is a session's ephemeral (ZooKeeper lets a plain
     /// persistent node through).
     fn delete_container(&mut self, path: &str) -> Result<TxnBody, ErrorCode> {
-        let parent_path = parent_of(path)
-            .filter(|_| !is_special(path))
-            .ok_or(ErrorCode::BadArguments)?;
+        let parent_path = parent_of(path).filter(|_| !is_special(path)).ok_or(ErrorCode::BadArguments)?;
         let node = self.record(path)?;
         if node.child_count > 0 {
             return Err(ErrorCode::NotEmpty);
@@ -389,9 +329,7 @@ impl Prep<'_, '_, '_> {
         }
         let parent = self.record(parent_path)?;
         self.record_delete(path, parent_path, parent);
-        Ok(TxnBody::Delete {
-            path: path.to_string(),
-        })
+        Ok(TxnBody::Delete { path: path.to_string() })
     }
 
     fn record_delete(&mut self, path: &str, parent_path: &str, mut parent: PendingNode) {
@@ -414,11 +352,7 @@ impl Prep<'_, '_, '_> {
         node.stat.mtime = self.ctx.time;
         node.stat.mzxid = self.ctx.zxid.0;
         self.put(path, Some(node));
-        Ok(TxnBody::SetData {
-            path: path.to_string(),
-            data: data.to_vec(),
-            version,
-        })
+        Ok(TxnBody::SetData { path: path.to_string(), data: data.to_vec(), version })
     }
 
     /// setACL: BADARGUMENTS (path), INVALIDACL, NONODE, NOAUTH (ADMIN), BADVERSION (against
@@ -432,11 +366,7 @@ impl Prep<'_, '_, '_> {
         node.stat.aversion = version;
         node.acl = acl.clone();
         self.put(path, Some(node));
-        Ok(TxnBody::SetAcl {
-            path: path.to_string(),
-            acl,
-            version,
-        })
+        Ok(TxnBody::SetAcl { path: path.to_string(), acl, version })
     }
 
     /// check: BADARGUMENTS (path), NONODE, NOAUTH (READ), BADVERSION. The transaction
@@ -446,23 +376,17 @@ impl Prep<'_, '_, '_> {
         let node = self.record(path)?;
         check_acl(&node.acl, perms::READ, self.ctx.auth)?;
         let version = check_and_increment(node.stat.version, version)?;
-        Ok(TxnBody::Check {
-            path: path.to_string(),
-            version,
-        })
+        Ok(TxnBody::Check { path: path.to_string(), version })
     }
 
     /// closeSession: the session's ephemerals in the tree, corrected by in-flight writes
     /// (created by this session: in; deleted or re-created by another: out), all deleted.
     fn close_session(&mut self) -> TxnBody {
         let session = self.ctx.session;
-        let mut paths: BTreeSet<String> =
-            self.tree.session_ephemerals(session).into_iter().collect();
+        let mut paths: BTreeSet<String> = self.tree.session_ephemerals(session).into_iter().collect();
         for (path, node) in self.pending.iter() {
             match node {
-                Some(node) if node.stat.ephemeral_owner == session.0 => {
-                    paths.insert(path.to_string())
-                }
+                Some(node) if node.stat.ephemeral_owner == session.0 => paths.insert(path.to_string()),
                 _ => paths.remove(path),
             };
         }
@@ -474,21 +398,12 @@ impl Prep<'_, '_, '_> {
                 self.record_delete(path, parent_path, parent);
             }
         }
-        TxnBody::CloseSession {
-            paths_to_delete: paths.into_iter().collect(),
-        }
+        TxnBody::CloseSession { paths_to_delete: paths.into_iter().collect() }
     }
 }
 
 fn create_args(op: i32, request: &crate::proto::CreateRequest) -> CreateArgs<'_> {
-    CreateArgs {
-        op,
-        path: &request.path,
-        data: &request.data,
-        acl: &request.acl,
-        flags: request.flags,
-        ttl: -1,
-    }
+    CreateArgs { op, path: &request.path, data: &request.data, acl: &request.acl, flags: request.flags, ttl: -1 }
 }
 
 /// `checkAndIncVersion` of ZooKeeper 3.8/3.9: −1 matches any version; the next version wraps

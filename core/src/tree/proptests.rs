@@ -4,9 +4,7 @@
 use super::prepare::request_op;
 use super::*;
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{
-    op, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetDataRequest,
-};
+use crate::proto::{op, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetDataRequest};
 use crate::proto::{MultiResult, Response};
 use crate::txn::{Txn, TxnBody, TxnHeader};
 use proptest::prelude::*;
@@ -21,17 +19,10 @@ fn multi_op() -> impl Strategy<Value = MultiOp> {
     prop_oneof![
         (path(), 0..4).prop_map(|(path, flags)| MultiOp::Create {
             op: op::CREATE,
-            request: CreateRequest {
-                path,
-                data: vec![],
-                acl: Acl::open_unsafe(),
-                flags
-            }
+            request: CreateRequest { path, data: vec![], acl: Acl::open_unsafe(), flags }
         }),
-        (path(), -1..2)
-            .prop_map(|(path, version)| MultiOp::Delete(DeleteRequest { path, version })),
-        (path(), -1..2)
-            .prop_map(|(path, version)| MultiOp::Check(CheckVersionRequest { path, version })),
+        (path(), -1..2).prop_map(|(path, version)| MultiOp::Delete(DeleteRequest { path, version })),
+        (path(), -1..2).prop_map(|(path, version)| MultiOp::Check(CheckVersionRequest { path, version })),
     ]
 }
 

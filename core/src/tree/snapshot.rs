@@ -39,11 +39,7 @@ impl DataTree {
     pub fn snapshot(&self) -> TreeSnapshot {
         TreeSnapshot {
             last_zxid: self.last_zxid,
-            acls: self
-                .acls
-                .entries()
-                .map(|(id, acl, _)| (id, acl.to_vec()))
-                .collect(),
+            acls: self.acls.entries().map(|(id, acl, _)| (id, acl.to_vec())).collect(),
             nodes: self
                 .nodes
                 .iter()
@@ -88,10 +84,7 @@ impl DataTree {
         }
         if path != "/" {
             let parent_path = parent_of(&path).expect("valid non-root path has a parent");
-            let parent = self
-                .nodes
-                .get_mut(parent_path)
-                .ok_or_else(|| format!("{path} comes before its parent"))?;
+            let parent = self.nodes.get_mut(parent_path).ok_or_else(|| format!("{path} comes before its parent"))?;
             if EphemeralKind::of(parent.stat.ephemeral_owner).is_session() {
                 return Err(format!("{path} is a child of an ephemeral"));
             }
@@ -101,15 +94,7 @@ impl DataTree {
         }
         self.acls.add_reference(node.acl)?;
         self.index_add(&path, node.stat.ephemeral_owner);
-        self.nodes.insert(
-            path,
-            ZNode {
-                data: node.data,
-                acl: node.acl,
-                stat: node.stat,
-                children: BTreeSet::new(),
-            },
-        );
+        self.nodes.insert(path, ZNode { data: node.data, acl: node.acl, stat: node.stat, children: BTreeSet::new() });
         Ok(())
     }
 
@@ -117,9 +102,7 @@ impl DataTree {
     /// over its path, data, stored stat and ACL list. Equal trees give equal digests whatever
     /// order their writes came in and whatever ids their ACLs were interned under.
     pub fn digest(&self) -> u64 {
-        self.nodes.iter().fold(0u64, |sum, (path, node)| {
-            sum.wrapping_add(self.node_digest(path, node))
-        })
+        self.nodes.iter().fold(0u64, |sum, (path, node)| sum.wrapping_add(self.node_digest(path, node)))
     }
 
     fn node_digest(&self, path: &str, node: &ZNode) -> u64 {
@@ -127,14 +110,7 @@ impl DataTree {
         hash.bytes(path.as_bytes());
         hash.bytes(&node.data);
         let s = &node.stat;
-        for value in [
-            s.czxid,
-            s.mzxid,
-            s.ctime,
-            s.mtime,
-            s.ephemeral_owner,
-            s.pzxid,
-        ] {
+        for value in [s.czxid, s.mzxid, s.ctime, s.mtime, s.ephemeral_owner, s.pzxid] {
             hash.write(&value.to_be_bytes());
         }
         for value in [s.version, s.cversion, s.aversion] {
@@ -161,10 +137,7 @@ impl DataTree {
             *acl_references.entry(node.acl).or_default() += 1;
             let s = &node.stat;
             for zxid in [s.czxid, s.mzxid, s.pzxid] {
-                assert!(
-                    zxid <= self.last_zxid.0,
-                    "{path} has zxid {zxid:#x} beyond the last applied"
-                );
+                assert!(zxid <= self.last_zxid.0, "{path} has zxid {zxid:#x} beyond the last applied");
             }
             match EphemeralKind::of(s.ephemeral_owner) {
                 EphemeralKind::Persistent => {}
@@ -179,11 +152,7 @@ impl DataTree {
         assert_eq!(ephemerals, self.ephemerals, "ephemerals index");
         assert_eq!(containers, self.containers, "containers index");
         assert_eq!(ttls, self.ttls, "TTL index");
-        let counted: BTreeMap<AclId, u64> = self
-            .acls
-            .entries()
-            .map(|(id, _, refs)| (id, refs))
-            .collect();
+        let counted: BTreeMap<AclId, u64> = self.acls.entries().map(|(id, _, refs)| (id, refs)).collect();
         assert_eq!(acl_references, counted, "ACL reference counts");
         self.acls.check_invariants();
     }
@@ -191,21 +160,12 @@ impl DataTree {
     fn check_node_links(&self, path: &str, node: &ZNode) {
         for child in &node.children {
             let child_path = super::path::join(path, child);
-            assert!(
-                self.nodes.contains_key(&child_path),
-                "{path} lists missing child {child}"
-            );
+            assert!(self.nodes.contains_key(&child_path), "{path} lists missing child {child}");
         }
         if path != "/" {
             let parent = parent_of(path).expect("non-root path has a parent");
-            let parent = self
-                .nodes
-                .get(parent)
-                .unwrap_or_else(|| panic!("{path} has no parent"));
-            assert!(
-                parent.children.contains(child_name(path)),
-                "{path} missing from its parent's children"
-            );
+            let parent = self.nodes.get(parent).unwrap_or_else(|| panic!("{path} has no parent"));
+            assert!(parent.children.contains(child_name(path)), "{path} missing from its parent's children");
         }
     }
 }
