@@ -146,7 +146,10 @@ pub(crate) fn scan_segment(bytes: &[u8]) -> SegmentScan {
     let mut records = Vec::new();
     let mut pos = SEGMENT_HEADER_LEN;
     loop {
-        if bytes[pos..].iter().all(|&b| b == 0) {
+        // A zero magic is where the writes ended; confirm the rest is the
+        // zero-filled tail (checked once, not per record).
+        let magic_is_zero = bytes[pos..].iter().take(4).all(|&b| b == 0);
+        if magic_is_zero && bytes[pos..].iter().all(|&b| b == 0) {
             return SegmentScan {
                 records,
                 valid_end: pos as u64,
@@ -273,5 +276,17 @@ mod tests {
         let stop = scan.stop.unwrap();
         assert_eq!(stop.damage, Damage::ShortPayload(7));
         assert_eq!(scan.valid_end, SEGMENT_HEADER_LEN as u64);
+    }
+
+    #[test]
+    fn zeros_before_a_valid_record_are_damage_not_the_end() {
+        let mut bytes = segment(&[(1, "a"), (2, "b")]);
+        let scan = scan_segment(&bytes);
+        let first = scan.records[0].clone();
+        bytes[first.offset as usize..first.end() as usize].fill(0);
+        let stop = scan_segment(&bytes).stop.unwrap();
+        assert_eq!(stop.offset, first.offset);
+        assert_eq!(stop.damage, Damage::BadMagic);
+        assert_eq!(stop.next_valid, Some(first.end()));
     }
 }

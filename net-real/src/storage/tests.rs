@@ -624,3 +624,22 @@ fn an_epoch_write_interrupted_by_a_crash_leaves_old_or_new() {
         assert_eq!(epoch, Some(1), "seed {seed}");
     }
 }
+
+#[test]
+fn a_large_batch_spills_the_write_buffer_and_recovers_in_order() {
+    // 50,000 records of ~30 bytes pass the 1 MiB write buffer and several
+    // 4 KiB preallocation blocks in one sync.
+    let disk = MemDisk::new();
+    let dirs = StorageDirs::single("/data");
+    let mut log = recover_ok(&disk, &dirs).log;
+    append_all(&mut log, 1..=50_000);
+    log.sync().unwrap();
+    let segment = dirs.log_dir().join("log.1");
+    let len = disk.file_len(&segment).unwrap();
+    assert_eq!(len % 4096, 0);
+    assert!(len > 1 << 20, "{len}");
+    let recovered = recover_ok(&disk, &dirs);
+    assert_eq!(recovered.records.len(), 50_000);
+    assert_eq!(recovered.records[49_999].record, txn(50_000));
+    assert_eq!(recovered.log.last_zxid(), Some(50_000));
+}

@@ -152,6 +152,10 @@ impl<D: Disk> TxnLog<D> {
     /// Makes every appended record durable: writes the buffer, fdatasyncs
     /// the segment and, if a segment was created or removed, fsyncs the
     /// directory.
+    ///
+    /// An error leaves durability unknown: Linux may drop the failed pages
+    /// and report success on a retry. Treat it as fatal: stop, and
+    /// [`super::recover`] on restart.
     pub fn sync(&mut self) -> Result<(), StorageError> {
         self.flush()?;
         if let Some(segment) = &mut self.segment {
