@@ -26,3 +26,13 @@ pub const SESSION_PASSWORD_LEN: usize = 16;
 
 const _: () = assert!(MULTI_OPS_MAX < JUTE_MAX_BUFFER_DEFAULT);
 const _: () = assert!(TICK_TIME_MS_DEFAULT > 0);
+
+// ---- data tree (branch `tree`) ----
+
+/// Default `znode.container.maxNeverUsedIntervalMs`: 0 keeps a container that never had a
+/// child forever (pass it to `DataTree::expired_containers_and_ttls`).
+pub const CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT: i64 = 0;
+
+/// Largest server id that may own ephemerals: with extended types, a session id's high byte
+/// is its server id, and `0xff` marks TTL nodes (`EphemeralType.MAX_EXTENDED_SERVER_ID`).
+pub const SERVER_ID_EXTENDED_MAX: u64 = 0xfe;

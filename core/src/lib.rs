@@ -21,6 +21,7 @@
 pub mod constants;
 pub mod error;
 pub mod ids;
+pub mod node;
 pub mod proto;
 pub mod session;
 pub mod tree;
@@ -29,3 +30,4 @@ pub mod watch;
 
 pub use error::ErrorCode;
 pub use ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Xid, Zxid};
+pub use node::{ClientEvent, Config, DurableState, Node, Output, Snapshot};

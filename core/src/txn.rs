@@ -109,8 +109,31 @@ pub enum TxnBody {
         /// The error code number.
         err: i32,
     },
-    /// `MultiTxn`: the sub-transactions, all under one zxid. A failed multi holds only `Error`s.
-    Multi(Vec<TxnBody>),
+    /// `MultiTxn`: the sub-transactions, all under one zxid. A failed multi holds only `Error`s
+    /// (earlier ops `Ok` (0), the failing op its code, later ops `RuntimeInconsistency` (−2)).
+    Multi(Vec<SubTxn>),
+}
+
+/// One sub-transaction of a `MultiTxn`: ZooKeeper keeps a type per sub-txn, so create,
+/// create2 and createContainer answer in kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubTxn {
+    /// The sub-op's opcode (`op::CREATE`, `op::CREATE2`, ..., or `op::ERROR`).
+    pub op: i32,
+    /// Its body.
+    pub body: TxnBody,
+}
+
+impl TxnBody {
+    /// The opcode a [`TxnHeader`] carries for this body when the request's opcode was
+    /// `request_op`: `op::ERROR` for a failed single write (ZooKeeper rewrites the header type),
+    /// the request's own opcode otherwise (a failed multi stays `op::MULTI`).
+    pub fn header_op(&self, request_op: i32) -> i32 {
+        match self {
+            TxnBody::Error { .. } => crate::proto::op::ERROR,
+            _ => request_op,
+        }
+    }
 }
 
 /// A transaction: header and body.

@@ -27,7 +27,12 @@ pub struct LocalNode {
 impl LocalNode {
     /// A fresh standalone node.
     pub fn new(config: Config, now: Millis) -> LocalNode {
-        LocalNode { node: Node::new(config, DurableState::default(), now, 1), now, inboxes: BTreeMap::new(), next_connection: 1 }
+        LocalNode {
+            node: Node::new(config, DurableState::default(), now, 1),
+            now,
+            inboxes: BTreeMap::new(),
+            next_connection: 1,
+        }
     }
 
     /// The node, for inspection.

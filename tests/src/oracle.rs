@@ -35,7 +35,26 @@ fn classpath() -> Option<String> {
         return None;
     }
     let mut jars = vec![ZOOKEEPER_JAR.to_string(), "/usr/share/java/zookeeper-jute.jar".to_string()];
-    for extra in ["slf4j-api.jar", "slf4j-simple.jar", "netty-handler.jar", "netty-transport.jar", "netty-common.jar", "netty-buffer.jar", "netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar", "commons-io.jar", "commons-cli.jar", "jackson-databind.jar", "jackson-core.jar", "jackson-annotations.jar", "metrics-core.jar", "snappy-java.jar", "jline.jar", "audience-annotations.jar"] {
+    for extra in [
+        "slf4j-api.jar",
+        "slf4j-simple.jar",
+        "netty-handler.jar",
+        "netty-transport.jar",
+        "netty-common.jar",
+        "netty-buffer.jar",
+        "netty-codec.jar",
+        "netty-resolver.jar",
+        "netty-transport-native-unix-common.jar",
+        "commons-io.jar",
+        "commons-cli.jar",
+        "jackson-databind.jar",
+        "jackson-core.jar",
+        "jackson-annotations.jar",
+        "metrics-core.jar",
+        "snappy-java.jar",
+        "jline.jar",
+        "audience-annotations.jar",
+    ] {
         let path = format!("/usr/share/java/{extra}");
         if Path::new(&path).exists() {
             jars.push(path);

@@ -29,13 +29,27 @@ fn invalid(what: impl std::fmt::Display) -> io::Error {
 impl WireClient {
     /// Opens a new session.
     pub fn connect(address: SocketAddr, timeout_ms: i32) -> io::Result<WireClient> {
-        let request = ConnectRequest { timeout_ms, passwd: vec![0; 16], read_only: Some(false), ..ConnectRequest::default() };
+        let request =
+            ConnectRequest { timeout_ms, passwd: vec![0; 16], read_only: Some(false), ..ConnectRequest::default() };
         WireClient::handshake(address, request)
     }
 
     /// Resumes an existing session (as a client does after losing its connection).
-    pub fn resume(address: SocketAddr, session_id: SessionId, passwd: Vec<u8>, last_zxid: Zxid, timeout_ms: i32) -> io::Result<WireClient> {
-        let request = ConnectRequest { timeout_ms, session_id, passwd, last_zxid_seen: last_zxid, read_only: Some(false), ..ConnectRequest::default() };
+    pub fn resume(
+        address: SocketAddr,
+        session_id: SessionId,
+        passwd: Vec<u8>,
+        last_zxid: Zxid,
+        timeout_ms: i32,
+    ) -> io::Result<WireClient> {
+        let request = ConnectRequest {
+            timeout_ms,
+            session_id,
+            passwd,
+            last_zxid_seen: last_zxid,
+            read_only: Some(false),
+            ..ConnectRequest::default()
+        };
         WireClient::handshake(address, request)
     }
 
@@ -73,7 +87,9 @@ impl WireClient {
         write_frame(&mut self.stream, &proto::encode_request(&header, request))?;
         loop {
             let payload = read_frame(&mut self.stream)?;
-            if payload.len() >= 4 && i32::from_be_bytes(payload[..4].try_into().expect("4 bytes")) == proto::xid::NOTIFICATION {
+            if payload.len() >= 4
+                && i32::from_be_bytes(payload[..4].try_into().expect("4 bytes")) == proto::xid::NOTIFICATION
+            {
                 let (zxid, event) = proto::decode_watch_event(&payload).map_err(invalid)?;
                 self.events.push((zxid, event));
                 continue;

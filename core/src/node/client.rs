@@ -4,14 +4,10 @@
 use super::{Node, Origin, Output, Pending};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, SessionId, Xid, Zxid};
-use crate::proto::{
-    op, xid, ClientInfo, ConnectRequest, ConnectResponse, MultiReadOp, MultiReadResult, ReplyHeader, Request,
-    RequestHeader, Response,
-};
+use crate::proto::{op, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
 use crate::session::{check_password, negotiate_timeout, session_password};
 use crate::tree::{AuthInfo, WriteContext};
 use crate::txn::{Txn, TxnBody, TxnHeader};
-use crate::watch::WatchKind;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -34,8 +30,8 @@ pub(super) struct Connection {
 #[derive(Debug)]
 pub(super) struct Queued {
     pub(super) header: RequestHeader,
-    /// `None` for an opcode the codec did not know.
-    pub(super) request: Option<Request>,
+    /// The error to answer with, for a request the codec could not decode.
+    pub(super) request: Result<Request, ErrorCode>,
     pub(super) received: Millis,
     /// Prepared and handed to the persist pipeline; the reply comes when it is applied.
     pub(super) in_flight: bool,
@@ -60,10 +56,15 @@ fn is_write(request: &Request) -> bool {
 }
 
 impl Node {
-    pub(super) fn on_connect(&mut self, now: Millis, connection: ConnectionId, request: ConnectRequest, address: IpAddr) {
+    pub(super) fn on_connect(
+        &mut self,
+        now: Millis,
+        connection: ConnectionId,
+        request: ConnectRequest,
+        address: IpAddr,
+    ) {
         self.stats.packets_received += 1;
-        let mut auth = AuthInfo::default();
-        auth.add_ip(address);
+        let auth = AuthInfo::from_ip(&address.to_string());
         let state = Connection {
             session: None,
             established: false,
@@ -140,7 +141,7 @@ impl Node {
         now: Millis,
         connection: ConnectionId,
         header: RequestHeader,
-        request: Option<Request>,
+        request: Result<Request, ErrorCode>,
     ) {
         self.stats.packets_received += 1;
         let Some(state) = self.connections.get_mut(&connection) else {
@@ -188,7 +189,7 @@ impl Node {
             }
             let session = state.session.expect("established connection has a session");
             match &queued.request {
-                Some(request) if is_write(request) => {
+                Ok(request) if is_write(request) => {
                     queued.in_flight = true;
                     let (header, request) = (queued.header, request.clone());
                     let auth = state.auth.clone();
@@ -228,7 +229,7 @@ impl Node {
             max_data_len: self.config.max_buffer,
         };
         let body = self.tree.prepare(&mut self.pending, &context, opcode, request);
-        let opcode = if matches!(body, TxnBody::Error { .. }) { op::ERROR } else { opcode };
+        let opcode = body.header_op(opcode);
         self.push_txn(now, session, cxid, opcode, body, origin);
     }
 

@@ -104,10 +104,14 @@ pub enum ClientEvent {
         /// Its body.
         request: Request,
     },
-    /// A request whose opcode the codec does not know; answered with UNIMPLEMENTED in order.
-    Unknown {
+    /// A request the codec could not decode (unknown opcode, bad body). It is answered in
+    /// order with this error, as ZooKeeper does (see `proto::DecodeError::reply`); after
+    /// UNIMPLEMENTED the connection is closed.
+    Undecodable {
         /// Its header.
         header: RequestHeader,
+        /// The error to answer with.
+        err: crate::error::ErrorCode,
     },
     /// The connection is gone (closed by the client, or by the driver).
     Disconnected,
@@ -230,7 +234,7 @@ impl Node {
             tree,
             pending: PendingChanges::default(),
             sessions,
-            watches: WatchManager::default(),
+            watches: WatchManager::new(),
             connections: BTreeMap::new(),
             session_connections: BTreeMap::new(),
             unpersisted: Vec::new(),
@@ -257,8 +261,8 @@ impl Node {
     pub fn handle_client(&mut self, now: Millis, connection: ConnectionId, event: ClientEvent) {
         match event {
             ClientEvent::Connect { request, address } => self.on_connect(now, connection, request, address),
-            ClientEvent::Request { header, request } => self.on_request(now, connection, header, Some(request)),
-            ClientEvent::Unknown { header } => self.on_request(now, connection, header, None),
+            ClientEvent::Request { header, request } => self.on_request(now, connection, header, Ok(request)),
+            ClientEvent::Undecodable { header, err } => self.on_request(now, connection, header, Err(err)),
             ClientEvent::Disconnected => self.on_disconnected(connection),
         }
         self.flush_prepared();
@@ -284,9 +288,18 @@ impl Node {
         }
         if now >= self.container_check_at {
             self.container_check_at = now.plus(self.config.container_check_interval_ms);
-            for path in self.tree.expired_containers_and_ttls(now.0 as i64) {
+            let never_used_ms = crate::constants::CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT;
+            for path in self.tree.expired_containers_and_ttls(now.0 as i64, never_used_ms) {
                 let request = Request::DeleteContainer(crate::proto::PathRequest { path });
-                self.prepare_write(now, SessionId(0), 0, crate::proto::op::DELETE_CONTAINER, &request, Origin::Internal, None);
+                self.prepare_write(
+                    now,
+                    SessionId(0),
+                    0,
+                    crate::proto::op::DELETE_CONTAINER,
+                    &request,
+                    Origin::Internal,
+                    None,
+                );
             }
         }
         self.flush_prepared();

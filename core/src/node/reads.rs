@@ -6,15 +6,15 @@ use super::{Node, Output};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, SessionId};
 use crate::proto::{xid, ClientInfo, MultiReadOp, MultiReadResult, PathWatchRequest, ReplyHeader, Request, Response};
-use crate::watch::WatchKind;
+use crate::watch::{NodeZxids, WatchKind};
 
 impl Node {
     /// Answers a request that needs no transaction, at the front of its connection's queue.
     pub(super) fn answer_read(&mut self, now: Millis, connection: ConnectionId, session: SessionId, queued: Queued) {
         self.stats.record_latency(now.0.saturating_sub(queued.received.0));
         let result = match &queued.request {
-            None => Err(ErrorCode::Unimplemented),
-            Some(request) => self.read(connection, session, request),
+            Err(err) => Err(*err),
+            Ok(request) => self.read(connection, session, request),
         };
         let (err, response) = match result {
             Ok(response) => (ErrorCode::Ok, response),
@@ -22,9 +22,9 @@ impl Node {
         };
         let header = ReplyHeader { xid: queued.header.xid, zxid: self.tree.last_zxid(), err };
         self.outputs.push_back(Output::Reply { connection, header, response });
+        // ZooKeeper closes the connection after a failed auth, and after an unknown opcode.
         let auth_failed = queued.header.xid == xid::AUTH && err != ErrorCode::Ok;
-        if auth_failed {
-            // ZooKeeper answers AUTHFAILED and then closes the connection.
+        if auth_failed || err == ErrorCode::Unimplemented && queued.request.is_err() {
             self.close_connection(connection);
         }
     }
@@ -79,17 +79,16 @@ impl Node {
                 self.watches.remove(connection, &request.path, request.watcher_type).map(|()| Response::Empty)
             }
             Request::AddWatch(request) => {
-                let kind = match request.mode {
-                    0 => WatchKind::Persistent,
-                    1 => WatchKind::PersistentRecursive,
-                    _ => return Err(ErrorCode::BadArguments),
-                };
+                // ZooKeeper 3.8 answers an unknown mode as an undecodable request.
+                let kind = WatchKind::from_add_watch_mode(request.mode).ok_or(ErrorCode::MarshallingError)?;
                 self.watches.add(connection, &request.path, kind);
                 Ok(Response::AddWatch(ErrorCode::Ok))
             }
             Request::SetWatches(request) | Request::SetWatches2(request) => {
                 let tree = &self.tree;
-                let events = self.watches.set_watches(connection, request, |path| tree.node_zxids(path));
+                let events = self.watches.set_watches(connection, request, |path| {
+                    tree.node_zxids(path).map(|(czxid, mzxid, pzxid)| NodeZxids { czxid, mzxid, pzxid })
+                });
                 let zxid = self.tree.last_zxid();
                 for event in events {
                     self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
@@ -103,10 +102,7 @@ impl Node {
                 Ok(Response::Empty)
             }
             Request::WhoAmI => Ok(Response::WhoAmI(
-                auth.ids
-                    .iter()
-                    .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() })
-                    .collect(),
+                auth.ids.iter().map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() }).collect(),
             )),
             // Dynamic reconfiguration is off (ZooKeeper's default, reconfigEnabled=false).
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
@@ -129,12 +125,14 @@ impl Node {
                         MultiReadResult::GetChildren(children)
                     })
                 }
-                MultiReadOp::GetData(PathWatchRequest { path, watch }) => self.tree.get_data(path, auth).map(|(data, stat)| {
-                    if *watch {
-                        self.watches.add(connection, path, WatchKind::Data);
-                    }
-                    MultiReadResult::GetData { data, stat }
-                }),
+                MultiReadOp::GetData(PathWatchRequest { path, watch }) => {
+                    self.tree.get_data(path, auth).map(|(data, stat)| {
+                        if *watch {
+                            self.watches.add(connection, path, WatchKind::Data);
+                        }
+                        MultiReadResult::GetData { data, stat }
+                    })
+                }
             };
             results.push(result.unwrap_or_else(MultiReadResult::Error));
         }

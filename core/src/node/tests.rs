@@ -3,8 +3,8 @@
 use super::*;
 use crate::error::ErrorCode;
 use crate::proto::{
-    event_type, op, xid, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiResult,
-    PathWatchRequest, SetDataRequest,
+    event_type, op, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiResult, PathWatchRequest,
+    SetDataRequest,
 };
 use std::net::Ipv4Addr;
 
@@ -113,7 +113,8 @@ fn reply(outputs: &[Output]) -> (ReplyHeader, Response) {
 }
 
 fn exists(h: &mut Harness, connection: ConnectionId, path: &str) -> ErrorCode {
-    let outputs = h.send(connection, 900, op::EXISTS, Request::Exists(PathWatchRequest { path: path.into(), watch: false }));
+    let outputs =
+        h.send(connection, 900, op::EXISTS, Request::Exists(PathWatchRequest { path: path.into(), watch: false }));
     reply(&outputs).0.err
 }
 
@@ -208,7 +209,9 @@ fn watch_event_precedes_the_reply_that_reveals_the_change() {
     let kinds: Vec<_> = outputs
         .iter()
         .map(|o| match o {
-            Output::WatchEvent { connection, event, .. } => format!("event {} {} {}", connection.0, event.event_type, event.path),
+            Output::WatchEvent { connection, event, .. } => {
+                format!("event {} {} {}", connection.0, event.event_type, event.path)
+            }
             Output::Reply { connection, header, .. } => format!("reply {} xid {}", connection.0, header.xid),
             other => format!("{other:?}"),
         })
@@ -241,7 +244,10 @@ fn a_failed_multi_reports_ok_then_the_error_then_runtime_inconsistency_and_chang
     let (c, _) = h.connect(10_000);
     let before = h.node.tree().digest();
     let ops = vec![
-        MultiOp::Create { op: op::CREATE, request: CreateRequest { path: "/m1".into(), data: vec![], acl: Acl::open_unsafe(), flags: 0 } },
+        MultiOp::Create {
+            op: op::CREATE,
+            request: CreateRequest { path: "/m1".into(), data: vec![], acl: Acl::open_unsafe(), flags: 0 },
+        },
         MultiOp::Delete(DeleteRequest { path: "/missing".into(), version: -1 }),
         MultiOp::Check(CheckVersionRequest { path: "/".into(), version: -1 }),
     ];
@@ -266,9 +272,20 @@ fn a_failed_multi_reports_ok_then_the_error_then_runtime_inconsistency_and_chang
 fn empty_containers_and_idle_ttl_nodes_are_removed_by_the_sweep() {
     let mut h = Harness::new();
     let (c, _) = h.connect(40_000);
-    let container = Request::CreateContainer(CreateRequest { path: "/box".into(), data: vec![], acl: Acl::open_unsafe(), flags: 4 });
+    let container = Request::CreateContainer(CreateRequest {
+        path: "/box".into(),
+        data: vec![],
+        acl: Acl::open_unsafe(),
+        flags: 4,
+    });
     h.send(c, 1, op::CREATE_CONTAINER, container);
-    let ttl = Request::CreateTtl(crate::proto::CreateTtlRequest { path: "/ttl".into(), data: vec![], acl: Acl::open_unsafe(), flags: 5, ttl: 1_000 });
+    let ttl = Request::CreateTtl(crate::proto::CreateTtlRequest {
+        path: "/ttl".into(),
+        data: vec![],
+        acl: Acl::open_unsafe(),
+        flags: 5,
+        ttl: 1_000,
+    });
     assert_eq!(reply(&h.send(c, 2, op::CREATE_TTL, ttl)).0.err, ErrorCode::Ok);
     h.send(c, 3, op::CREATE, create("/box/child", 0));
     h.send(c, 4, op::DELETE, Request::Delete(DeleteRequest { path: "/box/child".into(), version: -1 }));
@@ -285,12 +302,14 @@ fn empty_containers_and_idle_ttl_nodes_are_removed_by_the_sweep() {
 fn reconnect_with_a_wrong_password_gets_a_dead_session_and_a_close() {
     let mut h = Harness::new();
     let (_, session) = h.connect(10_000);
-    let request = ConnectRequest { timeout_ms: 10_000, session_id: session, passwd: vec![1; 16], ..ConnectRequest::default() };
+    let request =
+        ConnectRequest { timeout_ms: 10_000, session_id: session, passwd: vec![1; 16], ..ConnectRequest::default() };
     let connection = ConnectionId(99);
     let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
     h.node.handle_client(h.now, connection, ClientEvent::Connect { request, address });
     let outputs = h.drain();
-    let [Output::Connected { response, .. }, Output::CloseConnection { connection: closed }] = outputs.as_slice() else {
+    let [Output::Connected { response, .. }, Output::CloseConnection { connection: closed }] = outputs.as_slice()
+    else {
         panic!("unexpected {outputs:?}")
     };
     assert_eq!((response.timeout_ms, response.session_id), (0, SessionId(0)));
@@ -300,7 +319,12 @@ fn reconnect_with_a_wrong_password_gets_a_dead_session_and_a_close() {
 #[test]
 fn a_client_ahead_of_the_server_is_refused() {
     let mut h = Harness::new();
-    let request = ConnectRequest { timeout_ms: 10_000, last_zxid_seen: Zxid(1 << 40), passwd: vec![0; 16], ..ConnectRequest::default() };
+    let request = ConnectRequest {
+        timeout_ms: 10_000,
+        last_zxid_seen: Zxid(1 << 40),
+        passwd: vec![0; 16],
+        ..ConnectRequest::default()
+    };
     let connection = ConnectionId(5);
     let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
     h.node.handle_client(h.now, connection, ClientEvent::Connect { request, address });

@@ -153,10 +153,7 @@ impl<'a> JuteReader<'a> {
     pub fn read_bytes(&mut self, count: usize) -> Result<&'a [u8], DecodeError> {
         let remaining = self.remaining();
         if count > remaining {
-            return Err(DecodeError::Truncated {
-                needed: count,
-                remaining,
-            });
+            return Err(DecodeError::Truncated { needed: count, remaining });
         }
         let bytes = &self.input[self.position..self.position + count];
         self.position += count;
@@ -214,9 +211,7 @@ impl<'a> JuteReader<'a> {
         let length = self.read_length()?;
         self.check_length(length as u64)?;
         let bytes = self.read_bytes(length)?;
-        std::str::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|_| DecodeError::InvalidUtf8)
+        std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| DecodeError::InvalidUtf8)
     }
 
     /// A `vector<T>`: an `int` count (−1 = null, read as empty), then `count` elements read by
@@ -291,11 +286,7 @@ impl JuteWriter {
     }
 
     /// A `vector<T>` (never null), each element written by `write_element`.
-    pub fn write_vector<T>(
-        &mut self,
-        elements: &[T],
-        mut write_element: impl FnMut(&mut JuteWriter, &T),
-    ) {
+    pub fn write_vector<T>(&mut self, elements: &[T], mut write_element: impl FnMut(&mut JuteWriter, &T)) {
         self.write_length(elements.len());
         for element in elements {
             write_element(self, element);
@@ -311,38 +302,23 @@ mod tests {
     fn null_lengths_read_as_empty() {
         let minus_one = (-1i32).to_be_bytes();
         assert_eq!(JuteReader::new(&minus_one).read_buffer(), Ok(vec![]));
-        assert_eq!(
-            JuteReader::new(&minus_one).read_ustring(),
-            Ok(String::new())
-        );
-        assert_eq!(
-            JuteReader::new(&minus_one).read_vector(1, |r| r.read_bool()),
-            Ok(vec![])
-        );
+        assert_eq!(JuteReader::new(&minus_one).read_ustring(), Ok(String::new()));
+        assert_eq!(JuteReader::new(&minus_one).read_vector(1, |r| r.read_bool()), Ok(vec![]));
     }
 
     #[test]
     fn lengths_are_checked_before_allocating() {
         let huge = i32::MAX.to_be_bytes();
-        let expected = DecodeError::LengthTooLarge {
-            length: i32::MAX as u64,
-            remaining: 0,
-        };
+        let expected = DecodeError::LengthTooLarge { length: i32::MAX as u64, remaining: 0 };
         assert_eq!(JuteReader::new(&huge).read_buffer(), Err(expected.clone()));
         assert_eq!(JuteReader::new(&huge).read_ustring(), Err(expected));
         let mut count_and_one_element = 3i32.to_be_bytes().to_vec();
         count_and_one_element.extend_from_slice(&[0, 0, 0, 1]);
         assert_eq!(
             JuteReader::new(&count_and_one_element).read_vector(4, |r| r.read_i32()),
-            Err(DecodeError::LengthTooLarge {
-                length: 12,
-                remaining: 4
-            })
+            Err(DecodeError::LengthTooLarge { length: 12, remaining: 4 })
         );
-        assert_eq!(
-            JuteReader::new(&(-2i32).to_be_bytes()).read_buffer(),
-            Err(DecodeError::NegativeLength(-2))
-        );
+        assert_eq!(JuteReader::new(&(-2i32).to_be_bytes()).read_buffer(), Err(DecodeError::NegativeLength(-2)));
     }
 
     #[test]
@@ -354,10 +330,7 @@ mod tests {
         writer.write_ustring("/é");
         writer.write_vector(&[7i32], |w, v| w.write_i32(*v));
         let bytes = writer.into_bytes();
-        assert_eq!(
-            bytes[..12],
-            [0xff, 0xff, 0xff, 0xfa, 1, 2, 3, 4, 5, 6, 7, 8]
-        );
+        assert_eq!(bytes[..12], [0xff, 0xff, 0xff, 0xfa, 1, 2, 3, 4, 5, 6, 7, 8]);
         let mut reader = JuteReader::new(&bytes);
         assert_eq!(reader.read_i32(), Ok(-6));
         assert_eq!(reader.read_i64(), Ok(0x0102_0304_0506_0708));
@@ -365,16 +338,7 @@ mod tests {
         assert_eq!(reader.read_ustring(), Ok("/é".to_owned()));
         assert_eq!(reader.read_vector(4, |r| r.read_i32()), Ok(vec![7]));
         assert_eq!(reader.finish(), Ok(()));
-        assert_eq!(
-            JuteReader::new(&[0xc3, 0x28]).read_i32(),
-            Err(DecodeError::Truncated {
-                needed: 4,
-                remaining: 2
-            })
-        );
-        assert_eq!(
-            JuteReader::new(&[0, 0, 0, 2, 0xc3, 0x28]).read_ustring(),
-            Err(DecodeError::InvalidUtf8)
-        );
+        assert_eq!(JuteReader::new(&[0xc3, 0x28]).read_i32(), Err(DecodeError::Truncated { needed: 4, remaining: 2 }));
+        assert_eq!(JuteReader::new(&[0, 0, 0, 2, 0xc3, 0x28]).read_ustring(), Err(DecodeError::InvalidUtf8));
     }
 }

@@ -93,11 +93,7 @@ impl SessionTracker {
         if let Some(bucket) = bucket {
             self.buckets.entry(bucket).or_default().insert(id);
         }
-        let session = Session {
-            timeout_ms,
-            closing,
-            bucket,
-        };
+        let session = Session { timeout_ms, closing, bucket };
         self.sessions.insert(id, session);
     }
 
@@ -135,9 +131,7 @@ impl SessionTracker {
 
     /// Whether the session is tracked and closing.
     pub fn is_closing(&self, id: SessionId) -> bool {
-        self.sessions
-            .get(&id)
-            .is_some_and(|session| session.closing)
+        self.sessions.get(&id).is_some_and(|session| session.closing)
     }
 
     /// Forgets a session (`removeSession`), typically when its `closeSession` txn is applied.
@@ -158,10 +152,7 @@ impl SessionTracker {
             expired.extend(entry.remove());
         }
         for id in &expired {
-            let session = self
-                .sessions
-                .get_mut(id)
-                .expect("bucketed sessions are tracked");
+            let session = self.sessions.get_mut(id).expect("bucketed sessions are tracked");
             assert!(!session.closing, "closing sessions are never bucketed");
             session.closing = true;
             session.bucket = None;
@@ -202,9 +193,7 @@ impl SessionTracker {
 
     /// Every tracked session and its timeout, sorted by id (for snapshots and `dump`).
     pub fn iter(&self) -> impl Iterator<Item = (SessionId, i32)> + '_ {
-        self.sessions
-            .iter()
-            .map(|(id, session)| (*id, session.timeout_ms))
+        self.sessions.iter().map(|(id, session)| (*id, session.timeout_ms))
     }
 
     /// Asserts that the session table and the buckets agree.
@@ -212,31 +201,16 @@ impl SessionTracker {
         let mut bucketed = 0;
         for (bucket, ids) in &self.buckets {
             assert!(!ids.is_empty(), "empty bucket {bucket:?} kept");
-            assert_eq!(
-                bucket.0 % self.tick_ms,
-                0,
-                "bucket {bucket:?} is not on a tick"
-            );
+            assert_eq!(bucket.0 % self.tick_ms, 0, "bucket {bucket:?} is not on a tick");
             for id in ids {
                 let session = self.sessions.get(id).expect("bucketed session is tracked");
-                assert_eq!(
-                    session.bucket,
-                    Some(*bucket),
-                    "session {id} in the wrong bucket"
-                );
+                assert_eq!(session.bucket, Some(*bucket), "session {id} in the wrong bucket");
                 assert!(!session.closing, "closing session {id} is bucketed");
             }
             bucketed += ids.len();
         }
-        let open = self
-            .sessions
-            .values()
-            .filter(|session| !session.closing)
-            .count();
-        assert_eq!(
-            bucketed, open,
-            "every open session sits in exactly one bucket"
-        );
+        let open = self.sessions.values().filter(|session| !session.closing).count();
+        assert_eq!(bucketed, open, "every open session sits in exactly one bucket");
     }
 
     /// `ExpiryQueue.roundToNextInterval(now + timeout)`: the first tick strictly after the
@@ -246,11 +220,7 @@ impl SessionTracker {
         // wrapping into the far future.
         let timeout = u64::try_from(timeout_ms).unwrap_or(0);
         let deadline = now.0.saturating_add(timeout);
-        Millis(
-            (deadline / self.tick_ms)
-                .saturating_add(1)
-                .saturating_mul(self.tick_ms),
-        )
+        Millis((deadline / self.tick_ms).saturating_add(1).saturating_mul(self.tick_ms))
     }
 
     /// Takes a session out of its bucket, dropping the bucket if it empties.
@@ -258,10 +228,7 @@ impl SessionTracker {
         let Some(bucket) = self.sessions.get(&id).and_then(|session| session.bucket) else {
             return;
         };
-        let ids = self
-            .buckets
-            .get_mut(&bucket)
-            .expect("a session's bucket exists");
+        let ids = self.buckets.get_mut(&bucket).expect("a session's bucket exists");
         assert!(ids.remove(&id), "session {id} missing from its bucket");
         if ids.is_empty() {
             self.buckets.remove(&bucket);
@@ -321,18 +288,12 @@ impl JavaRandom {
 
     /// `new Random(seed)`: the seed is scrambled with the multiplier and cut to 48 bits.
     fn new(seed: i64) -> JavaRandom {
-        JavaRandom {
-            seed: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK,
-        }
+        JavaRandom { seed: (seed as u64 ^ Self::MULTIPLIER) & Self::MASK }
     }
 
     /// `next(32)`, i.e. `nextInt()`: the top 32 of the 48 state bits.
     fn next_int(&mut self) -> u32 {
-        self.seed = (self
-            .seed
-            .wrapping_mul(Self::MULTIPLIER)
-            .wrapping_add(Self::ADDEND))
-            & Self::MASK;
+        self.seed = (self.seed.wrapping_mul(Self::MULTIPLIER).wrapping_add(Self::ADDEND)) & Self::MASK;
         (self.seed >> 16) as u32
     }
 

@@ -13,48 +13,20 @@ fn tracker() -> SessionTracker {
 fn passwords_match_java_util_random() {
     // Each row: session id, then `new Random(id ^ 0xB3415C00L).nextBytes(new byte[16])`.
     let cases: [(i64, [u8; 16]); 5] = [
-        (
-            1,
-            [
-                0x05, 0x4c, 0xc7, 0x4a, 0x37, 0x32, 0x7d, 0xb2, 0x15, 0xe7, 0x02, 0xe2, 0x0c, 0x73,
-                0xf0, 0x05,
-            ],
-        ),
-        (
-            0,
-            [
-                0xf2, 0x2a, 0xcd, 0x4a, 0x97, 0xe6, 0x9d, 0x6d, 0x20, 0xa4, 0x9b, 0xb6, 0x38, 0xea,
-                0xdb, 0x38,
-            ],
-        ),
-        (
-            -1,
-            [
-                0x20, 0xf6, 0x2c, 0xb5, 0x64, 0x8d, 0xc2, 0xd7, 0x71, 0x47, 0x1c, 0x8a, 0x24, 0x86,
-                0xa9, 0xee,
-            ],
-        ),
+        (1, [0x05, 0x4c, 0xc7, 0x4a, 0x37, 0x32, 0x7d, 0xb2, 0x15, 0xe7, 0x02, 0xe2, 0x0c, 0x73, 0xf0, 0x05]),
+        (0, [0xf2, 0x2a, 0xcd, 0x4a, 0x97, 0xe6, 0x9d, 0x6d, 0x20, 0xa4, 0x9b, 0xb6, 0x38, 0xea, 0xdb, 0x38]),
+        (-1, [0x20, 0xf6, 0x2c, 0xb5, 0x64, 0x8d, 0xc2, 0xd7, 0x71, 0x47, 0x1c, 0x8a, 0x24, 0x86, 0xa9, 0xee]),
         (
             0x0100_018c_3a2b_0000,
-            [
-                0x57, 0xb2, 0x1c, 0x36, 0x98, 0x4a, 0x3b, 0x79, 0x8d, 0x1e, 0x64, 0x1f, 0xa1, 0xf8,
-                0xb1, 0x56,
-            ],
+            [0x57, 0xb2, 0x1c, 0x36, 0x98, 0x4a, 0x3b, 0x79, 0x8d, 0x1e, 0x64, 0x1f, 0xa1, 0xf8, 0xb1, 0x56],
         ),
         (
             0x2a00_0000_1234_5678,
-            [
-                0x00, 0x78, 0x04, 0xac, 0x68, 0x39, 0xd5, 0x26, 0xb4, 0x1e, 0x04, 0x74, 0x35, 0x62,
-                0x69, 0x84,
-            ],
+            [0x00, 0x78, 0x04, 0xac, 0x68, 0x39, 0xd5, 0x26, 0xb4, 0x1e, 0x04, 0x74, 0x35, 0x62, 0x69, 0x84],
         ),
     ];
     for (id, expected) in cases {
-        assert_eq!(
-            session_password(SessionId(id)),
-            expected,
-            "session 0x{id:x}"
-        );
+        assert_eq!(session_password(SessionId(id)), expected, "session 0x{id:x}");
     }
 }
 
@@ -63,10 +35,7 @@ fn password_matches_one_issued_by_a_real_zookeeper_3_8_server() {
     // A ConnectResponse from Apache ZooKeeper 3.8.0 (standalone, so server id 1 in the top
     // byte): session 0x100000b764a0000 with this password.
     let id = SessionId(0x0100_000b_764a_0000);
-    let issued = [
-        0xa4, 0x75, 0x7f, 0x04, 0x61, 0xa0, 0xbb, 0xe5, 0x22, 0x3b, 0x67, 0x02, 0x12, 0x02, 0x0f,
-        0x5a,
-    ];
+    let issued = [0xa4, 0x75, 0x7f, 0x04, 0x61, 0xa0, 0xbb, 0xe5, 0x22, 0x3b, 0x67, 0x02, 0x12, 0x02, 0x0f, 0x5a];
     assert_eq!(session_password(id), issued);
     assert!(check_password(id, &issued));
 }
@@ -75,14 +44,8 @@ fn password_matches_one_issued_by_a_real_zookeeper_3_8_server() {
 fn only_the_low_48_bits_of_the_seed_matter() {
     // java.util.Random keeps 48 bits of state, so ids equal in their low 48 bits (after the
     // xor) share a password; Java printed the same bytes for these pairs.
-    assert_eq!(
-        session_password(SessionId(i64::MAX)),
-        session_password(SessionId(-1))
-    );
-    assert_eq!(
-        session_password(SessionId(i64::MIN + 1)),
-        session_password(SessionId(1))
-    );
+    assert_eq!(session_password(SessionId(i64::MAX)), session_password(SessionId(-1)));
+    assert_eq!(session_password(SessionId(i64::MIN + 1)), session_password(SessionId(1)));
 }
 
 #[test]
@@ -104,37 +67,19 @@ fn check_password_accepts_only_the_derived_password_and_never_session_zero() {
     assert!(!check_password(id, &session_password(id)[..15]));
     assert!(!check_password(id, &[]));
     // Session 0 means "new session" on the wire: no password opens it.
-    assert!(!check_password(
-        SessionId(0),
-        &session_password(SessionId(0))
-    ));
+    assert!(!check_password(SessionId(0), &session_password(SessionId(0))));
 }
 
 #[test]
 fn initial_session_id_matches_zookeeper_formula() {
     // `(time << 24) >>> 8 | (serverId << 56)` evaluated by Java 17.
-    assert_eq!(
-        initial_session_id(ServerId(1), Millis(1_700_000_000_000)),
-        SessionId(0x018b_cfe5_6800_0000)
-    );
-    assert_eq!(
-        initial_session_id(ServerId(0), Millis(123_456_789)),
-        SessionId(0x0000_075b_cd15_0000)
-    );
+    assert_eq!(initial_session_id(ServerId(1), Millis(1_700_000_000_000)), SessionId(0x018b_cfe5_6800_0000));
+    assert_eq!(initial_session_id(ServerId(0), Millis(123_456_789)), SessionId(0x0000_075b_cd15_0000));
     // The logical shift keeps a huge time out of the server byte (ZOOKEEPER-1622).
-    assert_eq!(
-        initial_session_id(ServerId(255), Millis(0x7fff_ffff_ffff)),
-        SessionId(-65536)
-    );
-    assert_eq!(
-        initial_session_id(ServerId(3), Millis(1 << 40)),
-        SessionId(0x0300_0000_0000_0000)
-    );
+    assert_eq!(initial_session_id(ServerId(255), Millis(0x7fff_ffff_ffff)), SessionId(-65536));
+    assert_eq!(initial_session_id(ServerId(3), Millis(1 << 40)), SessionId(0x0300_0000_0000_0000));
     // Server 128 at time 0 would collide with the container marker: skipped.
-    assert_eq!(
-        initial_session_id(ServerId(128), Millis(0)),
-        SessionId(i64::MIN + 1)
-    );
+    assert_eq!(initial_session_id(ServerId(128), Millis(0)), SessionId(i64::MIN + 1));
 }
 
 #[test]
@@ -184,11 +129,7 @@ fn touch_moves_a_session_only_to_a_later_bucket() {
     assert_eq!(tracker.expiry(SessionId(1)), Some(Millis(6_000)));
     assert!(tracker.touch(SessionId(1), Millis(3_100))); // 8100 -> 10000
     assert_eq!(tracker.expiry(SessionId(1)), Some(Millis(10_000)));
-    assert_eq!(
-        tracker.next_expiry(),
-        Some(Millis(10_000)),
-        "the emptied bucket is gone"
-    );
+    assert_eq!(tracker.next_expiry(), Some(Millis(10_000)), "the emptied bucket is gone");
     // An earlier `now` (a late-delivered touch) never pulls the deadline back.
     assert!(tracker.touch(SessionId(1), Millis(100)));
     assert_eq!(tracker.expiry(SessionId(1)), Some(Millis(10_000)));
@@ -216,10 +157,7 @@ fn expired_orders_by_bucket_then_id_and_marks_closing() {
     tracker.add(SessionId(10), 9_000, Millis(0)); // 10000
     tracker.add(SessionId(20), 5_000, Millis(0)); // 6000
     tracker.add(SessionId(5), 20_000, Millis(0)); // 22000
-    assert_eq!(
-        tracker.expired(Millis(10_000)),
-        vec![SessionId(20), SessionId(30), SessionId(10)]
-    );
+    assert_eq!(tracker.expired(Millis(10_000)), vec![SessionId(20), SessionId(30), SessionId(10)]);
     assert!(tracker.is_closing(SessionId(20)));
     assert!(tracker.is_closing(SessionId(10)));
     assert!(!tracker.is_closing(SessionId(5)));
@@ -232,11 +170,7 @@ fn expired_orders_by_bucket_then_id_and_marks_closing() {
     assert!(!tracker.contains(SessionId(20)));
     assert_eq!(
         tracker.iter().collect::<Vec<_>>(),
-        vec![
-            (SessionId(5), 20_000),
-            (SessionId(10), 9_000),
-            (SessionId(30), 5_000)
-        ]
+        vec![(SessionId(5), 20_000), (SessionId(10), 9_000), (SessionId(30), 5_000)]
     );
     tracker.check_invariants();
 }

@@ -119,27 +119,17 @@ struct WatchTable {
 
 impl WatchTable {
     fn add(&mut self, connection: ConnectionId, path: &str, set: impl FnOnce(&mut Modes)) {
-        let modes = self
-            .by_path
-            .entry(path.to_owned())
-            .or_default()
-            .entry(connection)
-            .or_default();
+        let modes = self.by_path.entry(path.to_owned()).or_default().entry(connection).or_default();
         let was_recursive = modes.recursive;
         set(modes);
         if modes.recursive && !was_recursive {
             self.recursive += 1;
         }
-        self.by_connection
-            .entry(connection)
-            .or_default()
-            .insert(path.to_owned());
+        self.by_connection.entry(connection).or_default().insert(path.to_owned());
     }
 
     fn contains(&self, connection: ConnectionId, path: &str) -> bool {
-        self.by_path
-            .get(path)
-            .is_some_and(|watchers| watchers.contains_key(&connection))
+        self.by_path.get(path).is_some_and(|watchers| watchers.contains_key(&connection))
     }
 
     /// Drops a (connection, path) entry whatever its modes; true if there was one.
@@ -156,10 +146,7 @@ impl WatchTable {
         if modes.recursive {
             self.recursive -= 1;
         }
-        let paths = self
-            .by_connection
-            .get_mut(&connection)
-            .expect("indexes agree");
+        let paths = self.by_connection.get_mut(&connection).expect("indexes agree");
         assert!(paths.remove(path), "indexes agree on {path}");
         if paths.is_empty() {
             self.by_connection.remove(&connection);
@@ -219,9 +206,7 @@ impl WatchTable {
 
     fn clear_standard(&mut self, connection: ConnectionId, path: &str) {
         let watchers = self.by_path.get_mut(path).expect("consumed watch exists");
-        let modes = watchers
-            .get_mut(&connection)
-            .expect("consumed watch exists");
+        let modes = watchers.get_mut(&connection).expect("consumed watch exists");
         modes.standard = false;
         if modes.is_empty() {
             self.remove(connection, path);
@@ -238,10 +223,7 @@ impl WatchTable {
             assert!(!watchers.is_empty(), "empty watcher set kept for {path}");
             for (connection, modes) in watchers {
                 assert!(!modes.is_empty(), "entry without modes for {path}");
-                let paths = self
-                    .by_connection
-                    .get(connection)
-                    .expect("connection indexed");
+                let paths = self.by_connection.get(connection).expect("connection indexed");
                 assert!(paths.contains(path), "{connection:?} misses {path}");
                 recursive += usize::from(modes.recursive);
             }
@@ -249,10 +231,7 @@ impl WatchTable {
         for (connection, paths) in &self.by_connection {
             assert!(!paths.is_empty(), "empty path set kept for {connection:?}");
             for path in paths {
-                assert!(
-                    self.contains(*connection, path),
-                    "{path} misses {connection:?}"
-                );
+                assert!(self.contains(*connection, path), "{path} misses {connection:?}");
             }
         }
         assert_eq!(recursive, self.recursive, "recursive count");
@@ -275,9 +254,7 @@ impl WatchManager {
     /// Sets a watch for a connection. Setting the same watch twice is one watch.
     pub fn add(&mut self, connection: ConnectionId, path: &str, kind: WatchKind) {
         match kind {
-            WatchKind::Data | WatchKind::Exist => {
-                self.data.add(connection, path, |m| m.standard = true)
-            }
+            WatchKind::Data | WatchKind::Exist => self.data.add(connection, path, |m| m.standard = true),
             WatchKind::Child => self.child.add(connection, path, |m| m.standard = true),
             WatchKind::Persistent => {
                 self.data.add(connection, path, |m| m.persistent = true);
@@ -296,17 +273,10 @@ impl WatchManager {
     ///
     /// `zxid` is the change's transaction: 3.8 clients never see it (the notification's
     /// reply header carries −1), it is only traced here; a 3.9-style driver already knows it.
-    pub fn trigger(
-        &mut self,
-        path: &str,
-        event: i32,
-        zxid: Zxid,
-    ) -> Vec<(ConnectionId, WatcherEvent)> {
+    pub fn trigger(&mut self, path: &str, event: i32, zxid: Zxid) -> Vec<(ConnectionId, WatcherEvent)> {
         let mut fired = BTreeSet::new();
         match event {
-            event_type::NODE_CREATED | event_type::NODE_DATA_CHANGED => {
-                self.data.trigger(path, event, &mut fired)
-            }
+            event_type::NODE_CREATED | event_type::NODE_DATA_CHANGED => self.data.trigger(path, event, &mut fired),
             event_type::NODE_CHILDREN_CHANGED => self.child.trigger(path, event, &mut fired),
             event_type::NODE_DELETED => {
                 self.data.trigger(path, event, &mut fired);
@@ -315,10 +285,7 @@ impl WatchManager {
             _ => panic!("trigger with event type {event}, not a znode change"),
         }
         tracing::trace!(path, event, %zxid, connections = fired.len(), "watches triggered");
-        fired
-            .into_iter()
-            .map(|connection| (connection, watcher_event(event, path)))
-            .collect()
+        fired.into_iter().map(|connection| (connection, watcher_event(event, path))).collect()
     }
 
     /// removeWatches (opcode 18): drops the connection's watches on `path` in the tables
@@ -327,12 +294,7 @@ impl WatchManager {
     ///
     /// Errors: NOWATCHER if nothing was removed; MARSHALLINGERROR for a type other than
     /// 1, 2, 3 (see the module docs).
-    pub fn remove(
-        &mut self,
-        connection: ConnectionId,
-        path: &str,
-        watcher_type: i32,
-    ) -> Result<(), ErrorCode> {
+    pub fn remove(&mut self, connection: ConnectionId, path: &str, watcher_type: i32) -> Result<(), ErrorCode> {
         let removed = match watcher_type {
             watcher_type::CHILDREN => self.child.remove(connection, path),
             watcher_type::DATA => self.data.remove(connection, path),
@@ -352,18 +314,11 @@ impl WatchManager {
 
     /// checkWatches (opcode 17): whether the connection has a watch on `path` in the tables
     /// `watcher_type` names. Same errors as [`remove`](Self::remove); changes nothing.
-    pub fn check(
-        &self,
-        connection: ConnectionId,
-        path: &str,
-        watcher_type: i32,
-    ) -> Result<(), ErrorCode> {
+    pub fn check(&self, connection: ConnectionId, path: &str, watcher_type: i32) -> Result<(), ErrorCode> {
         let found = match watcher_type {
             watcher_type::CHILDREN => self.child.contains(connection, path),
             watcher_type::DATA => self.data.contains(connection, path),
-            watcher_type::ANY => {
-                self.child.contains(connection, path) || self.data.contains(connection, path)
-            }
+            watcher_type::ANY => self.child.contains(connection, path) || self.data.contains(connection, path),
             _ => return Err(ErrorCode::MarshallingError),
         };
         if found {
@@ -397,9 +352,7 @@ impl WatchManager {
         for path in &request.data_watches {
             match lookup(path) {
                 None => events.push(watcher_event(event_type::NODE_DELETED, path)),
-                Some(node) if node.mzxid > relative => {
-                    events.push(watcher_event(event_type::NODE_DATA_CHANGED, path))
-                }
+                Some(node) if node.mzxid > relative => events.push(watcher_event(event_type::NODE_DATA_CHANGED, path)),
                 Some(_) => self.add(connection, path, WatchKind::Data),
             }
         }
@@ -453,18 +406,14 @@ impl WatchManager {
     /// lists data, exist and persistent watches but not child watches.
     pub fn by_connection(&self) -> BTreeMap<ConnectionId, Vec<String>> {
         let entries = self.data.by_connection.iter();
-        entries
-            .map(|(connection, paths)| (*connection, paths.iter().cloned().collect()))
-            .collect()
+        entries.map(|(connection, paths)| (*connection, paths.iter().cloned().collect())).collect()
     }
 
     /// The data table by path, connections sorted: wchp (same scope as
     /// [`by_connection`](Self::by_connection)).
     pub fn by_path(&self) -> BTreeMap<String, Vec<ConnectionId>> {
         let entries = self.data.by_path.iter();
-        entries
-            .map(|(path, watchers)| (path.clone(), watchers.keys().copied().collect()))
-            .collect()
+        entries.map(|(path, watchers)| (path.clone(), watchers.keys().copied().collect())).collect()
     }
 
     /// Asserts that, in each table, the path index and the connection index agree.
@@ -476,9 +425,5 @@ impl WatchManager {
 
 /// A `WatcherEvent` as a server sends it: state SyncConnected.
 fn watcher_event(event: i32, path: &str) -> WatcherEvent {
-    WatcherEvent {
-        event_type: event,
-        state: keeper_state::SYNC_CONNECTED,
-        path: path.to_owned(),
-    }
+    WatcherEvent { event_type: event, state: keeper_state::SYNC_CONNECTED, path: path.to_owned() }
 }

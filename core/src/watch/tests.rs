@@ -2,9 +2,7 @@
 //! setWatches replay, and a property test that the indexes always agree.
 
 use super::*;
-use crate::proto::event_type::{
-    NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED,
-};
+use crate::proto::event_type::{NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED};
 use proptest::prelude::*;
 
 const A: ConnectionId = ConnectionId(1);
@@ -16,11 +14,7 @@ fn event(connection: ConnectionId, event_type: i32, path: &str) -> (ConnectionId
     (connection, watcher_event(event_type, path))
 }
 
-fn fire(
-    watches: &mut WatchManager,
-    path: &str,
-    event_type: i32,
-) -> Vec<(ConnectionId, WatcherEvent)> {
+fn fire(watches: &mut WatchManager, path: &str, event_type: i32) -> Vec<(ConnectionId, WatcherEvent)> {
     let fired = watches.trigger(path, event_type, ZXID);
     watches.check_invariants();
     fired
@@ -31,11 +25,7 @@ fn events_carry_sync_connected_and_the_changed_path() {
     let mut watches = WatchManager::new();
     watches.add(A, "/a", WatchKind::Data);
     let fired = fire(&mut watches, "/a", NODE_DATA_CHANGED);
-    let expected = WatcherEvent {
-        event_type: 3,
-        state: 3,
-        path: "/a".to_owned(),
-    };
+    let expected = WatcherEvent { event_type: 3, state: 3, path: "/a".to_owned() };
     assert_eq!(fired, vec![(A, expected)]);
 }
 
@@ -64,10 +54,7 @@ fn node_data_changed_fires_data_watches_only() {
     watches.add(C, "/a/b", WatchKind::Data);
     assert_eq!(
         fire(&mut watches, "/a", NODE_DATA_CHANGED),
-        vec![
-            event(A, NODE_DATA_CHANGED, "/a"),
-            event(B, NODE_DATA_CHANGED, "/a")
-        ]
+        vec![event(A, NODE_DATA_CHANGED, "/a"), event(B, NODE_DATA_CHANGED, "/a")]
     );
     assert_eq!(fire(&mut watches, "/a", NODE_DATA_CHANGED), vec![]);
     assert_eq!(watches.count(), 2);
@@ -79,19 +66,10 @@ fn node_children_changed_fires_child_watches_only() {
     watches.add(A, "/a", WatchKind::Child);
     watches.add(B, "/a", WatchKind::Data);
     watches.add(C, "/", WatchKind::Child);
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_CHILDREN_CHANGED),
-        vec![event(A, NODE_CHILDREN_CHANGED, "/a")]
-    );
+    assert_eq!(fire(&mut watches, "/a", NODE_CHILDREN_CHANGED), vec![event(A, NODE_CHILDREN_CHANGED, "/a")]);
     assert_eq!(fire(&mut watches, "/a", NODE_CHILDREN_CHANGED), vec![]);
-    assert_eq!(
-        fire(&mut watches, "/", NODE_CHILDREN_CHANGED),
-        vec![event(C, NODE_CHILDREN_CHANGED, "/")]
-    );
-    assert_eq!(
-        watches.by_path(),
-        BTreeMap::from([("/a".to_owned(), vec![B])])
-    );
+    assert_eq!(fire(&mut watches, "/", NODE_CHILDREN_CHANGED), vec![event(C, NODE_CHILDREN_CHANGED, "/")]);
+    assert_eq!(watches.by_path(), BTreeMap::from([("/a".to_owned(), vec![B])]));
 }
 
 #[test]
@@ -103,11 +81,7 @@ fn node_deleted_fires_data_and_child_watches_once_per_connection() {
     watches.add(C, "/a", WatchKind::Data);
     assert_eq!(
         fire(&mut watches, "/a", NODE_DELETED),
-        vec![
-            event(A, NODE_DELETED, "/a"),
-            event(B, NODE_DELETED, "/a"),
-            event(C, NODE_DELETED, "/a")
-        ]
+        vec![event(A, NODE_DELETED, "/a"), event(B, NODE_DELETED, "/a"), event(C, NODE_DELETED, "/a")]
     );
     // Both of A's watches were consumed, although A heard only one event.
     assert_eq!(watches.count(), 0);
@@ -118,17 +92,8 @@ fn node_deleted_fires_data_and_child_watches_once_per_connection() {
 fn persistent_watch_fires_for_every_event_on_its_path_and_stays() {
     let mut watches = WatchManager::new();
     watches.add(A, "/a", WatchKind::Persistent);
-    for event_type in [
-        NODE_CREATED,
-        NODE_DATA_CHANGED,
-        NODE_CHILDREN_CHANGED,
-        NODE_DELETED,
-        NODE_CREATED,
-    ] {
-        assert_eq!(
-            fire(&mut watches, "/a", event_type),
-            vec![event(A, event_type, "/a")]
-        );
+    for event_type in [NODE_CREATED, NODE_DATA_CHANGED, NODE_CHILDREN_CHANGED, NODE_DELETED, NODE_CREATED] {
+        assert_eq!(fire(&mut watches, "/a", event_type), vec![event(A, event_type, "/a")]);
     }
     // Not recursive: nothing below the path.
     assert_eq!(fire(&mut watches, "/a/b", NODE_CREATED), vec![]);
@@ -143,18 +108,9 @@ fn recursive_watch_fires_below_its_path_with_the_changed_path_but_never_children
     let mut watches = WatchManager::new();
     watches.add(A, "/a", WatchKind::PersistentRecursive);
     for event_type in [NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED] {
-        assert_eq!(
-            fire(&mut watches, "/a", event_type),
-            vec![event(A, event_type, "/a")]
-        );
-        assert_eq!(
-            fire(&mut watches, "/a/b", event_type),
-            vec![event(A, event_type, "/a/b")]
-        );
-        assert_eq!(
-            fire(&mut watches, "/a/b/c", event_type),
-            vec![event(A, event_type, "/a/b/c")]
-        );
+        assert_eq!(fire(&mut watches, "/a", event_type), vec![event(A, event_type, "/a")]);
+        assert_eq!(fire(&mut watches, "/a/b", event_type), vec![event(A, event_type, "/a/b")]);
+        assert_eq!(fire(&mut watches, "/a/b/c", event_type), vec![event(A, event_type, "/a/b/c")]);
     }
     assert_eq!(fire(&mut watches, "/a", NODE_CHILDREN_CHANGED), vec![]);
     assert_eq!(fire(&mut watches, "/a/b", NODE_CHILDREN_CHANGED), vec![]);
@@ -168,14 +124,8 @@ fn recursive_watch_fires_below_its_path_with_the_changed_path_but_never_children
 fn recursive_watch_on_root_sees_the_whole_tree() {
     let mut watches = WatchManager::new();
     watches.add(B, "/", WatchKind::PersistentRecursive);
-    assert_eq!(
-        fire(&mut watches, "/x/y", NODE_CREATED),
-        vec![event(B, NODE_CREATED, "/x/y")]
-    );
-    assert_eq!(
-        fire(&mut watches, "/", NODE_DATA_CHANGED),
-        vec![event(B, NODE_DATA_CHANGED, "/")]
-    );
+    assert_eq!(fire(&mut watches, "/x/y", NODE_CREATED), vec![event(B, NODE_CREATED, "/x/y")]);
+    assert_eq!(fire(&mut watches, "/", NODE_DATA_CHANGED), vec![event(B, NODE_DATA_CHANGED, "/")]);
 }
 
 #[test]
@@ -188,10 +138,7 @@ fn a_connection_hears_one_event_per_trigger_however_many_watches_match() {
     watches.add(B, "/a", WatchKind::PersistentRecursive);
     assert_eq!(
         fire(&mut watches, "/a/b", NODE_DATA_CHANGED),
-        vec![
-            event(A, NODE_DATA_CHANGED, "/a/b"),
-            event(B, NODE_DATA_CHANGED, "/a/b")
-        ]
+        vec![event(A, NODE_DATA_CHANGED, "/a/b"), event(B, NODE_DATA_CHANGED, "/a/b")]
     );
     // The one-shot data watch was consumed; the persistent one on the same path remains
     // (ZOOKEEPER-4466: modes coexist), so the next change is still heard.
@@ -206,18 +153,9 @@ fn a_one_shot_watch_does_not_downgrade_a_persistent_one() {
     watches.add(A, "/a", WatchKind::Data);
     watches.add(A, "/a", WatchKind::Child);
     assert_eq!(watches.count(), 2, "same entries, more modes");
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_DATA_CHANGED),
-        vec![event(A, NODE_DATA_CHANGED, "/a")]
-    );
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_CHILDREN_CHANGED),
-        vec![event(A, NODE_CHILDREN_CHANGED, "/a")]
-    );
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_DATA_CHANGED),
-        vec![event(A, NODE_DATA_CHANGED, "/a")]
-    );
+    assert_eq!(fire(&mut watches, "/a", NODE_DATA_CHANGED), vec![event(A, NODE_DATA_CHANGED, "/a")]);
+    assert_eq!(fire(&mut watches, "/a", NODE_CHILDREN_CHANGED), vec![event(A, NODE_CHILDREN_CHANGED, "/a")]);
+    assert_eq!(fire(&mut watches, "/a", NODE_DATA_CHANGED), vec![event(A, NODE_DATA_CHANGED, "/a")]);
 }
 
 #[test]
@@ -226,29 +164,14 @@ fn remove_by_type_and_nowatcher() {
     watches.add(A, "/a", WatchKind::Data);
     watches.add(A, "/a", WatchKind::Child);
     assert_eq!(watches.remove(A, "/a", watcher_type::DATA), Ok(()));
-    assert_eq!(
-        watches.remove(A, "/a", watcher_type::DATA),
-        Err(ErrorCode::NoWatcher)
-    );
-    assert_eq!(
-        watches.check(A, "/a", watcher_type::DATA),
-        Err(ErrorCode::NoWatcher)
-    );
+    assert_eq!(watches.remove(A, "/a", watcher_type::DATA), Err(ErrorCode::NoWatcher));
+    assert_eq!(watches.check(A, "/a", watcher_type::DATA), Err(ErrorCode::NoWatcher));
     assert_eq!(watches.check(A, "/a", watcher_type::CHILDREN), Ok(()));
     assert_eq!(watches.check(A, "/a", watcher_type::ANY), Ok(()));
     assert_eq!(watches.remove(A, "/a", watcher_type::ANY), Ok(()));
-    assert_eq!(
-        watches.remove(A, "/a", watcher_type::ANY),
-        Err(ErrorCode::NoWatcher)
-    );
-    assert_eq!(
-        watches.check(A, "/a", watcher_type::ANY),
-        Err(ErrorCode::NoWatcher)
-    );
-    assert_eq!(
-        watches.remove(A, "/nowhere", watcher_type::CHILDREN),
-        Err(ErrorCode::NoWatcher)
-    );
+    assert_eq!(watches.remove(A, "/a", watcher_type::ANY), Err(ErrorCode::NoWatcher));
+    assert_eq!(watches.check(A, "/a", watcher_type::ANY), Err(ErrorCode::NoWatcher));
+    assert_eq!(watches.remove(A, "/nowhere", watcher_type::CHILDREN), Err(ErrorCode::NoWatcher));
     assert_eq!(watches.count(), 0);
     watches.check_invariants();
 }
@@ -258,21 +181,12 @@ fn check_and_remove_look_at_the_asking_connection_only() {
     let mut watches = WatchManager::new();
     watches.add(B, "/a", WatchKind::Data);
     // 3.8's containsWatcher would have said yes here because B watches "/a".
-    assert_eq!(
-        watches.check(A, "/a", watcher_type::DATA),
-        Err(ErrorCode::NoWatcher)
-    );
-    assert_eq!(
-        watches.remove(A, "/a", watcher_type::ANY),
-        Err(ErrorCode::NoWatcher)
-    );
+    assert_eq!(watches.check(A, "/a", watcher_type::DATA), Err(ErrorCode::NoWatcher));
+    assert_eq!(watches.remove(A, "/a", watcher_type::ANY), Err(ErrorCode::NoWatcher));
     assert_eq!(watches.check(B, "/a", watcher_type::DATA), Ok(()));
     // A recursive watch on an ancestor is not a watch on the path.
     watches.add(A, "/", WatchKind::PersistentRecursive);
-    assert_eq!(
-        watches.check(A, "/a", watcher_type::ANY),
-        Err(ErrorCode::NoWatcher)
-    );
+    assert_eq!(watches.check(A, "/a", watcher_type::ANY), Err(ErrorCode::NoWatcher));
 }
 
 #[test]
@@ -280,14 +194,8 @@ fn watcher_types_outside_one_to_three_are_marshalling_errors_in_3_8() {
     let mut watches = WatchManager::new();
     watches.add(A, "/a", WatchKind::Persistent);
     for bad in [0, 4, 5, -1] {
-        assert_eq!(
-            watches.remove(A, "/a", bad),
-            Err(ErrorCode::MarshallingError)
-        );
-        assert_eq!(
-            watches.check(A, "/a", bad),
-            Err(ErrorCode::MarshallingError)
-        );
+        assert_eq!(watches.remove(A, "/a", bad), Err(ErrorCode::MarshallingError));
+        assert_eq!(watches.check(A, "/a", bad), Err(ErrorCode::MarshallingError));
     }
     assert_eq!(watches.count(), 2);
 }
@@ -299,28 +207,16 @@ fn removing_one_table_leaves_half_a_persistent_watch_as_in_3_8() {
     assert_eq!(watches.remove(A, "/a", watcher_type::DATA), Ok(()));
     // The child-table half still hears child changes and deletes, no longer data changes.
     assert_eq!(fire(&mut watches, "/a", NODE_DATA_CHANGED), vec![]);
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_CHILDREN_CHANGED),
-        vec![event(A, NODE_CHILDREN_CHANGED, "/a")]
-    );
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_DELETED),
-        vec![event(A, NODE_DELETED, "/a")]
-    );
+    assert_eq!(fire(&mut watches, "/a", NODE_CHILDREN_CHANGED), vec![event(A, NODE_CHILDREN_CHANGED, "/a")]);
+    assert_eq!(fire(&mut watches, "/a", NODE_DELETED), vec![event(A, NODE_DELETED, "/a")]);
     assert_eq!(watches.remove(A, "/a", watcher_type::ANY), Ok(()));
     assert_eq!(watches.count(), 0);
 }
 
 #[test]
 fn add_watch_modes_map_to_persistent_kinds() {
-    assert_eq!(
-        WatchKind::from_add_watch_mode(0),
-        Some(WatchKind::Persistent)
-    );
-    assert_eq!(
-        WatchKind::from_add_watch_mode(1),
-        Some(WatchKind::PersistentRecursive)
-    );
+    assert_eq!(WatchKind::from_add_watch_mode(0), Some(WatchKind::Persistent));
+    assert_eq!(WatchKind::from_add_watch_mode(1), Some(WatchKind::PersistentRecursive));
     assert_eq!(WatchKind::from_add_watch_mode(2), None);
     assert_eq!(WatchKind::from_add_watch_mode(-1), None);
 }
@@ -336,23 +232,10 @@ fn remove_connection_cleans_both_tables() {
     watches.remove_connection(A);
     watches.check_invariants();
     assert_eq!(watches.count(), 2);
-    assert_eq!(
-        watches.by_connection(),
-        BTreeMap::from([(B, vec!["/a".to_owned()])])
-    );
-    assert_eq!(
-        watches.by_path(),
-        BTreeMap::from([("/a".to_owned(), vec![B])])
-    );
-    assert_eq!(
-        fire(&mut watches, "/b/x", NODE_CREATED),
-        vec![],
-        "A's recursive watch is gone"
-    );
-    assert_eq!(
-        fire(&mut watches, "/a", NODE_DELETED),
-        vec![event(B, NODE_DELETED, "/a")]
-    );
+    assert_eq!(watches.by_connection(), BTreeMap::from([(B, vec!["/a".to_owned()])]));
+    assert_eq!(watches.by_path(), BTreeMap::from([("/a".to_owned(), vec![B])]));
+    assert_eq!(fire(&mut watches, "/b/x", NODE_CREATED), vec![], "A's recursive watch is gone");
+    assert_eq!(fire(&mut watches, "/a", NODE_DELETED), vec![event(B, NODE_DELETED, "/a")]);
     watches.remove_connection(A); // again: nothing to do
     watches.remove_connection(B);
     assert_eq!(watches.count(), 0);
@@ -382,20 +265,12 @@ fn summaries_follow_zookeeper_wchs_wchc_wchp() {
     );
     assert_eq!(
         watches.by_path(),
-        BTreeMap::from([
-            ("/p".to_owned(), vec![C]),
-            ("/x".to_owned(), vec![A, B]),
-            ("/y".to_owned(), vec![A])
-        ])
+        BTreeMap::from([("/p".to_owned(), vec![C]), ("/x".to_owned(), vec![A, B]), ("/y".to_owned(), vec![A])])
     );
 }
 
 fn zxids(mzxid: i64, pzxid: i64) -> Option<NodeZxids> {
-    Some(NodeZxids {
-        czxid: Zxid(1),
-        mzxid: Zxid(mzxid),
-        pzxid: Zxid(pzxid),
-    })
+    Some(NodeZxids { czxid: Zxid(1), mzxid: Zxid(mzxid), pzxid: Zxid(pzxid) })
 }
 
 /// A tree for setWatches: "/same" unchanged since zxid 10, "/changed" changed after it.
@@ -438,24 +313,14 @@ fn set_watches_replays_what_changed_after_relative_zxid_and_registers_the_rest()
     assert_eq!(watches.check(A, "/same", watcher_type::DATA), Ok(()));
     assert_eq!(watches.check(A, "/absent", watcher_type::DATA), Ok(()));
     assert_eq!(watches.check(A, "/same", watcher_type::CHILDREN), Ok(()));
-    assert_eq!(
-        watches.check(A, "/kids", watcher_type::CHILDREN),
-        Err(ErrorCode::NoWatcher)
-    );
-    assert_eq!(
-        watches.check(A, "/changed", watcher_type::DATA),
-        Ok(()),
-        "the recursive watch"
-    );
+    assert_eq!(watches.check(A, "/kids", watcher_type::CHILDREN), Err(ErrorCode::NoWatcher));
+    assert_eq!(watches.check(A, "/changed", watcher_type::DATA), Ok(()), "the recursive watch");
     // Persistent watches on an absent node are registered, with no replay.
     assert_eq!(watches.check(A, "/gone", watcher_type::ANY), Ok(()));
     // "/same": one data-table entry (data and exist share it) and one child-table entry;
     // "/absent": one; the persistent and the recursive watch: one per table each.
     assert_eq!(watches.count(), 7);
-    assert_eq!(
-        fire(&mut watches, "/changed/x", NODE_CREATED),
-        vec![event(A, NODE_CREATED, "/changed/x")]
-    );
+    assert_eq!(fire(&mut watches, "/changed/x", NODE_CREATED), vec![event(A, NODE_CREATED, "/changed/x")]);
 }
 
 #[test]
@@ -470,10 +335,7 @@ fn set_watches_with_nothing_changed_registers_everything() {
     };
     assert_eq!(watches.set_watches(A, &request, lookup), vec![]);
     assert_eq!(watches.count(), 3);
-    assert_eq!(
-        fire(&mut watches, "/kids", NODE_CHILDREN_CHANGED),
-        vec![event(A, NODE_CHILDREN_CHANGED, "/kids")]
-    );
+    assert_eq!(fire(&mut watches, "/kids", NODE_CHILDREN_CHANGED), vec![event(A, NODE_CHILDREN_CHANGED, "/kids")]);
 }
 
 /// One step of the property test.

@@ -47,15 +47,13 @@ fn decode_and_encode(frame: &Frame) -> Vec<u8> {
         (">", "connect") => encode_connect_request(&decode_connect_request(bytes).unwrap()),
         ("<", "connect") => encode_connect_response(&decode_connect_response(bytes).unwrap()),
         (">", "request") => {
-            let (header, request) =
-                decode_request(bytes).unwrap_or_else(|e| panic!("line {line}: {e}"));
+            let (header, request) = decode_request(bytes).unwrap_or_else(|e| panic!("line {line}: {e}"));
             assert_eq!(Some(header.op), frame.op, "line {line}");
             encode_request(&header, &request)
         }
         ("<", "reply") => {
             let op = frame.op.unwrap();
-            let (header, response) =
-                decode_reply(op, bytes).unwrap_or_else(|e| panic!("line {line}: {e}"));
+            let (header, response) = decode_reply(op, bytes).unwrap_or_else(|e| panic!("line {line}: {e}"));
             encode_reply(&header, &response)
         }
         ("<", "event") => {
@@ -77,8 +75,7 @@ fn equal_up_to_nulls(original: &[u8], ours: &[u8]) -> bool {
     while i < original.len() {
         if original[i] == ours[i] {
             i += 1;
-        } else if original.get(i..i + 4) == Some(&[0xff; 4]) && ours.get(i..i + 4) == Some(&[0; 4])
-        {
+        } else if original.get(i..i + 4) == Some(&[0xff; 4]) && ours.get(i..i + 4) == Some(&[0; 4]) {
             i += 4;
         } else {
             return false;
@@ -93,11 +90,7 @@ fn every_real_frame_decodes_and_reencodes_byte_for_byte() {
     for frame in frames() {
         let ours = decode_and_encode(&frame);
         if ours != frame.payload {
-            assert!(
-                equal_up_to_nulls(&frame.payload, &ours),
-                "line {}: re-encoding differs",
-                frame.line
-            );
+            assert!(equal_up_to_nulls(&frame.payload, &ours), "line {}: re-encoding differs", frame.line);
             with_nulls.push(frame.line);
         }
     }
@@ -105,8 +98,7 @@ fn every_real_frame_decodes_and_reencodes_byte_for_byte() {
     // only in those lengths: creates without data (zkCli `create -c /codec/c`, `create
     // /codec/d`, ..., the probe's null-data container, also inside its multi) and the
     // reconfig request's null joining/leaving strings.
-    super::snapshot_settings()
-        .bind(|| insta::assert_debug_snapshot!("fixture_lines_with_null_buffers", with_nulls));
+    super::snapshot_settings().bind(|| insta::assert_debug_snapshot!("fixture_lines_with_null_buffers", with_nulls));
 }
 
 #[test]
@@ -114,12 +106,9 @@ fn fixtures_cover_every_kind_of_traffic() {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for frame in frames() {
         let op = frame.op.map_or("-".to_owned(), |op| op.to_string());
-        *counts
-            .entry(format!("{} {} {}", frame.direction, frame.kind, op))
-            .or_default() += 1;
+        *counts.entry(format!("{} {} {}", frame.direction, frame.kind, op)).or_default() += 1;
     }
-    super::snapshot_settings()
-        .bind(|| insta::assert_debug_snapshot!("fixture_frame_counts", counts));
+    super::snapshot_settings().bind(|| insta::assert_debug_snapshot!("fixture_frame_counts", counts));
 }
 
 fn decoded_replies(op: i32) -> Vec<(ReplyHeader, Response)> {
@@ -133,32 +122,18 @@ fn decoded_replies(op: i32) -> Vec<(ReplyHeader, Response)> {
 #[test]
 fn real_frames_mean_what_zookeeper_says() {
     let all = frames();
-    let connect = all
-        .iter()
-        .find(|f| f.kind == "connect" && f.direction == ">")
-        .unwrap();
+    let connect = all.iter().find(|f| f.kind == "connect" && f.direction == ">").unwrap();
     let request = decode_connect_request(&connect.payload).unwrap();
-    assert_eq!(
-        (connect.payload.len(), request.read_only, request.passwd),
-        (45, Some(false), vec![0; 16])
-    );
+    assert_eq!((connect.payload.len(), request.read_only, request.passwd), (45, Some(false), vec![0; 16]));
     let event = all.iter().find(|f| f.kind == "event").unwrap();
-    assert_eq!(
-        decode_watch_event(&event.payload).unwrap().0,
-        Zxid(-1),
-        "3.8 sends zxid -1 on events"
-    );
+    assert_eq!(decode_watch_event(&event.payload).unwrap().0, Zxid(-1), "3.8 sends zxid -1 on events");
     let ping = &decoded_replies(op::PING)[0].0;
     assert_eq!((ping.xid, ping.err), (xid::PING, ErrorCode::Ok));
     let aborted = decoded_replies(op::MULTI)
         .into_iter()
         .find(|(_, r)| matches!(r, Response::Multi(v) if matches!(v[0], MultiResult::Error(_))))
         .unwrap();
-    assert_eq!(
-        aborted.0.err,
-        ErrorCode::Ok,
-        "a failed multi still has err 0 in its header"
-    );
+    assert_eq!(aborted.0.err, ErrorCode::Ok, "a failed multi still has err 0 in its header");
     assert_eq!(
         aborted.1,
         Response::Multi(vec![
@@ -168,19 +143,7 @@ fn real_frames_mean_what_zookeeper_says() {
         ])
     );
     let who = decoded_replies(op::WHO_AM_I).pop().unwrap().1;
-    assert_eq!(
-        who,
-        Response::WhoAmI(vec![ClientInfo {
-            auth_scheme: "ip".into(),
-            user: "127.0.0.1".into()
-        }])
-    );
-    let auth_failed = decoded_replies(op::AUTH)
-        .into_iter()
-        .find(|(h, _)| h.err != ErrorCode::Ok)
-        .unwrap();
-    assert_eq!(
-        (auth_failed.0.xid, auth_failed.0.zxid, auth_failed.0.err),
-        (xid::AUTH, Zxid(0), ErrorCode::AuthFailed)
-    );
+    assert_eq!(who, Response::WhoAmI(vec![ClientInfo { auth_scheme: "ip".into(), user: "127.0.0.1".into() }]));
+    let auth_failed = decoded_replies(op::AUTH).into_iter().find(|(h, _)| h.err != ErrorCode::Ok).unwrap();
+    assert_eq!((auth_failed.0.xid, auth_failed.0.zxid, auth_failed.0.err), (xid::AUTH, Zxid(0), ErrorCode::AuthFailed));
 }

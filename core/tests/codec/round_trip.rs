@@ -6,18 +6,12 @@ use proptest::prelude::*;
 use zab_core::proto::*;
 use zab_core::{ErrorCode, Zxid};
 
-fn record_round_trips<T: JuteRecord + PartialEq + std::fmt::Debug>(
-    value: T,
-) -> Result<(), TestCaseError> {
+fn record_round_trips<T: JuteRecord + PartialEq + std::fmt::Debug>(value: T) -> Result<(), TestCaseError> {
     let bytes = encode_record(&value);
     prop_assert!(bytes.len() >= T::SIZE_MIN);
     prop_assert_eq!(decode_record::<T>(&bytes), Ok(value));
     for cut in 0..bytes.len() {
-        prop_assert!(
-            decode_record::<T>(&bytes[..cut]).is_err(),
-            "prefix of {} bytes decoded",
-            cut
-        );
+        prop_assert!(decode_record::<T>(&bytes[..cut]).is_err(), "prefix of {} bytes decoded", cut);
     }
     Ok(())
 }

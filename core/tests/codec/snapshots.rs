@@ -26,25 +26,15 @@ fn stat() -> Stat {
 }
 
 fn create() -> CreateRequest {
-    CreateRequest {
-        path: "/app/lock-".into(),
-        data: b"hello".to_vec(),
-        acl: Acl::open_unsafe(),
-        flags: 3,
-    }
+    CreateRequest { path: "/app/lock-".into(), data: b"hello".to_vec(), acl: Acl::open_unsafe(), flags: 3 }
 }
 
 fn path_watch() -> PathWatchRequest {
-    PathWatchRequest {
-        path: "/app".into(),
-        watch: true,
-    }
+    PathWatchRequest { path: "/app".into(), watch: true }
 }
 
 fn path() -> PathRequest {
-    PathRequest {
-        path: "/app".into(),
-    }
+    PathRequest { path: "/app".into() }
 }
 
 fn watches() -> SetWatches {
@@ -59,87 +49,41 @@ fn watches() -> SetWatches {
 }
 
 fn requests() -> Vec<Request> {
-    let ttl = CreateTtlRequest {
-        path: "/t".into(),
-        data: vec![],
-        acl: Acl::read_unsafe(),
-        flags: 5,
-        ttl: 60_000,
-    };
+    let ttl = CreateTtlRequest { path: "/t".into(), data: vec![], acl: Acl::read_unsafe(), flags: 5, ttl: 60_000 };
     vec![
         Request::Create(create()),
         Request::Create2(create()),
         Request::CreateContainer(create()),
         Request::CreateTtl(ttl.clone()),
-        Request::Delete(DeleteRequest {
-            path: "/app".into(),
-            version: -1,
-        }),
+        Request::Delete(DeleteRequest { path: "/app".into(), version: -1 }),
         Request::DeleteContainer(path()),
         Request::Exists(path_watch()),
         Request::GetData(path_watch()),
-        Request::SetData(SetDataRequest {
-            path: "/app".into(),
-            data: b"v2".to_vec(),
-            version: 3,
-        }),
+        Request::SetData(SetDataRequest { path: "/app".into(), data: b"v2".to_vec(), version: 3 }),
         Request::GetAcl(path()),
-        Request::SetAcl(SetAclRequest {
-            path: "/app".into(),
-            acl: Acl::open_unsafe(),
-            version: 0,
-        }),
+        Request::SetAcl(SetAclRequest { path: "/app".into(), acl: Acl::open_unsafe(), version: 0 }),
         Request::GetChildren(path_watch()),
         Request::GetChildren2(path_watch()),
         Request::Sync(path()),
         Request::Ping,
-        Request::Check(CheckVersionRequest {
-            path: "/app".into(),
-            version: 7,
-        }),
+        Request::Check(CheckVersionRequest { path: "/app".into(), version: 7 }),
         Request::Multi(vec![
-            MultiOp::Create {
-                op: op::CREATE,
-                request: create(),
-            },
+            MultiOp::Create { op: op::CREATE, request: create() },
             MultiOp::CreateTtl(ttl),
-            MultiOp::Delete(DeleteRequest {
-                path: "/x".into(),
-                version: 2,
-            }),
-            MultiOp::SetData(SetDataRequest {
-                path: "/y".into(),
-                data: b"d".to_vec(),
-                version: -1,
-            }),
-            MultiOp::Check(CheckVersionRequest {
-                path: "/z".into(),
-                version: 1,
-            }),
+            MultiOp::Delete(DeleteRequest { path: "/x".into(), version: 2 }),
+            MultiOp::SetData(SetDataRequest { path: "/y".into(), data: b"d".to_vec(), version: -1 }),
+            MultiOp::Check(CheckVersionRequest { path: "/z".into(), version: 1 }),
         ]),
-        Request::MultiRead(vec![
-            MultiReadOp::GetChildren(path_watch()),
-            MultiReadOp::GetData(path_watch()),
-        ]),
+        Request::MultiRead(vec![MultiReadOp::GetChildren(path_watch()), MultiReadOp::GetData(path_watch())]),
         Request::Reconfig(ReconfigRequest {
             joining_servers: "server.4=127.0.0.1:2888:3888;2181".into(),
             leaving_servers: "".into(),
             new_members: "".into(),
             current_config_id: -1,
         }),
-        Request::CheckWatches(WatchesRequest {
-            path: "/app".into(),
-            watcher_type: 2,
-        }),
-        Request::RemoveWatches(WatchesRequest {
-            path: "/app".into(),
-            watcher_type: 3,
-        }),
-        Request::Auth(AuthPacket {
-            auth_type: 0,
-            scheme: "digest".into(),
-            auth: b"user:secret".to_vec(),
-        }),
+        Request::CheckWatches(WatchesRequest { path: "/app".into(), watcher_type: 2 }),
+        Request::RemoveWatches(WatchesRequest { path: "/app".into(), watcher_type: 3 }),
+        Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"user:secret".to_vec() }),
         Request::SetWatches(SetWatches {
             persistent_watches: vec![],
             persistent_recursive_watches: vec![],
@@ -149,10 +93,7 @@ fn requests() -> Vec<Request> {
         Request::Sasl(b"token".to_vec()),
         Request::GetEphemerals(path()),
         Request::GetAllChildrenNumber(path()),
-        Request::AddWatch(AddWatchRequest {
-            path: "/app".into(),
-            mode: 1,
-        }),
+        Request::AddWatch(AddWatchRequest { path: "/app".into(), mode: 1 }),
         Request::WhoAmI,
         Request::CloseSession,
     ]
@@ -171,10 +112,7 @@ fn special_xid(request: &Request) -> i32 {
 fn request_encodings() {
     let mut dump = String::new();
     for request in requests() {
-        let header = RequestHeader {
-            xid: special_xid(&request),
-            op: request.op(),
-        };
+        let header = RequestHeader { xid: special_xid(&request), op: request.op() };
         let bytes = encode_request(&header, &request);
         assert_eq!(decode_request(&bytes), Ok((header, request.clone())));
         writeln!(dump, "{:>4} {}", request.op(), hex(&bytes)).unwrap();
@@ -183,51 +121,23 @@ fn request_encodings() {
 }
 
 fn responses() -> Vec<(i32, Response)> {
-    let data = Response::GetData {
-        data: b"hello".to_vec(),
-        stat: stat(),
-    };
+    let data = Response::GetData { data: b"hello".to_vec(), stat: stat() };
     vec![
         (op::DELETE, Response::Empty),
         (op::CREATE, Response::Create("/app/lock-0000000001".into())),
-        (
-            op::CREATE2,
-            Response::Create2 {
-                path: "/app".into(),
-                stat: stat(),
-            },
-        ),
+        (op::CREATE2, Response::Create2 { path: "/app".into(), stat: stat() }),
         (op::EXISTS, Response::Stat(stat())),
         (op::GET_DATA, data),
-        (
-            op::GET_ACL,
-            Response::GetAcl {
-                acl: Acl::open_unsafe(),
-                stat: stat(),
-            },
-        ),
-        (
-            op::GET_CHILDREN,
-            Response::Children(vec!["a".into(), "b".into()]),
-        ),
-        (
-            op::GET_CHILDREN2,
-            Response::Children2 {
-                children: vec!["a".into()],
-                stat: stat(),
-            },
-        ),
+        (op::GET_ACL, Response::GetAcl { acl: Acl::open_unsafe(), stat: stat() }),
+        (op::GET_CHILDREN, Response::Children(vec!["a".into(), "b".into()])),
+        (op::GET_CHILDREN2, Response::Children2 { children: vec!["a".into()], stat: stat() }),
         (op::SYNC, Response::Sync("/app".into())),
         (op::GET_ALL_CHILDREN_NUMBER, Response::AllChildrenNumber(42)),
         (
             op::MULTI,
             Response::Multi(vec![
                 MultiResult::Create("/a".into()),
-                MultiResult::Create2 {
-                    op: op::CREATE_CONTAINER,
-                    path: "/c".into(),
-                    stat: stat(),
-                },
+                MultiResult::Create2 { op: op::CREATE_CONTAINER, path: "/c".into(), stat: stat() },
                 MultiResult::Delete,
                 MultiResult::SetData(stat()),
                 MultiResult::Check,
@@ -245,21 +155,12 @@ fn responses() -> Vec<(i32, Response)> {
             op::MULTI_READ,
             Response::MultiRead(vec![
                 MultiReadResult::GetChildren(vec!["a".into()]),
-                MultiReadResult::GetData {
-                    data: b"d".to_vec(),
-                    stat: stat(),
-                },
+                MultiReadResult::GetData { data: b"d".to_vec(), stat: stat() },
                 MultiReadResult::Error(ErrorCode::NoNode),
             ]),
         ),
         (op::ADD_WATCH, Response::AddWatch(ErrorCode::Ok)),
-        (
-            op::WHO_AM_I,
-            Response::WhoAmI(vec![ClientInfo {
-                auth_scheme: "ip".into(),
-                user: "127.0.0.1".into(),
-            }]),
-        ),
+        (op::WHO_AM_I, Response::WhoAmI(vec![ClientInfo { auth_scheme: "ip".into(), user: "127.0.0.1".into() }])),
         (op::SASL, Response::Sasl(b"challenge".to_vec())),
     ]
 }
@@ -268,27 +169,15 @@ fn responses() -> Vec<(i32, Response)> {
 fn reply_encodings() {
     let mut dump = String::new();
     for (op, response) in responses() {
-        let header = ReplyHeader {
-            xid: 7,
-            zxid: Zxid(0x1_0000_0005),
-            err: ErrorCode::Ok,
-        };
+        let header = ReplyHeader { xid: 7, zxid: Zxid(0x1_0000_0005), err: ErrorCode::Ok };
         let bytes = encode_reply(&header, &response);
         assert_eq!(decode_reply(op, &bytes), Ok((header, response)));
         writeln!(dump, "{op:>4} {}", hex(&bytes)).unwrap();
     }
-    let failed = ReplyHeader {
-        xid: 8,
-        zxid: Zxid(0x1_0000_0005),
-        err: ErrorCode::NoNode,
-    };
+    let failed = ReplyHeader { xid: 8, zxid: Zxid(0x1_0000_0005), err: ErrorCode::NoNode };
     let bytes = encode_reply(&failed, &Response::Stat(stat()));
     writeln!(dump, "   3 NONODE {}", hex(&bytes)).unwrap();
-    let ping = ReplyHeader {
-        xid: xid::PING,
-        zxid: Zxid(0x1_0000_0005),
-        err: ErrorCode::Ok,
-    };
+    let ping = ReplyHeader { xid: xid::PING, zxid: Zxid(0x1_0000_0005), err: ErrorCode::Ok };
     writeln!(dump, "  11 {}", hex(&encode_reply(&ping, &Response::Empty))).unwrap();
     super::snapshot_settings().bind(|| insta::assert_snapshot!("replies", dump));
 }
@@ -319,35 +208,17 @@ fn handshake_and_event_encodings() {
     let connect_request = encode_connect_request(&request);
     assert_eq!(connect_request.len(), 45);
     writeln!(dump, "connect request 45: {}", hex(&connect_request)).unwrap();
-    let short = encode_connect_request(&ConnectRequest {
-        read_only: None,
-        ..request
-    });
+    let short = encode_connect_request(&ConnectRequest { read_only: None, ..request });
     assert_eq!(short.len(), 44);
     writeln!(dump, "connect request 44: {}", hex(&short)).unwrap();
     let connect_response = encode_connect_response(&response);
     assert_eq!(connect_response.len(), 37);
     writeln!(dump, "connect response 37: {}", hex(&connect_response)).unwrap();
-    let short = encode_connect_response(&ConnectResponse {
-        read_only: None,
-        ..response
-    });
+    let short = encode_connect_response(&ConnectResponse { read_only: None, ..response });
     assert_eq!(short.len(), 36);
     writeln!(dump, "connect response 36: {}", hex(&short)).unwrap();
-    writeln!(
-        dump,
-        "event (3.8 zxid -1): {}",
-        hex(&encode_watch_event(Zxid(-1), &event))
-    )
-    .unwrap();
-    writeln!(
-        dump,
-        "framed ping: {}",
-        hex(&frame(encode_request(
-            &RequestHeader { xid: -2, op: 11 },
-            &Request::Ping
-        )))
-    )
-    .unwrap();
+    writeln!(dump, "event (3.8 zxid -1): {}", hex(&encode_watch_event(Zxid(-1), &event))).unwrap();
+    writeln!(dump, "framed ping: {}", hex(&frame(encode_request(&RequestHeader { xid: -2, op: 11 }, &Request::Ping))))
+        .unwrap();
     super::snapshot_settings().bind(|| insta::assert_snapshot!("handshake_and_events", dump));
 }

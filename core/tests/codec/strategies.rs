@@ -62,67 +62,40 @@ pub fn stat() -> impl Strategy<Value = Stat> {
 }
 
 pub fn connect_request() -> impl Strategy<Value = ConnectRequest> {
-    (
-        any::<i32>(),
-        any::<i64>(),
-        any::<i32>(),
-        any::<i64>(),
-        bytes(),
-        any::<Option<bool>>(),
+    (any::<i32>(), any::<i64>(), any::<i32>(), any::<i64>(), bytes(), any::<Option<bool>>()).prop_map(
+        |(protocol_version, zxid, timeout_ms, session, passwd, read_only)| ConnectRequest {
+            protocol_version,
+            last_zxid_seen: Zxid(zxid),
+            timeout_ms,
+            session_id: SessionId(session),
+            passwd,
+            read_only,
+        },
     )
-        .prop_map(
-            |(protocol_version, zxid, timeout_ms, session, passwd, read_only)| ConnectRequest {
-                protocol_version,
-                last_zxid_seen: Zxid(zxid),
-                timeout_ms,
-                session_id: SessionId(session),
-                passwd,
-                read_only,
-            },
-        )
 }
 
 pub fn connect_response() -> impl Strategy<Value = ConnectResponse> {
-    (
-        any::<i32>(),
-        any::<i32>(),
-        any::<i64>(),
-        bytes(),
-        any::<Option<bool>>(),
+    (any::<i32>(), any::<i32>(), any::<i64>(), bytes(), any::<Option<bool>>()).prop_map(
+        |(protocol_version, timeout_ms, session, passwd, read_only)| ConnectResponse {
+            protocol_version,
+            timeout_ms,
+            session_id: SessionId(session),
+            passwd,
+            read_only,
+        },
     )
-        .prop_map(
-            |(protocol_version, timeout_ms, session, passwd, read_only)| ConnectResponse {
-                protocol_version,
-                timeout_ms,
-                session_id: SessionId(session),
-                passwd,
-                read_only,
-            },
-        )
 }
 
 pub fn reply_header() -> impl Strategy<Value = ReplyHeader> {
-    (any::<i32>(), any::<i64>(), error_code()).prop_map(|(xid, zxid, err)| ReplyHeader {
-        xid,
-        zxid: Zxid(zxid),
-        err,
-    })
+    (any::<i32>(), any::<i64>(), error_code()).prop_map(|(xid, zxid, err)| ReplyHeader { xid, zxid: Zxid(zxid), err })
 }
 
 pub fn multi_header() -> impl Strategy<Value = MultiHeader> {
-    (any::<i32>(), any::<bool>(), any::<i32>()).prop_map(|(op, done, err)| MultiHeader {
-        op,
-        done,
-        err,
-    })
+    (any::<i32>(), any::<bool>(), any::<i32>()).prop_map(|(op, done, err)| MultiHeader { op, done, err })
 }
 
 pub fn auth_packet() -> impl Strategy<Value = AuthPacket> {
-    (any::<i32>(), text(), bytes()).prop_map(|(auth_type, scheme, auth)| AuthPacket {
-        auth_type,
-        scheme,
-        auth,
-    })
+    (any::<i32>(), text(), bytes()).prop_map(|(auth_type, scheme, auth)| AuthPacket { auth_type, scheme, auth })
 }
 
 pub fn create() -> impl Strategy<Value = CreateRequest> {
@@ -135,15 +108,13 @@ pub fn create() -> impl Strategy<Value = CreateRequest> {
 }
 
 pub fn create_ttl() -> impl Strategy<Value = CreateTtlRequest> {
-    (text(), bytes(), acls(), any::<i32>(), any::<i64>()).prop_map(
-        |(path, data, acl, flags, ttl)| CreateTtlRequest {
-            path,
-            data,
-            acl,
-            flags,
-            ttl,
-        },
-    )
+    (text(), bytes(), acls(), any::<i32>(), any::<i64>()).prop_map(|(path, data, acl, flags, ttl)| CreateTtlRequest {
+        path,
+        data,
+        acl,
+        flags,
+        ttl,
+    })
 }
 
 pub fn delete() -> impl Strategy<Value = DeleteRequest> {
@@ -159,19 +130,11 @@ pub fn path() -> impl Strategy<Value = PathRequest> {
 }
 
 pub fn set_data() -> impl Strategy<Value = SetDataRequest> {
-    (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| SetDataRequest {
-        path,
-        data,
-        version,
-    })
+    (text(), bytes(), any::<i32>()).prop_map(|(path, data, version)| SetDataRequest { path, data, version })
 }
 
 pub fn set_acl() -> impl Strategy<Value = SetAclRequest> {
-    (text(), acls(), any::<i32>()).prop_map(|(path, acl, version)| SetAclRequest {
-        path,
-        acl,
-        version,
-    })
+    (text(), acls(), any::<i32>()).prop_map(|(path, acl, version)| SetAclRequest { path, acl, version })
 }
 
 pub fn check() -> impl Strategy<Value = CheckVersionRequest> {
@@ -188,22 +151,16 @@ pub fn add_watch() -> impl Strategy<Value = AddWatchRequest> {
 
 /// `with_persistent`: false for op 101, whose record has no persistent lists.
 pub fn set_watches(with_persistent: bool) -> impl Strategy<Value = SetWatches> {
-    (
-        any::<i64>(),
-        strings(),
-        strings(),
-        strings(),
-        strings(),
-        strings(),
-    )
-        .prop_map(move |(zxid, d, e, c, p, r)| SetWatches {
+    (any::<i64>(), strings(), strings(), strings(), strings(), strings()).prop_map(move |(zxid, d, e, c, p, r)| {
+        SetWatches {
             relative_zxid: Zxid(zxid),
             data_watches: d,
             exist_watches: e,
             child_watches: c,
             persistent_watches: if with_persistent { p } else { vec![] },
             persistent_recursive_watches: if with_persistent { r } else { vec![] },
-        })
+        }
+    })
 }
 
 pub fn reconfig() -> impl Strategy<Value = ReconfigRequest> {
@@ -218,11 +175,7 @@ pub fn reconfig() -> impl Strategy<Value = ReconfigRequest> {
 }
 
 pub fn watcher_event() -> impl Strategy<Value = WatcherEvent> {
-    (any::<i32>(), any::<i32>(), text()).prop_map(|(event_type, state, path)| WatcherEvent {
-        event_type,
-        state,
-        path,
-    })
+    (any::<i32>(), any::<i32>(), text()).prop_map(|(event_type, state, path)| WatcherEvent { event_type, state, path })
 }
 
 pub fn client_info() -> impl Strategy<Value = ClientInfo> {
@@ -231,10 +184,7 @@ pub fn client_info() -> impl Strategy<Value = ClientInfo> {
 
 pub fn multi_op() -> impl Strategy<Value = MultiOp> {
     prop_oneof![
-        (
-            select(vec![op::CREATE, op::CREATE2, op::CREATE_CONTAINER]),
-            create()
-        )
+        (select(vec![op::CREATE, op::CREATE2, op::CREATE_CONTAINER]), create())
             .prop_map(|(op, request)| MultiOp::Create { op, request }),
         create_ttl().prop_map(MultiOp::CreateTtl),
         delete().prop_map(MultiOp::Delete),
@@ -244,10 +194,7 @@ pub fn multi_op() -> impl Strategy<Value = MultiOp> {
 }
 
 pub fn multi_read_op() -> impl Strategy<Value = MultiReadOp> {
-    prop_oneof![
-        path_watch().prop_map(MultiReadOp::GetChildren),
-        path_watch().prop_map(MultiReadOp::GetData)
-    ]
+    prop_oneof![path_watch().prop_map(MultiReadOp::GetChildren), path_watch().prop_map(MultiReadOp::GetData)]
 }
 
 pub fn request() -> impl Strategy<Value = Request> {
@@ -288,11 +235,7 @@ pub fn request() -> impl Strategy<Value = Request> {
 pub fn multi_result() -> impl Strategy<Value = MultiResult> {
     prop_oneof![
         text().prop_map(MultiResult::Create),
-        (
-            select(vec![op::CREATE2, op::CREATE_CONTAINER, op::CREATE_TTL]),
-            text(),
-            stat()
-        )
+        (select(vec![op::CREATE2, op::CREATE_CONTAINER, op::CREATE_TTL]), text(), stat())
             .prop_map(|(op, path, stat)| MultiResult::Create2 { op, path, stat }),
         Just(MultiResult::Delete),
         stat().prop_map(MultiResult::SetData),
@@ -325,29 +268,15 @@ pub fn op_and_response() -> impl Strategy<Value = (i32, Response)> {
     prop_oneof![
         header_only.prop_map(|op| (op, Response::Empty)),
         text().prop_map(|path| (op::CREATE, Response::Create(path))),
-        (
-            select(vec![op::CREATE2, op::CREATE_CONTAINER, op::CREATE_TTL]),
-            text(),
-            stat()
-        )
+        (select(vec![op::CREATE2, op::CREATE_CONTAINER, op::CREATE_TTL]), text(), stat())
             .prop_map(|(op, path, stat)| (op, Response::Create2 { path, stat })),
-        (
-            select(vec![op::EXISTS, op::SET_DATA, op::SET_ACL, op::CHECK]),
-            stat()
-        )
+        (select(vec![op::EXISTS, op::SET_DATA, op::SET_ACL, op::CHECK]), stat())
             .prop_map(|(op, stat)| (op, Response::Stat(stat))),
         (select(vec![op::GET_DATA, op::RECONFIG]), bytes(), stat())
             .prop_map(|(op, data, stat)| (op, Response::GetData { data, stat })),
         (acls(), stat()).prop_map(|(acl, stat)| (op::GET_ACL, Response::GetAcl { acl, stat })),
-        (
-            select(vec![op::GET_CHILDREN, op::GET_EPHEMERALS]),
-            strings()
-        )
-            .prop_map(|(op, c)| (op, Response::Children(c))),
-        (strings(), stat()).prop_map(|(children, stat)| (
-            op::GET_CHILDREN2,
-            Response::Children2 { children, stat }
-        )),
+        (select(vec![op::GET_CHILDREN, op::GET_EPHEMERALS]), strings()).prop_map(|(op, c)| (op, Response::Children(c))),
+        (strings(), stat()).prop_map(|(children, stat)| (op::GET_CHILDREN2, Response::Children2 { children, stat })),
         text().prop_map(|path| (op::SYNC, Response::Sync(path))),
         any::<i32>().prop_map(|n| (op::GET_ALL_CHILDREN_NUMBER, Response::AllChildrenNumber(n))),
         vec(multi_result(), 0..4).prop_map(|r| (op::MULTI, Response::Multi(r))),
@@ -360,6 +289,6 @@ pub fn op_and_response() -> impl Strategy<Value = (i32, Response)> {
 
 /// Every opcode a reply can answer.
 pub const REPLY_OPS: &[i32] = &[
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 100, 101, 102, 103,
-    104, 105, 106, 107, -11,
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 100, 101, 102, 103, 104, 105, 106, 107,
+    -11,
 ];

@@ -27,9 +27,15 @@ const BAD_PATHS: &[&str] = &["d", "/d/", "/d//a", "/d/./a", "/d/..", "", "/d\u{1
 /// One generated operation: which client runs it, and the request.
 #[derive(Clone, Debug)]
 enum Step {
-    Call { client: usize, op: i32, request: Request },
+    Call {
+        client: usize,
+        op: i32,
+        request: Request,
+    },
     /// Close the client's session and open a new one.
-    Reconnect { client: usize },
+    Reconnect {
+        client: usize,
+    },
 }
 
 /// A normalized, comparable outcome of a call.
@@ -71,7 +77,13 @@ impl Generator {
         match self.rng.gen_range(0..10) {
             0 => vec![world(proto::perms::READ)],
             1 => vec![Acl { perms: proto::perms::ALL, id: Id { scheme: "auth".into(), id: String::new() } }],
-            2 => vec![Acl { perms: proto::perms::ALL, id: Id { scheme: "digest".into(), id: "user1:GMJqCvSAmNfv41XqBotWHO0HsNc=".into() } }, world(proto::perms::READ)],
+            2 => vec![
+                Acl {
+                    perms: proto::perms::ALL,
+                    id: Id { scheme: "digest".into(), id: "user1:GMJqCvSAmNfv41XqBotWHO0HsNc=".into() },
+                },
+                world(proto::perms::READ),
+            ],
             3 => vec![world(proto::perms::READ | proto::perms::CREATE | proto::perms::DELETE)],
             4 => vec![],
             5 => vec![Acl { perms: proto::perms::ALL, id: Id { scheme: "ip".into(), id: "127.0.0.1".into() } }],
@@ -102,7 +114,10 @@ impl Generator {
             0 => {
                 let (path, data) = (self.path(), self.data());
                 let flags = *[0, 1, 2].choose(&mut self.rng).expect("non-empty");
-                MultiOp::Create { op: op::CREATE, request: CreateRequest { path, data, acl: Acl::open_unsafe(), flags } }
+                MultiOp::Create {
+                    op: op::CREATE,
+                    request: CreateRequest { path, data, acl: Acl::open_unsafe(), flags },
+                }
             }
             1 => MultiOp::Delete(DeleteRequest { path: self.path(), version: self.version() }),
             2 => MultiOp::SetData(SetDataRequest { path: self.path(), data: self.data(), version: self.version() }),
@@ -116,13 +131,19 @@ impl Generator {
         let (op, request) = match self.rng.gen_range(0..100) {
             0..=24 => self.create(),
             25..=34 => (op::DELETE, Request::Delete(DeleteRequest { path: self.path(), version: self.version() })),
-            35..=42 => (op::SET_DATA, Request::SetData(SetDataRequest { path: self.path(), data: self.data(), version: self.version() })),
+            35..=42 => (
+                op::SET_DATA,
+                Request::SetData(SetDataRequest { path: self.path(), data: self.data(), version: self.version() }),
+            ),
             43..=49 => (op::EXISTS, Request::Exists(PathWatchRequest { path: self.path(), watch })),
             50..=56 => (op::GET_DATA, Request::GetData(PathWatchRequest { path: self.path(), watch })),
             57..=61 => (op::GET_CHILDREN, Request::GetChildren(PathWatchRequest { path: self.path(), watch })),
             62..=64 => (op::GET_CHILDREN2, Request::GetChildren2(PathWatchRequest { path: self.path(), watch })),
             65..=66 => (op::GET_ACL, Request::GetAcl(PathRequest { path: self.path() })),
-            67..=68 => (op::SET_ACL, Request::SetAcl(SetAclRequest { path: self.path(), acl: self.acl(), version: self.version() })),
+            67..=68 => (
+                op::SET_ACL,
+                Request::SetAcl(SetAclRequest { path: self.path(), acl: self.acl(), version: self.version() }),
+            ),
             69..=73 => {
                 let count = self.rng.gen_range(1..5);
                 (op::MULTI, Request::Multi((0..count).map(|_| self.multi_op()).collect()))
@@ -132,7 +153,11 @@ impl Generator {
                 let ops = (0..count)
                     .map(|_| {
                         let request = PathWatchRequest { path: self.path(), watch: false };
-                        if self.rng.gen_bool(0.5) { MultiReadOp::GetData(request) } else { MultiReadOp::GetChildren(request) }
+                        if self.rng.gen_bool(0.5) {
+                            MultiReadOp::GetData(request)
+                        } else {
+                            MultiReadOp::GetChildren(request)
+                        }
                     })
                     .collect();
                 (op::MULTI_READ, Request::MultiRead(ops))
@@ -140,14 +165,31 @@ impl Generator {
             76..=77 => (op::CHECK, Request::Check(CheckVersionRequest { path: self.path(), version: self.version() })),
             78..=79 => (op::SYNC, Request::Sync(PathRequest { path: self.path() })),
             80..=81 => (op::GET_ALL_CHILDREN_NUMBER, Request::GetAllChildrenNumber(PathRequest { path: self.path() })),
-            82..=83 => (op::GET_EPHEMERALS, Request::GetEphemerals(PathRequest { path: *["/", "/d", "/e/f"].choose(&mut self.rng).expect("non-empty") })),
-            84..=86 => (op::ADD_WATCH, Request::AddWatch(AddWatchRequest { path: self.path(), mode: self.rng.gen_range(0..2) })),
-            87..=88 => (op::CHECK_WATCHES, Request::CheckWatches(WatchesRequest { path: self.path(), watcher_type: self.rng.gen_range(1..4) })),
-            89..=90 => (op::REMOVE_WATCHES, Request::RemoveWatches(WatchesRequest { path: self.path(), watcher_type: self.rng.gen_range(1..4) })),
+            82..=83 => (
+                op::GET_EPHEMERALS,
+                Request::GetEphemerals(PathRequest {
+                    path: *["/", "/d", "/e/f"].choose(&mut self.rng).expect("non-empty"),
+                }),
+            ),
+            84..=86 => (
+                op::ADD_WATCH,
+                Request::AddWatch(AddWatchRequest { path: self.path(), mode: self.rng.gen_range(0..2) }),
+            ),
+            87..=88 => (
+                op::CHECK_WATCHES,
+                Request::CheckWatches(WatchesRequest { path: self.path(), watcher_type: self.rng.gen_range(1..4) }),
+            ),
+            89..=90 => (
+                op::REMOVE_WATCHES,
+                Request::RemoveWatches(WatchesRequest { path: self.path(), watcher_type: self.rng.gen_range(1..4) }),
+            ),
             91 => (op::WHO_AM_I, Request::WhoAmI),
             92..=93 => {
                 let user = *["user1:pw1", "user2:pw2", "nocolon"].choose(&mut self.rng).expect("non-empty");
-                (op::AUTH, Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: user.as_bytes().to_vec() }))
+                (
+                    op::AUTH,
+                    Request::Auth(AuthPacket { auth_type: 0, scheme: "digest".into(), auth: user.as_bytes().to_vec() }),
+                )
             }
             94 => return Step::Reconnect { client },
             _ => (op::SET_DATA, Request::SetData(SetDataRequest { path: self.path(), data: self.data(), version: -1 })),
@@ -171,8 +213,15 @@ impl Normalizer {
         };
         format!(
             "czxid={} mzxid={} pzxid={} version={} cversion={} aversion={} owner={} len={} children={}",
-            zxid(stat.czxid), zxid(stat.mzxid), zxid(stat.pzxid), stat.version, stat.cversion, stat.aversion, owner,
-            stat.data_length, stat.num_children
+            zxid(stat.czxid),
+            zxid(stat.mzxid),
+            zxid(stat.pzxid),
+            stat.version,
+            stat.cversion,
+            stat.aversion,
+            owner,
+            stat.data_length,
+            stat.num_children
         )
     }
 
@@ -201,7 +250,9 @@ impl Normalizer {
             Response::MultiRead(results) => results
                 .iter()
                 .map(|r| match r {
-                    MultiReadResult::GetData { data, stat } => format!("{:?} {}", String::from_utf8_lossy(data), self.stat(stat)),
+                    MultiReadResult::GetData { data, stat } => {
+                        format!("{:?} {}", String::from_utf8_lossy(data), self.stat(stat))
+                    }
                     MultiReadResult::GetChildren(children) => sorted(children),
                     MultiReadResult::Error(e) => format!("{e:?}"),
                 })
@@ -230,7 +281,12 @@ fn run(seed: u64, steps: usize, apache: &ApacheZooKeeper) -> Vec<String> {
     let mut config = Config::standalone(2000);
     config.extended_types_enabled = true;
     let mut zab = LocalNode::new(config, Millis(1_700_000_000_000));
-    let connect = || ConnectRequest { timeout_ms: SESSION_TIMEOUT_MS, passwd: vec![0; 16], read_only: Some(false), ..ConnectRequest::default() };
+    let connect = || ConnectRequest {
+        timeout_ms: SESSION_TIMEOUT_MS,
+        passwd: vec![0; 16],
+        read_only: Some(false),
+        ..ConnectRequest::default()
+    };
     let mut zab_clients: Vec<ConnectionId> = Vec::new();
     let mut apache_clients: Vec<WireClient> = Vec::new();
     let mut zab_norm = Normalizer { sessions: BTreeMap::new(), zxid_base: 0 };
@@ -265,14 +321,21 @@ fn run(seed: u64, steps: usize, apache: &ApacheZooKeeper) -> Vec<String> {
                 apache_clients[*client] = WireClient::connect(apache.address, SESSION_TIMEOUT_MS).expect("reconnect");
                 apache_norm.sessions.insert(apache_clients[*client].session_id.0, *client);
                 let outcome = |events| Outcome { err: ErrorCode::Ok, response: String::new(), events };
-                (outcome(collect_zab_events(&mut zab, &zab_clients)), outcome(collect_apache_events(&mut apache_clients)))
+                (
+                    outcome(collect_zab_events(&mut zab, &zab_clients)),
+                    outcome(collect_apache_events(&mut apache_clients)),
+                )
             }
             Step::Call { client, op, request } => {
                 let xid_used = if *op == op::AUTH { proto::xid::AUTH } else { xid };
                 let (header, response) = zab.call(zab_clients[*client], xid_used, *op, request);
                 let zab_outcome = Outcome {
                     err: header.err,
-                    response: if header.err == ErrorCode::Ok || *op == op::MULTI { zab_norm.response(&response) } else { String::new() },
+                    response: if header.err == ErrorCode::Ok || *op == op::MULTI {
+                        zab_norm.response(&response)
+                    } else {
+                        String::new()
+                    },
                     events: collect_zab_events(&mut zab, &zab_clients),
                 };
                 let (header, response) = if *op == op::AUTH {
@@ -283,7 +346,11 @@ fn run(seed: u64, steps: usize, apache: &ApacheZooKeeper) -> Vec<String> {
                 .unwrap_or_else(|e| panic!("step {index} {step:?}: Apache ZooKeeper failed: {e}"));
                 let apache_outcome = Outcome {
                     err: header.err,
-                    response: if header.err == ErrorCode::Ok || *op == op::MULTI { apache_norm.response(&response) } else { String::new() },
+                    response: if header.err == ErrorCode::Ok || *op == op::MULTI {
+                        apache_norm.response(&response)
+                    } else {
+                        String::new()
+                    },
                     events: collect_apache_events(&mut apache_clients),
                 };
                 (zab_outcome, apache_outcome)
@@ -318,7 +385,9 @@ fn collect_zab_events(zab: &mut LocalNode, clients: &[ConnectionId]) -> Vec<(usi
     clients
         .iter()
         .enumerate()
-        .map(|(i, c)| (i, zab.take_events(*c).iter().map(|(_, e)| format!("{} {} {}", e.event_type, e.state, e.path)).collect()))
+        .map(|(i, c)| {
+            (i, zab.take_events(*c).iter().map(|(_, e)| format!("{} {} {}", e.event_type, e.state, e.path)).collect())
+        })
         .collect()
 }
 
@@ -339,7 +408,11 @@ fn zab_core_answers_like_apache_zookeeper() {
     let steps: usize = std::env::var("ZAB_DIFF_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let Some(apache) = ApacheZooKeeper::start(
         &["extendedTypesEnabled=true"],
-        &["zookeeper.extendedTypesEnabled=true", "znode.container.checkIntervalMs=3600000", "zookeeper.DigestAuthenticationProvider.superDigest=super:lK75jTNcA+U9vtVEw5vB51mj/w4="],
+        &[
+            "zookeeper.extendedTypesEnabled=true",
+            "znode.container.checkIntervalMs=3600000",
+            "zookeeper.DigestAuthenticationProvider.superDigest=super:lK75jTNcA+U9vtVEw5vB51mj/w4=",
+        ],
     ) else {
         return;
     };

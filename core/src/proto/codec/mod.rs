@@ -38,10 +38,7 @@ pub fn frame_length(prefix: [u8; 4], max_buffer: usize) -> Result<usize, DecodeE
     }
     let length = length as usize;
     if length > max_buffer {
-        return Err(DecodeError::FrameTooLarge {
-            length,
-            max: max_buffer,
-        });
+        return Err(DecodeError::FrameTooLarge { length, max: max_buffer });
     }
     Ok(length)
 }
@@ -124,11 +121,7 @@ fn read_optional_bool(reader: &mut JuteReader<'_>) -> Result<Option<bool>, Decod
 /// Encodes a watch notification: `ReplyHeader{xid -1, zxid, err 0}` + `WatcherEvent`.
 /// ZooKeeper 3.8 sends zxid −1; 3.9 sends the zxid of the txn that fired the watch.
 pub fn encode_watch_event(zxid: Zxid, event: &WatcherEvent) -> Vec<u8> {
-    let header = ReplyHeader {
-        xid: xid::NOTIFICATION,
-        zxid,
-        err: ErrorCode::Ok,
-    };
+    let header = ReplyHeader { xid: xid::NOTIFICATION, zxid, err: ErrorCode::Ok };
     let mut bytes = encode_record(&header);
     bytes.extend_from_slice(&encode_record(event));
     bytes

@@ -95,10 +95,7 @@ macro_rules! jute_record {
     (@read $r:ident, id) => { Id::read($r)? };
 }
 
-jute_record!(Id {
-    scheme: ustring,
-    id: ustring
-});
+jute_record!(Id { scheme: ustring, id: ustring });
 jute_record!(Acl { perms: i32, id: id });
 jute_record!(Stat {
     czxid: i64,
@@ -114,75 +111,26 @@ jute_record!(Stat {
     pzxid: i64,
 });
 jute_record!(RequestHeader { xid: i32, op: i32 });
-jute_record!(MultiHeader {
-    op: i32,
-    done: bool,
-    err: i32
-});
-jute_record!(AuthPacket {
-    auth_type: i32,
-    scheme: ustring,
-    auth: buffer
-});
-jute_record!(CreateRequest {
-    path: ustring,
-    data: buffer,
-    acl: acls,
-    flags: i32
-});
-jute_record!(CreateTtlRequest {
-    path: ustring,
-    data: buffer,
-    acl: acls,
-    flags: i32,
-    ttl: i64
-});
-jute_record!(DeleteRequest {
-    path: ustring,
-    version: i32
-});
-jute_record!(PathWatchRequest {
-    path: ustring,
-    watch: bool
-});
+jute_record!(MultiHeader { op: i32, done: bool, err: i32 });
+jute_record!(AuthPacket { auth_type: i32, scheme: ustring, auth: buffer });
+jute_record!(CreateRequest { path: ustring, data: buffer, acl: acls, flags: i32 });
+jute_record!(CreateTtlRequest { path: ustring, data: buffer, acl: acls, flags: i32, ttl: i64 });
+jute_record!(DeleteRequest { path: ustring, version: i32 });
+jute_record!(PathWatchRequest { path: ustring, watch: bool });
 jute_record!(PathRequest { path: ustring });
-jute_record!(SetDataRequest {
-    path: ustring,
-    data: buffer,
-    version: i32
-});
-jute_record!(SetAclRequest {
-    path: ustring,
-    acl: acls,
-    version: i32
-});
-jute_record!(CheckVersionRequest {
-    path: ustring,
-    version: i32
-});
-jute_record!(WatchesRequest {
-    path: ustring,
-    watcher_type: i32
-});
-jute_record!(AddWatchRequest {
-    path: ustring,
-    mode: i32
-});
+jute_record!(SetDataRequest { path: ustring, data: buffer, version: i32 });
+jute_record!(SetAclRequest { path: ustring, acl: acls, version: i32 });
+jute_record!(CheckVersionRequest { path: ustring, version: i32 });
+jute_record!(WatchesRequest { path: ustring, watcher_type: i32 });
+jute_record!(AddWatchRequest { path: ustring, mode: i32 });
 jute_record!(ReconfigRequest {
     joining_servers: ustring,
     leaving_servers: ustring,
     new_members: ustring,
     current_config_id: i64,
 });
-jute_record!(WatcherEvent {
-    event_type: i32,
-    state: i32,
-    path: ustring
-});
-jute_record!(ClientInfo {
-    auth_scheme: ustring,
-    user: ustring
-});
+jute_record!(WatcherEvent { event_type: i32, state: i32, path: ustring });
+jute_record!(ClientInfo { auth_scheme: ustring, user: ustring });
 
 // `SetWatches2`: all five lists. Op 101 (`SetWatches`) carries only the first three:
 // see `write_set_watches_v1`.

@@ -7,11 +7,7 @@ use super::record::{read_set_watches_v1, write_set_watches_v1, JuteRecord};
 use crate::constants::MULTI_OPS_MAX;
 
 /// The terminator of a multi request or response: `MultiHeader{-1, true, -1}`.
-const MULTI_END: MultiHeader = MultiHeader {
-    op: -1,
-    done: true,
-    err: -1,
-};
+const MULTI_END: MultiHeader = MultiHeader { op: -1, done: true, err: -1 };
 
 impl Request {
     /// The opcode this request travels under.
@@ -56,11 +52,7 @@ impl Request {
 /// Panics when `header.op` is not `request.op()`: the variant fixes the opcode.
 /// `Request::SetWatches` (op 101) carries only the three lists of its record.
 pub fn encode_request(header: &RequestHeader, request: &Request) -> Vec<u8> {
-    assert_eq!(
-        header.op,
-        request.op(),
-        "the header's opcode must match the request"
-    );
+    assert_eq!(header.op, request.op(), "the header's opcode must match the request");
     let mut writer = JuteWriter::new();
     header.write(&mut writer);
     write_request_body(&mut writer, request);
@@ -103,15 +95,8 @@ pub fn decode_request(payload: &[u8]) -> Result<(RequestHeader, Request), Decode
     let mut reader = JuteReader::new(payload);
     let header = RequestHeader::read(&mut reader)?;
     let request = read_request_body(&mut reader, header.op).map_err(|error| match error {
-        DecodeError::UnknownOpcode { .. } => DecodeError::UnknownOpcode {
-            xid: header.xid,
-            op: header.op,
-        },
-        source => DecodeError::Body {
-            xid: header.xid,
-            op: header.op,
-            source: Box::new(source),
-        },
+        DecodeError::UnknownOpcode { .. } => DecodeError::UnknownOpcode { xid: header.xid, op: header.op },
+        source => DecodeError::Body { xid: header.xid, op: header.op, source: Box::new(source) },
     })?;
     Ok((header, request))
 }
@@ -155,12 +140,7 @@ fn read_request_body(reader: &mut JuteReader<'_>, opcode: i32) -> Result<Request
 
 /// Writes `MultiHeader{op, false, -1}` before a sub-operation (the request form).
 fn write_sub_header(writer: &mut JuteWriter, op: i32) {
-    MultiHeader {
-        op,
-        done: false,
-        err: -1,
-    }
-    .write(writer);
+    MultiHeader { op, done: false, err: -1 }.write(writer);
 }
 
 fn write_multi(writer: &mut JuteWriter, ops: &[MultiOp]) {
@@ -225,10 +205,9 @@ pub(crate) fn read_multi_items<T>(
 fn read_multi(reader: &mut JuteReader<'_>) -> Result<Vec<MultiOp>, DecodeError> {
     read_multi_items(reader, |reader, header| {
         Ok(match header.op {
-            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => MultiOp::Create {
-                op: header.op,
-                request: CreateRequest::read(reader)?,
-            },
+            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
+                MultiOp::Create { op: header.op, request: CreateRequest::read(reader)? }
+            }
             op::CREATE_TTL => MultiOp::CreateTtl(CreateTtlRequest::read(reader)?),
             op::DELETE => MultiOp::Delete(DeleteRequest::read(reader)?),
             op::SET_DATA => MultiOp::SetData(SetDataRequest::read(reader)?),

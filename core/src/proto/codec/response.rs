@@ -3,18 +3,12 @@
 use super::super::jute::{DecodeError, JuteReader, JuteWriter};
 use super::super::records::*;
 use super::super::{op, MultiReadResult, MultiResult, Response};
-use super::record::{
-    read_acls, read_error_code, read_strings, write_acls, write_strings, JuteRecord,
-};
+use super::record::{read_acls, read_error_code, read_strings, write_acls, write_strings, JuteRecord};
 use super::request::read_multi_items;
 use crate::error::ErrorCode;
 
 /// The terminator of a multi response: `MultiHeader{-1, true, -1}`.
-const MULTI_END: MultiHeader = MultiHeader {
-    op: -1,
-    done: true,
-    err: -1,
-};
+const MULTI_END: MultiHeader = MultiHeader { op: -1, done: true, err: -1 };
 
 /// Encodes a reply: the header, then the body when `header.err` is OK, or always for
 /// multi and multiRead, whose bodies carry per-operation results (no length prefix).
@@ -72,10 +66,7 @@ pub fn decode_reply(op: i32, payload: &[u8]) -> Result<(ReplyHeader, Response), 
     let has_body = header.err == ErrorCode::Ok || (is_multi && reader.remaining() > 0);
     let response = if has_body {
         read_response_body(&mut reader, op).map_err(|error| match error {
-            DecodeError::UnknownOpcode { op, .. } => DecodeError::UnknownOpcode {
-                xid: header.xid,
-                op,
-            },
+            DecodeError::UnknownOpcode { op, .. } => DecodeError::UnknownOpcode { xid: header.xid, op },
             other => other,
         })?
     } else {
@@ -88,36 +79,22 @@ pub fn decode_reply(op: i32, payload: &[u8]) -> Result<(ReplyHeader, Response), 
 fn read_response_body(reader: &mut JuteReader<'_>, opcode: i32) -> Result<Response, DecodeError> {
     Ok(match opcode {
         op::CREATE => Response::Create(reader.read_ustring()?),
-        op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => Response::Create2 {
-            path: reader.read_ustring()?,
-            stat: Stat::read(reader)?,
-        },
-        op::DELETE | op::DELETE_CONTAINER | op::PING | op::CHECK_WATCHES | op::REMOVE_WATCHES => {
-            Response::Empty
+        op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => {
+            Response::Create2 { path: reader.read_ustring()?, stat: Stat::read(reader)? }
         }
+        op::DELETE | op::DELETE_CONTAINER | op::PING | op::CHECK_WATCHES | op::REMOVE_WATCHES => Response::Empty,
         op::AUTH | op::SET_WATCHES | op::SET_WATCHES2 | op::CLOSE_SESSION => Response::Empty,
         op::EXISTS | op::SET_DATA | op::SET_ACL | op::CHECK => Response::Stat(Stat::read(reader)?),
-        op::GET_DATA | op::RECONFIG => Response::GetData {
-            data: reader.read_buffer()?,
-            stat: Stat::read(reader)?,
-        },
-        op::GET_ACL => Response::GetAcl {
-            acl: read_acls(reader)?,
-            stat: Stat::read(reader)?,
-        },
+        op::GET_DATA | op::RECONFIG => Response::GetData { data: reader.read_buffer()?, stat: Stat::read(reader)? },
+        op::GET_ACL => Response::GetAcl { acl: read_acls(reader)?, stat: Stat::read(reader)? },
         op::GET_CHILDREN | op::GET_EPHEMERALS => Response::Children(read_strings(reader)?),
-        op::GET_CHILDREN2 => Response::Children2 {
-            children: read_strings(reader)?,
-            stat: Stat::read(reader)?,
-        },
+        op::GET_CHILDREN2 => Response::Children2 { children: read_strings(reader)?, stat: Stat::read(reader)? },
         op::SYNC => Response::Sync(reader.read_ustring()?),
         op::GET_ALL_CHILDREN_NUMBER => Response::AllChildrenNumber(reader.read_i32()?),
         op::MULTI => Response::Multi(read_multi_results(reader)?),
         op::MULTI_READ => Response::MultiRead(read_multi_read_results(reader)?),
         op::ADD_WATCH => Response::AddWatch(read_error_code(reader)?),
-        op::WHO_AM_I => {
-            Response::WhoAmI(reader.read_vector(ClientInfo::SIZE_MIN, ClientInfo::read)?)
-        }
+        op::WHO_AM_I => Response::WhoAmI(reader.read_vector(ClientInfo::SIZE_MIN, ClientInfo::read)?),
         op::SASL => Response::Sasl(reader.read_buffer()?),
         _ => return Err(DecodeError::UnknownOpcode { xid: 0, op: opcode }),
     })
@@ -126,12 +103,7 @@ fn read_response_body(reader: &mut JuteReader<'_>, opcode: i32) -> Result<Respon
 /// `MultiHeader{type, false, err}` before a result: `err` is 0 except on error results
 /// (`MultiResponse.serialize`).
 fn write_result_header(writer: &mut JuteWriter, op: i32, err: i32) {
-    MultiHeader {
-        op,
-        done: false,
-        err,
-    }
-    .write(writer);
+    MultiHeader { op, done: false, err }.write(writer);
 }
 
 /// An error result: `MultiHeader{-1, false, err}` + `ErrorResponse{err}`.
@@ -188,11 +160,9 @@ fn read_multi_results(reader: &mut JuteReader<'_>) -> Result<Vec<MultiResult>, D
     read_multi_items(reader, |reader, header| {
         Ok(match header.op {
             op::CREATE => MultiResult::Create(reader.read_ustring()?),
-            op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => MultiResult::Create2 {
-                op: header.op,
-                path: reader.read_ustring()?,
-                stat: Stat::read(reader)?,
-            },
+            op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => {
+                MultiResult::Create2 { op: header.op, path: reader.read_ustring()?, stat: Stat::read(reader)? }
+            }
             op::DELETE => MultiResult::Delete,
             op::SET_DATA => MultiResult::SetData(Stat::read(reader)?),
             op::CHECK => MultiResult::Check,
@@ -202,16 +172,11 @@ fn read_multi_results(reader: &mut JuteReader<'_>) -> Result<Vec<MultiResult>, D
     })
 }
 
-fn read_multi_read_results(
-    reader: &mut JuteReader<'_>,
-) -> Result<Vec<MultiReadResult>, DecodeError> {
+fn read_multi_read_results(reader: &mut JuteReader<'_>) -> Result<Vec<MultiReadResult>, DecodeError> {
     read_multi_items(reader, |reader, header| {
         Ok(match header.op {
             op::GET_CHILDREN => MultiReadResult::GetChildren(read_strings(reader)?),
-            op::GET_DATA => MultiReadResult::GetData {
-                data: reader.read_buffer()?,
-                stat: Stat::read(reader)?,
-            },
+            op::GET_DATA => MultiReadResult::GetData { data: reader.read_buffer()?, stat: Stat::read(reader)? },
             op::ERROR => MultiReadResult::Error(read_error_code(reader)?),
             other => return Err(DecodeError::InvalidMultiOp(other)),
         })
