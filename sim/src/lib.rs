@@ -22,4 +22,8 @@ pub mod network;
 pub mod options;
 pub mod queue;
 pub mod rng;
+pub mod script;
 pub mod trace;
+pub mod world;
+
+pub use world::{RunReport, World};

@@ -3,10 +3,17 @@
 //! When the session ends the znode is deleted"; ZOOKEEPER-2355 and the open "ephemeral leak"
 //! report are bugs of exactly this property).
 //!
-//! Judged from what clients saw: once a client has learned that its session ended (the server
-//! refused to resume it, or answered its closeSession), no read invoked afterwards may find
-//! the session's ephemerals; and while the owner's session still gets replies, the owner's
-//! own reads must find them.
+//! Judged from what clients saw:
+//! - once a client's closeSession is answered (it is answered after the close is applied),
+//!   no read invoked afterwards may find the session's ephemerals;
+//! - once any read found an ephemeral gone, no read invoked later may find it (names are
+//!   never reused by the workload, so a comeback means a deleted ephemeral was resurrected);
+//! - while the owner's session still gets replies, the owner's own reads find them.
+//!
+//! A session *expiry* seen by its client is deliberately not a cut-off: ZooKeeper (and zab)
+//! answer "expired" as soon as the close is prepared, while the ephemerals go when the close
+//! transaction is applied, possibly after a slow fsync. [`check_node`] checks the server side:
+//! no ephemeral outlives the session in the node's own session table.
 
 use super::Violation;
 use crate::history::{History, Observation};
@@ -21,14 +28,47 @@ pub fn is_ephemeral(flags: i32) -> bool {
 
 /// Checks reads of ephemerals; returns violations and the number of reads judged.
 pub fn check(history: &History) -> (Vec<Violation>, usize) {
-    let mut ended: BTreeMap<SessionId, u64> = BTreeMap::new();
+    let mut closed: BTreeMap<SessionId, u64> = BTreeMap::new();
     for (position, _, _, observation) in &history.observations {
-        if let Observation::SessionExpired { session } | Observation::SessionClosed { session } = observation {
-            ended.entry(*session).or_insert(*position);
+        if let Observation::SessionClosed { session } = observation {
+            closed.entry(*session).or_insert(*position);
         }
     }
-    // path -> (owner, position at which its create was acknowledged)
-    let mut ephemerals: BTreeMap<String, (SessionId, u64)> = BTreeMap::new();
+    let ephemerals = acknowledged_ephemerals(history);
+    let mut violations = Vec::new();
+    let mut reads = 0;
+    // path -> the earliest position at which a read had returned "gone"
+    let mut gone_at: BTreeMap<&str, u64> = BTreeMap::new();
+    for op in &history.ops {
+        if let (Some(path), Some(c)) = (read_path(&op.request), &op.completion) {
+            if c.err == ErrorCode::NoNode && ephemerals.get(path).is_some_and(|(_, created)| op.invoked > *created) {
+                let at = gone_at.entry(path).or_insert(c.at);
+                *at = (*at).min(c.at);
+            }
+        }
+    }
+    for (id, op) in history.ops.iter().enumerate() {
+        let Some(path) = read_path(&op.request) else { continue };
+        let (Some(&(owner, created_at)), Some(completion)) = (ephemerals.get(path), &op.completion) else { continue };
+        reads += 1;
+        let found = completion.err == ErrorCode::Ok;
+        let mut fail = |message: String| violations.push(Violation { checker: "ephemerals", message });
+        if let Some(&end) = closed.get(&owner).filter(|&&end| found && op.invoked > end) {
+            fail(format!("op#{id} (client {}) found {path} of session {owner} after its close was answered (#{end})", op.client));
+        }
+        if let Some(&gone) = gone_at.get(path.as_str()).filter(|&&gone| found && op.invoked > gone) {
+            fail(format!("op#{id} (client {}) found {path} again after a read saw it gone (#{gone})", op.client));
+        }
+        if !found && op.session == owner && op.invoked > created_at {
+            fail(format!("op#{id}: session {owner} is live but its ephemeral {path} is gone ({:?})", completion.err));
+        }
+    }
+    (violations, reads)
+}
+
+/// Ephemeral paths whose create was acknowledged: path -> (owner, position of the reply).
+fn acknowledged_ephemerals(history: &History) -> BTreeMap<String, (SessionId, u64)> {
+    let mut ephemerals = BTreeMap::new();
     for op in &history.ops {
         let (Request::Create(request) | Request::Create2(request)) = &op.request else { continue };
         let Some(completion) = op.completion.as_ref().filter(|c| c.err == ErrorCode::Ok) else { continue };
@@ -38,38 +78,29 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
             ephemerals.insert(path.clone(), (op.session, completion.at));
         }
     }
-    let mut violations = Vec::new();
-    let mut reads = 0;
-    for (id, op) in history.ops.iter().enumerate() {
-        let path = match &op.request {
-            Request::Exists(r) | Request::GetData(r) => &r.path,
-            _ => continue,
-        };
-        let (Some(&(owner, created_at)), Some(completion)) = (ephemerals.get(path), &op.completion) else { continue };
-        reads += 1;
-        let found = completion.err == ErrorCode::Ok;
-        if let Some(&end) = ended.get(&owner) {
-            if found && op.invoked > end {
-                violations.push(Violation {
-                    checker: "ephemerals",
-                    message: format!(
-                        "op#{id} (client {}) found {path} of session {owner} after that session ended (#{end})",
-                        op.client
-                    ),
-                });
-            }
-        }
-        if !found && op.session == owner && op.invoked > created_at {
-            violations.push(Violation {
-                checker: "ephemerals",
-                message: format!(
-                    "op#{id}: session {owner} is live but its ephemeral {path} is gone ({:?})",
-                    completion.err
-                ),
-            });
-        }
+    ephemerals
+}
+
+fn read_path(request: &Request) -> Option<&String> {
+    match request {
+        Request::Exists(r) | Request::GetData(r) => Some(&r.path),
+        _ => None,
     }
-    (violations, reads)
+}
+
+/// Server side: every session in `sessions` (all sessions clients ever held) that the node no
+/// longer tracks owns no ephemeral in its tree.
+pub fn check_node<'a>(node: &zab_core::node::Node, sessions: impl Iterator<Item = &'a SessionId>) -> Vec<Violation> {
+    sessions
+        .filter(|session| !node.sessions().contains(**session))
+        .filter_map(|session| {
+            let left = node.tree().session_ephemerals(*session);
+            (!left.is_empty()).then(|| Violation {
+                checker: "ephemerals",
+                message: format!("session {session} is gone from the node but its ephemerals {left:?} remain"),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -87,17 +118,18 @@ mod tests {
     }
 
     #[test]
-    fn an_ephemeral_must_vanish_with_its_session_and_not_before() {
+    fn an_ephemeral_must_vanish_with_its_closed_session_not_before_and_never_come_back() {
         let mut history = History::default();
         let request = Request::Create(CreateRequest { path: "/e".into(), flags: 1, ..CreateRequest::default() });
         let op = history.invoke(0, 0, SessionId(7), request, OpKind::Plain);
         history.complete(0, op, Zxid(1), ErrorCode::Ok, Response::Create("/e".into()));
         exists(&mut history, 1, 8, ErrorCode::Ok);
         exists(&mut history, 0, 7, ErrorCode::Ok);
-        assert_eq!(check(&history), (vec![], 2));
-        exists(&mut history, 0, 7, ErrorCode::NoNode);
         history.observe(0, 0, Observation::SessionExpired { session: SessionId(7) });
-        exists(&mut history, 1, 8, ErrorCode::NoNode);
+        exists(&mut history, 1, 8, ErrorCode::Ok); // expiry seen, close not yet applied: allowed
+        assert_eq!(check(&history), (vec![], 3));
+        exists(&mut history, 0, 7, ErrorCode::NoNode);
+        history.observe(0, 0, Observation::SessionClosed { session: SessionId(7) });
         exists(&mut history, 1, 8, ErrorCode::Ok);
         let (violations, reads) = check(&history);
         assert_eq!(reads, 5);
@@ -105,8 +137,9 @@ mod tests {
         assert_eq!(
             messages,
             vec![
-                "op#3: session 0x7 is live but its ephemeral /e is gone (NoNode)",
-                "op#5 (client 1) found /e of session 0x7 after that session ended (#9)",
+                "op#4: session 0x7 is live but its ephemeral /e is gone (NoNode)",
+                "op#5 (client 1) found /e of session 0x7 after its close was answered (#12)",
+                "op#5 (client 1) found /e again after a read saw it gone (#11)",
             ]
         );
     }

@@ -9,6 +9,8 @@ pub mod durability;
 pub mod ephemerals;
 pub mod fifo;
 pub mod linearizable;
+pub mod liveness;
+pub mod node_invariants;
 pub mod sequential;
 pub mod watches;
 

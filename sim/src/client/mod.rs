@@ -185,6 +185,11 @@ impl SimClient {
         self.outstanding.iter().any(|o| o.purpose != Purpose::Ping)
     }
 
+    /// Whether operation `op` is still waiting for its reply on the current connection.
+    pub fn awaits(&self, op: OpId) -> bool {
+        self.outstanding.iter().any(|o| o.purpose == Purpose::Op(op))
+    }
+
     /// The last operation that got a reply (scenarios check it).
     pub fn last_completed(&self) -> Option<OpId> {
         self.last_completed
@@ -225,6 +230,7 @@ impl SimClient {
                 out.push((connection, ClientMessage::Close));
                 self.lose_connection(cx, connection);
             }
+            Link::Up { .. } if self.closing && self.session == SessionId(0) => {} // closed; the server hangs up
             Link::Up { connection } => {
                 if now.saturating_sub(self.last_sent) >= ping_ms {
                     out.push(self.send(cx, connection, Request::Ping, Purpose::Ping));
@@ -390,8 +396,11 @@ impl SimClient {
         cx.history.complete(cx.now, id, header.zxid, header.err, response);
         self.last_completed = Some(id);
         if *request == Request::CloseSession && header.err == ErrorCode::Ok {
+            // The session is over; the server closes the connection next. Stay `closing` so
+            // nothing more is sent on it; the next connection opens a new session.
             cx.history.observe(cx.now, self.id, Observation::SessionClosed { session: self.session });
             self.forget_session();
+            self.closing = true;
         }
     }
 

@@ -1,0 +1,434 @@
+//! The scenario DSL: short stories that drive a scripted world (STYLE.md rule 11).
+//!
+//! ```text
+//! scenario: crash between fsync and reply: the write survives, its reply is lost
+//! clients 2
+//! c1 create /a v1
+//! crash after fsync
+//! c1 set /a v2              # durable, but the node dies before answering
+//! expect c1 lost
+//! restart
+//! c2 read /a                # sync + getData
+//! expect c2 data v2
+//! ```
+//!
+//! Lines (`#` starts a comment):
+//! - `scenario: TITLE` first, then `clients N`;
+//! - client operations `cN create PATH [DATA] [ephemeral|sequential|ephemeral-sequential|container]`,
+//!   `cN set PATH DATA [version V]`, `cN delete PATH [version V]`, `cN get PATH [watch]`,
+//!   `cN read PATH` (sync + getData), `cN exists PATH [watch]`, `cN children PATH [watch]`,
+//!   `cN add-watch PATH persistent|recursive`, `cN close-session`; each waits for its reply
+//!   (or for the connection to die);
+//! - faults: `cN disconnect`, `cN silent DURATION` (no pings: the session expires if DURATION
+//!   exceeds its timeout), `crash [tearing|keeping] [before fsync|after fsync]` (now, or armed
+//!   for the next write/fsync), `slow fsync DURATION`, `restart`, `wait DURATION`;
+//! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
+//!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
+//!   `expect cN children A B ...`, `expect cN lost`, `expect cN event TYPE PATH`,
+//!   `expect cN no events`, `expect cN session expired`.
+//!
+//! After the last line every checker of the swarm runs over the scenario's history too.
+
+use crate::history::OpKind;
+use crate::options::CrashMode;
+use crate::world::{CrashPoint, World};
+use zab_core::proto::{
+    event_type, Acl, AddWatchRequest, CreateRequest, DeleteRequest, PathWatchRequest, Request, Response,
+    SetDataRequest,
+};
+use zab_core::ErrorCode;
+
+/// How long a step may wait for its reply, connection or event (virtual ms).
+pub const STEP_WAIT_MS_MAX: u64 = 60_000;
+/// Scenario length limits (STYLE.md rule 11: five to fifteen lines of story).
+pub const SCENARIO_LINES_MAX: usize = 20;
+
+/// One parsed line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// A client operation.
+    Op {
+        /// Client index (0-based).
+        client: usize,
+        /// The request.
+        request: Request,
+        /// Plain or read-after-sync.
+        kind: OpKind,
+    },
+    /// Break a client's connection.
+    Disconnect(usize),
+    /// Silence a client for a while.
+    Silent(usize, u64),
+    /// Crash now or at a point, with a crash mode.
+    Crash(Option<CrashPoint>, Option<CrashMode>),
+    /// Make the next fsync slow.
+    SlowFsync(u64),
+    /// Restart the node.
+    Restart,
+    /// Let time pass.
+    Wait(u64),
+    /// Check something about a client.
+    Expect(usize, Expectation),
+}
+
+/// What an `expect` line checks.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expectation {
+    /// The last operation's error code.
+    Code(ErrorCode),
+    /// getData's data.
+    Data(String),
+    /// The version in the last reply's stat.
+    Version(i32),
+    /// The path a create returned.
+    Created(String),
+    /// The children getChildren returned.
+    Children(Vec<String>),
+    /// The last operation got no reply.
+    Lost,
+    /// A watch event arrived (type name, path).
+    Event(String, String),
+    /// No watch event arrived since the last check.
+    NoEvents,
+    /// The client saw its session expire.
+    SessionExpired,
+}
+
+/// A parsed scenario.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// The title.
+    pub title: String,
+    /// The number of clients.
+    pub clients: usize,
+    /// The steps, with their line numbers.
+    pub steps: Vec<(usize, Step)>,
+}
+
+/// Parses a scenario; errors name the line.
+pub fn parse(text: &str) -> Result<Script, String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(n, line)| (n + 1, line.split('#').next().unwrap_or("").trim()))
+        .filter(|(_, line)| !line.is_empty());
+    let (_, first) = lines.next().ok_or("empty scenario")?;
+    let title = first.strip_prefix("scenario:").ok_or("the first line must be `scenario: TITLE`")?.trim().to_string();
+    let (n, second) = lines.next().ok_or("missing `clients N`")?;
+    let clients = second
+        .strip_prefix("clients ")
+        .and_then(|count| count.trim().parse().ok())
+        .filter(|&count: &usize| (1..=9).contains(&count))
+        .ok_or(format!("line {n}: the second line must be `clients N` with N in 1..=9"))?;
+    let mut steps = Vec::new();
+    for (n, line) in lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let step = parse_step(&words, clients).map_err(|why| format!("line {n}: {why}: `{line}`"))?;
+        steps.push((n, step));
+    }
+    if steps.len() > SCENARIO_LINES_MAX {
+        return Err(format!("{} steps: a scenario tells one short story (at most {SCENARIO_LINES_MAX})", steps.len()));
+    }
+    Ok(Script { title, clients, steps })
+}
+
+fn parse_client(word: &str, clients: usize) -> Result<usize, String> {
+    let index: usize = word.strip_prefix('c').and_then(|n| n.parse().ok()).ok_or(format!("`{word}` is not a client"))?;
+    if index == 0 || index > clients {
+        return Err(format!("client {word} does not exist (clients are c1..c{clients})"));
+    }
+    Ok(index - 1)
+}
+
+/// Parses `500ms`, `5s`.
+pub fn parse_duration(word: &str) -> Result<u64, String> {
+    let (number, scale) = match word.strip_suffix("ms") {
+        Some(number) => (number, 1),
+        None => (word.strip_suffix('s').ok_or(format!("`{word}` is not a duration (500ms, 5s)"))?, 1000),
+    };
+    number.parse::<u64>().map(|n| n * scale).map_err(|_| format!("`{word}` is not a duration"))
+}
+
+fn parse_step(words: &[&str], clients: usize) -> Result<Step, String> {
+    match words {
+        ["restart"] => Ok(Step::Restart),
+        ["wait", duration] => Ok(Step::Wait(parse_duration(duration)?)),
+        ["slow", "fsync", duration] => Ok(Step::SlowFsync(parse_duration(duration)?)),
+        ["crash", rest @ ..] => parse_crash(rest),
+        ["expect", client, rest @ ..] => Ok(Step::Expect(parse_client(client, clients)?, parse_expectation(rest)?)),
+        [client, "disconnect"] => Ok(Step::Disconnect(parse_client(client, clients)?)),
+        [client, "silent", duration] => Ok(Step::Silent(parse_client(client, clients)?, parse_duration(duration)?)),
+        [client, rest @ ..] => {
+            let client = parse_client(client, clients)?;
+            let (request, kind) = parse_op(rest)?;
+            Ok(Step::Op { client, request, kind })
+        }
+        [] => Err("empty line".into()),
+    }
+}
+
+fn parse_crash(words: &[&str]) -> Result<Step, String> {
+    let (mode, rest) = match words {
+        ["tearing", rest @ ..] => (Some(CrashMode::TearTail), rest),
+        ["keeping", rest @ ..] => (Some(CrashMode::KeepPrefix), rest),
+        rest => (Some(CrashMode::LoseUnsynced), rest),
+    };
+    let point = match rest {
+        [] => None,
+        ["before", "fsync"] => Some(CrashPoint::BeforeFsync),
+        ["after", "fsync"] => Some(CrashPoint::AfterFsync),
+        _ => return Err("crash [tearing|keeping] [before fsync|after fsync]".into()),
+    };
+    Ok(Step::Crash(point, mode))
+}
+
+fn path_watch(path: &str, rest: &[&str]) -> Result<PathWatchRequest, String> {
+    match rest {
+        [] => Ok(PathWatchRequest { path: path.into(), watch: false }),
+        ["watch"] => Ok(PathWatchRequest { path: path.into(), watch: true }),
+        _ => Err("expected nothing or `watch` after the path".into()),
+    }
+}
+
+fn parse_version(rest: &[&str]) -> Result<i32, String> {
+    match rest {
+        [] => Ok(-1),
+        ["version", v] => v.parse().map_err(|_| format!("bad version {v}")),
+        _ => Err("expected `version V`".into()),
+    }
+}
+
+fn parse_op(words: &[&str]) -> Result<(Request, OpKind), String> {
+    let plain = |request| Ok((request, OpKind::Plain));
+    match words {
+        ["create", path, rest @ ..] => plain(parse_create(path, rest)?),
+        ["set", path, data, rest @ ..] => plain(Request::SetData(SetDataRequest {
+            path: path.to_string(),
+            data: data.as_bytes().to_vec(),
+            version: parse_version(rest)?,
+        })),
+        ["delete", path, rest @ ..] => {
+            plain(Request::Delete(DeleteRequest { path: path.to_string(), version: parse_version(rest)? }))
+        }
+        ["get", path, rest @ ..] => plain(Request::GetData(path_watch(path, rest)?)),
+        ["read", path] => Ok((Request::GetData(path_watch(path, &[])?), OpKind::ReadAfterSync)),
+        ["exists", path, rest @ ..] => plain(Request::Exists(path_watch(path, rest)?)),
+        ["children", path, rest @ ..] => plain(Request::GetChildren2(path_watch(path, rest)?)),
+        ["add-watch", path, "persistent"] => plain(Request::AddWatch(AddWatchRequest { path: path.to_string(), mode: 0 })),
+        ["add-watch", path, "recursive"] => plain(Request::AddWatch(AddWatchRequest { path: path.to_string(), mode: 1 })),
+        ["close-session"] => plain(Request::CloseSession),
+        _ => Err("unknown client operation".into()),
+    }
+}
+
+fn parse_create(path: &str, rest: &[&str]) -> Result<Request, String> {
+    let (data, mode) = match rest {
+        [] => ("", None),
+        [mode] if mode_flags(mode).is_some() => ("", Some(*mode)),
+        [data] => (*data, None),
+        [data, mode] => (*data, Some(*mode)),
+        _ => return Err("create PATH [DATA] [MODE]".into()),
+    };
+    let flags = match mode {
+        None => 0,
+        Some(mode) => mode_flags(mode).ok_or(format!("unknown create mode {mode}"))?,
+    };
+    let request = CreateRequest { path: path.into(), data: data.as_bytes().to_vec(), acl: Acl::open_unsafe(), flags };
+    Ok(if flags == 4 { Request::CreateContainer(request) } else { Request::Create(request) })
+}
+
+fn mode_flags(mode: &str) -> Option<i32> {
+    Some(match mode {
+        "persistent" => 0,
+        "ephemeral" => 1,
+        "sequential" => 2,
+        "ephemeral-sequential" => 3,
+        "container" => 4,
+        _ => return None,
+    })
+}
+
+fn parse_expectation(words: &[&str]) -> Result<Expectation, String> {
+    Ok(match words {
+        ["lost"] => Expectation::Lost,
+        ["no", "events"] => Expectation::NoEvents,
+        ["session", "expired"] => Expectation::SessionExpired,
+        ["data", data] => Expectation::Data(data.to_string()),
+        ["version", v] => Expectation::Version(v.parse().map_err(|_| format!("bad version {v}"))?),
+        ["created", path] => Expectation::Created(path.to_string()),
+        ["children", names @ ..] => Expectation::Children(names.iter().map(|s| s.to_string()).collect()),
+        ["event", kind, path] => Expectation::Event(kind.to_string(), path.to_string()),
+        [code] => Expectation::Code(error_code(code).ok_or(format!("unknown expectation or error code {code}"))?),
+        _ => return Err("unknown expectation".into()),
+    })
+}
+
+fn error_code(name: &str) -> Option<ErrorCode> {
+    let name = if name == "ok" { "Ok" } else { name };
+    (-130..=0).filter_map(ErrorCode::from_code).find(|code| format!("{code:?}") == name)
+}
+
+fn event_name(kind: i32) -> &'static str {
+    match kind {
+        event_type::NODE_CREATED => "NodeCreated",
+        event_type::NODE_DELETED => "NodeDeleted",
+        event_type::NODE_DATA_CHANGED => "NodeDataChanged",
+        event_type::NODE_CHILDREN_CHANGED => "NodeChildrenChanged",
+        _ => "Other",
+    }
+}
+
+/// Parses and runs a scenario; `Err` says which line failed and why, or which checker.
+pub fn run(text: &str, print_trace: bool) -> Result<(), String> {
+    let script = parse(text)?;
+    let mut world = World::scripted(0, script.clients, print_trace);
+    let mut interpreter = Interpreter { last_op: vec![None; script.clients] };
+    for (line, step) in &script.steps {
+        interpreter.step(&mut world, step).map_err(|why| format!("{}: line {line}: {why}", script.title))?;
+    }
+    world.run_until(world.now() + 1000);
+    let report = world.finish();
+    if let Some(first) = report.violations.first() {
+        return Err(format!("{}: checker failed after the story: {first}", script.title));
+    }
+    Ok(())
+}
+
+struct Interpreter {
+    /// The last operation each client submitted.
+    last_op: Vec<Option<usize>>,
+}
+
+/// Runs the world until `done` holds; false after [`STEP_WAIT_MS_MAX`].
+fn run_while(world: &mut World, mut done: impl FnMut(&World) -> bool) -> bool {
+    let deadline = world.now() + STEP_WAIT_MS_MAX;
+    while !done(world) {
+        if world.now() > deadline || !world.step() {
+            return false;
+        }
+    }
+    true
+}
+
+impl Interpreter {
+    fn step(&mut self, world: &mut World, step: &Step) -> Result<(), String> {
+        match step {
+            Step::Op { client, request, kind } => {
+                let client = *client;
+                if !run_while(world, |w| w.client_connected(client)) {
+                    return Err(format!("c{} never connected", client + 1));
+                }
+                let op = world.history().ops.len();
+                assert!(world.submit(client, request.clone(), kind.clone()), "client is up");
+                self.last_op[client] = Some(op);
+                run_while(world, |w| w.history().ops[op].completion.is_some() || !w.client(client).awaits(op));
+            }
+            Step::Disconnect(client) => world.disconnect(*client),
+            Step::Silent(client, ms) => world.silence(*client, *ms),
+            Step::Crash(None, mode) => world.crash_now(*mode),
+            Step::Crash(Some(point), mode) => world.arm_crash(*point, *mode),
+            Step::SlowFsync(ms) => world.slow_next_fsync(*ms),
+            Step::Restart => world.restart(),
+            Step::Wait(ms) => {
+                world.run_until(world.now() + ms);
+            }
+            Step::Expect(client, expectation) => self.expect(world, *client, expectation)?,
+        }
+        Ok(())
+    }
+
+    fn expect(&self, world: &mut World, client: usize, expectation: &Expectation) -> Result<(), String> {
+        let name = format!("c{}", client + 1);
+        self.check(world, client, &name, expectation)
+    }
+
+    fn check(&self, world: &mut World, client: usize, name: &str, expectation: &Expectation) -> Result<(), String> {
+        if let Expectation::Event(kind, path) = expectation {
+            return wait_for_event(world, client, kind, path).map_err(|seen| format!("{name} saw events {seen:?}, not {kind} {path}"));
+        }
+        if *expectation == Expectation::NoEvents {
+            let events = world.client_mut(client).take_events();
+            return if events.is_empty() { Ok(()) } else { Err(format!("{name} got events {events:?}")) };
+        }
+        if *expectation == Expectation::SessionExpired {
+            let expired = |w: &World| {
+                w.history().of_client(client).any(|(_, _, _, o)| matches!(o, crate::history::Observation::SessionExpired { .. }))
+            };
+            return if run_while(world, expired) { Ok(()) } else { Err(format!("{name} never saw its session expire")) };
+        }
+        let op = self.last_op[client].ok_or(format!("{name} has no operation to check"))?;
+        let completion = world.history().ops[op].completion.clone();
+        let got = match &completion {
+            None => "no reply (lost)".to_string(),
+            Some(c) => format!("{:?}{}", c.err, crate::world::describe_response(&c.response)),
+        };
+        let ok = match (expectation, &completion) {
+            (Expectation::Lost, None) => true,
+            (Expectation::Code(code), Some(c)) => c.err == *code,
+            (Expectation::Data(data), Some(c)) => {
+                matches!(&c.response, Response::GetData { data: got, .. } if got == data.as_bytes())
+            }
+            (Expectation::Version(v), Some(c)) => match &c.response {
+                Response::GetData { stat, .. } | Response::Stat(stat) => stat.version == *v,
+                _ => false,
+            },
+            (Expectation::Created(path), Some(c)) => {
+                matches!(&c.response, Response::Create(got) | Response::Create2 { path: got, .. } if got == path)
+            }
+            (Expectation::Children(names), Some(c)) => match &c.response {
+                Response::Children2 { children, .. } | Response::Children(children) => {
+                    let mut sorted = children.clone();
+                    sorted.sort();
+                    sorted == *names
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("expected {name} {expectation:?}, got {got}"))
+        }
+    }
+}
+
+/// Waits for client `client` to receive `kind` on `path`; `Err` lists what it got instead.
+fn wait_for_event(world: &mut World, client: usize, kind: &str, path: &str) -> Result<(), Vec<String>> {
+    let mut seen = Vec::new();
+    let deadline = world.now() + STEP_WAIT_MS_MAX;
+    loop {
+        for event in world.client_mut(client).take_events() {
+            seen.push(format!("{} {}", event_name(event.event_type), event.path));
+        }
+        if seen.iter().any(|e| *e == format!("{kind} {path}")) {
+            return Ok(());
+        }
+        if world.now() > deadline || !world.step() {
+            return Err(seen);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_story_and_names_the_bad_line() {
+        let script = parse(
+            "scenario: a story\nclients 2\nc1 create /a x ephemeral # why\n\ncrash tearing after fsync\nexpect c2 NoNode\nwait 2s\n",
+        )
+        .unwrap();
+        assert_eq!(script.title, "a story");
+        assert_eq!(script.clients, 2);
+        assert_eq!(script.steps.len(), 4);
+        assert_eq!(script.steps[1], (5, Step::Crash(Some(CrashPoint::AfterFsync), Some(CrashMode::TearTail))));
+        assert_eq!(script.steps[2], (6, Step::Expect(1, Expectation::Code(ErrorCode::NoNode))));
+        assert_eq!(script.steps[3], (7, Step::Wait(2000)));
+        let Step::Op { request: Request::Create(create), .. } = &script.steps[0].1 else { panic!("not a create") };
+        assert_eq!((create.path.as_str(), create.flags, create.data.as_slice()), ("/a", 1, &b"x"[..]));
+        assert_eq!(parse("scenario: x\nclients 1\nc2 get /a").unwrap_err(), "line 3: client c2 does not exist (clients are c1..c1): `c2 get /a`");
+        assert_eq!(parse("clients 1").unwrap_err(), "the first line must be `scenario: TITLE`");
+    }
+}

@@ -1,0 +1,600 @@
+//! The world: one standalone node, its disk, the network and the clients, over virtual time.
+//!
+//! A swarm run ([`World::swarm`]) has a safety phase with the faults the options switched on,
+//! then heals everything for a liveness phase in which every client must complete a write.
+//! A scripted run ([`World::scripted`]) has no random faults and no workload: the scenario
+//! DSL submits operations and injects faults itself.
+//!
+//! Every event is one trace line; the trace hash proves determinism.
+
+mod describe;
+mod node_io;
+
+use crate::checker::durability::Durability;
+use crate::checker::{self, Coverage, Violation};
+use crate::client::{ClientMessage, Context, Link, Shared, SimClient};
+use crate::disk::Disk;
+use crate::history::{History, OpKind};
+use crate::network::{Delivery, Direction, Network};
+use crate::options::{CrashMode, Options};
+use crate::queue::EventQueue;
+use crate::rng::{SimRng, Stream};
+use crate::trace::Trace;
+use zab_core::node::{Config, Node, Snapshot};
+use zab_core::proto::{ConnectResponse, ReplyHeader, Request, Response, WatcherEvent};
+use zab_core::{ConnectionId, PersistToken};
+
+/// A response body as the trace shows it (for scenario failure messages).
+pub fn describe_response(response: &Response) -> String {
+    describe::response(response)
+}
+
+/// Most events one run may process: a run that exceeds it is stuck in a loop.
+pub const EVENTS_MAX: u64 = 5_000_000;
+/// Trace lines kept for a failure report.
+pub const TRACE_TAIL_MAX: usize = 40;
+
+/// Something the node sends to a client.
+#[derive(Clone, Debug)]
+enum ServerMessage {
+    Connected(ConnectResponse),
+    Reply(ReplyHeader, Response),
+    Watch(WatcherEvent),
+    /// The node closed the connection (after everything sent before).
+    Closed,
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    ToServer(ConnectionId, ClientMessage),
+    ToClient(ConnectionId, ServerMessage),
+    /// The client notices its connection died (a reset).
+    ClientNotices(ConnectionId),
+    /// The node notices a connection died.
+    ServerNotices(ConnectionId),
+    Fsync { incarnation: u64, token: PersistToken },
+    SnapshotDone { incarnation: u64, id: u64 },
+    NodeTimer { incarnation: u64, generation: u64 },
+    ClientTick { client: usize, generation: u64 },
+    Crash,
+    Restart,
+    Clog,
+    Heal,
+    End,
+}
+
+/// Where a scripted crash strikes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// Right after the next `Persist` is written, before its fsync completes.
+    BeforeFsync,
+    /// Right after the next fsync completes, before the node hears of it (so before any reply).
+    AfterFsync,
+}
+
+/// The phase of a swarm run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Faults on.
+    Safety,
+    /// Faults healed; progress required.
+    Liveness,
+}
+
+/// Counters for the run summary and the benchmark.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Events processed.
+    pub events: u64,
+    /// Virtual time reached, ms.
+    pub simulated_ms: u64,
+    /// Operations issued.
+    pub ops: usize,
+    /// Operations that got a reply.
+    pub ops_completed: usize,
+    /// Node crashes.
+    pub crashes: u64,
+    /// Snapshots completed.
+    pub snapshots: u64,
+    /// Torn tails found at recovery.
+    pub torn_tails: u64,
+    /// Sessions that clients saw expire.
+    pub sessions_expired: u64,
+    /// The node's last zxid at the end (0 if it is down).
+    pub last_zxid: i64,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// The seed.
+    pub seed: u64,
+    /// The trace hash.
+    pub hash: u64,
+    /// Every property that failed.
+    pub violations: Vec<Violation>,
+    /// What the checkers looked at.
+    pub coverage: Coverage,
+    /// Counters.
+    pub stats: RunStats,
+    /// The last trace lines.
+    pub trace_tail: Vec<String>,
+}
+
+/// The node's local clock: an epoch offset plus a rate error (timer skew).
+#[derive(Clone, Copy, Debug)]
+struct NodeClock {
+    skew_ppm: i64,
+}
+
+/// The node clock starts at a realistic wall time so ctime/mtime and session ids look real.
+const NODE_EPOCH_MS: u64 = 1_700_000_000_000;
+
+impl NodeClock {
+    fn local(&self, global: u64) -> u64 {
+        let drift = (global as i128 * self.skew_ppm as i128 / 1_000_000) as i64;
+        NODE_EPOCH_MS + (global as i64 + drift) as u64
+    }
+
+    /// The first global time at which the local clock reads at least `local`.
+    fn global(&self, local: u64) -> u64 {
+        let elapsed = local.saturating_sub(NODE_EPOCH_MS) as i128;
+        let mut global = (elapsed * 1_000_000 / (1_000_000 + self.skew_ppm as i128)).max(0) as u64;
+        while self.local(global) < local {
+            global += 1;
+        }
+        global
+    }
+}
+
+/// The simulated world around one standalone node.
+pub struct World {
+    options: Options,
+    queue: EventQueue<Event>,
+    node: Option<Node>,
+    incarnation: u64,
+    config: Config,
+    clock: NodeClock,
+    disk: Disk<Snapshot>,
+    network: Network,
+    clients: Vec<SimClient>,
+    client_ticks: Vec<(u64, u64)>,
+    shared: Shared,
+    history: History,
+    trace: Trace,
+    rng_clients: SimRng,
+    rng_faults: SimRng,
+    rng_node: SimRng,
+    durability: Durability<u64>,
+    violations: Vec<Violation>,
+    /// The armed node timer: (local deadline, generation).
+    timer: Option<(u64, u64)>,
+    timer_generation: u64,
+    phase: Phase,
+    /// Restart automatically after a crash (swarm) or only when told (scripts).
+    auto_restart: bool,
+    armed_crash: Option<(CrashPoint, Option<CrashMode>)>,
+    slow_next_fsync_ms: Option<u64>,
+    heal_at: u64,
+    ended: bool,
+    /// Every session a client was ever given, for the server-side ephemerals check.
+    known_sessions: std::collections::BTreeSet<zab_core::SessionId>,
+    stats: RunStats,
+}
+
+impl World {
+    /// A swarm run of `seed`: options drawn from the seed, random workload and faults.
+    pub fn swarm(seed: u64, print_trace: bool) -> World {
+        let options = Options::draw(seed);
+        let mut world = World::new(options, true, print_trace);
+        let safety = world.options.safety_ms;
+        world.heal_at = safety;
+        world.queue.schedule(safety, Event::Heal);
+        world.queue.schedule(safety + world.options.liveness_ms_max, Event::End);
+        if let Some(mean) = world.options.crash_interval_ms_mean {
+            let at = world.rng_faults.exponential(mean as f64);
+            world.queue.schedule(at, Event::Crash);
+        }
+        if let Some(mean) = world.options.clog_interval_ms_mean {
+            let at = world.rng_faults.exponential(mean as f64);
+            world.queue.schedule(at, Event::Clog);
+        }
+        world
+    }
+
+    /// A scripted run: quiet options with `clients` clients that issue only what is submitted.
+    pub fn scripted(seed: u64, clients: usize, print_trace: bool) -> World {
+        let mut world = World::new(Options::quiet(seed, clients), false, print_trace);
+        world.auto_restart = false;
+        world.heal_at = u64::MAX;
+        world
+    }
+
+    fn new(options: Options, random: bool, print_trace: bool) -> World {
+        let mut config = Config::standalone(options.tick_time_ms);
+        config.container_check_interval_ms = options.container_check_interval_ms;
+        config.snap_count = options.snap_count;
+        let mut trace = Trace::new(print_trace, TRACE_TAIL_MAX);
+        trace.line(0, &format!("options {}", options.summary()));
+        let mut rng_node = SimRng::new(options.seed, Stream::Node);
+        let clock = NodeClock { skew_ppm: options.clock_skew_ppm };
+        let node = Node::new(config.clone(), Default::default(), zab_core::Millis(clock.local(0)), rng_node.next_u64());
+        let mut world = World {
+            queue: EventQueue::default(),
+            node: Some(node),
+            incarnation: 0,
+            config,
+            clock,
+            disk: Disk::new(&options),
+            network: Network::new(&options),
+            clients: (0..options.clients).map(|id| SimClient::new(id, 0, random)).collect(),
+            client_ticks: vec![(u64::MAX, 0); options.clients],
+            shared: Shared::default(),
+            history: History::default(),
+            trace,
+            rng_clients: SimRng::new(options.seed, Stream::Clients),
+            rng_faults: SimRng::new(options.seed, Stream::Faults),
+            rng_node,
+            durability: Durability::default(),
+            violations: Vec::new(),
+            timer: None,
+            timer_generation: 0,
+            phase: Phase::Safety,
+            auto_restart: true,
+            armed_crash: None,
+            slow_next_fsync_ms: None,
+            heal_at: 0,
+            ended: false,
+            known_sessions: Default::default(),
+            stats: RunStats::default(),
+            options,
+        };
+        for client in 0..world.clients.len() {
+            world.wake_client(client, client as u64);
+        }
+        world.after_node_input();
+        world
+    }
+
+    /// Virtual time, ms.
+    pub fn now(&self) -> u64 {
+        self.queue.now()
+    }
+
+    /// The run's options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The node, unless it is crashed.
+    pub fn node(&self) -> Option<&Node> {
+        self.node.as_ref()
+    }
+
+    /// A client.
+    pub fn client(&self, index: usize) -> &SimClient {
+        &self.clients[index]
+    }
+
+    /// Whether client `index` is up on a connection that still works (it may not have noticed
+    /// yet that a crash broke it).
+    pub fn client_connected(&self, index: usize) -> bool {
+        match self.clients[index].link() {
+            Link::Up { connection } => self.network.is_alive(connection),
+            _ => false,
+        }
+    }
+
+    /// A client, to take its events.
+    pub fn client_mut(&mut self, index: usize) -> &mut SimClient {
+        &mut self.clients[index]
+    }
+
+    /// The history so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Violations found online so far.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Records a violation found online, once.
+    fn violation(&mut self, violation: Violation) {
+        if !self.violations.contains(&violation) {
+            self.trace(format!("VIOLATION {violation}"));
+            self.violations.push(violation);
+        }
+    }
+
+    /// Records one trace line at the current time.
+    fn trace(&mut self, text: impl AsRef<str>) {
+        let now = self.queue.now();
+        self.trace.line(now, text.as_ref());
+    }
+
+    /// Processes events until the end event (swarm) or until `until` (scripts); returns
+    /// false when nothing is left to do.
+    pub fn run_until(&mut self, until: u64) -> bool {
+        while let Some(at) = self.queue.peek_time() {
+            if at > until || self.ended {
+                return !self.ended;
+            }
+            let (_, event) = self.queue.pop().expect("peeked");
+            self.stats.events += 1;
+            assert!(self.stats.events <= EVENTS_MAX, "seed {}: more than {EVENTS_MAX} events", self.options.seed);
+            self.handle(event);
+        }
+        false
+    }
+
+    /// Processes the next event; false when the run has ended or nothing is scheduled.
+    pub fn step(&mut self) -> bool {
+        let Some((_, event)) = self.queue.pop() else { return false };
+        self.stats.events += 1;
+        self.handle(event);
+        !self.ended
+    }
+
+    /// Runs a whole swarm run and checks it.
+    pub fn run(mut self) -> RunReport {
+        self.run_until(u64::MAX);
+        self.finish()
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::ToServer(connection, message) => self.deliver_to_server(connection, message),
+            Event::ToClient(connection, message) => self.deliver_to_client(connection, message),
+            Event::ClientNotices(connection) => self.client_notices(connection),
+            Event::ServerNotices(connection) => self.server_notices(connection),
+            Event::Fsync { incarnation, token } if incarnation == self.incarnation => self.fsync_done(token),
+            Event::SnapshotDone { incarnation, id } if incarnation == self.incarnation => {
+                self.trace(format!("disk snapshot {id} in place"));
+                self.stats.snapshots += 1;
+                self.disk.complete_snapshot(id);
+            }
+            Event::NodeTimer { incarnation, generation }
+                if incarnation == self.incarnation && generation == self.timer_generation =>
+            {
+                self.node_timer()
+            }
+            Event::ClientTick { client, generation } if generation == self.client_ticks[client].1 => {
+                self.client_tick(client)
+            }
+            Event::Crash => self.random_crash(),
+            Event::Restart => self.restart(),
+            Event::Clog => self.clog(),
+            Event::Heal => self.heal(),
+            Event::End => self.ended = true,
+            _ => {} // stale: from an older incarnation or superseded timer
+        }
+    }
+
+    /// Builds a client context and calls `f` on client `index`.
+    fn with_client<R>(&mut self, index: usize, f: impl FnOnce(&mut SimClient, &mut Context) -> R) -> R {
+        let mut cx = Context {
+            now: self.queue.now(),
+            history: &mut self.history,
+            rng: &mut self.rng_clients,
+            network: &mut self.network,
+            options: &self.options,
+            shared: &mut self.shared,
+        };
+        f(&mut self.clients[index], &mut cx)
+    }
+
+    /// Schedules client `index` to tick at `at` unless it already ticks earlier.
+    fn wake_client(&mut self, index: usize, at: u64) {
+        let (scheduled, generation) = self.client_ticks[index];
+        if at < scheduled || scheduled < self.queue.now() {
+            let generation = generation + 1;
+            self.client_ticks[index] = (at, generation);
+            self.queue.schedule(at, Event::ClientTick { client: index, generation });
+        }
+    }
+
+    fn client_tick(&mut self, index: usize) {
+        self.client_ticks[index].0 = u64::MAX;
+        let (messages, next) = self.with_client(index, |client, cx| client.on_tick(cx));
+        self.client_send(index, messages);
+        self.wake_client(index, next);
+    }
+
+    /// Sends what a client produced.
+    fn client_send(&mut self, index: usize, messages: Vec<(ConnectionId, ClientMessage)>) {
+        for (connection, message) in messages {
+            let line = match &message {
+                ClientMessage::Connect(r) => {
+                    format!("c{index} -> connect conn={} session={} seen={}", connection.0, r.session_id, r.last_zxid_seen)
+                }
+                ClientMessage::Request(h, r) => {
+                    format!("c{index} -> conn={} xid={} {}", connection.0, h.xid, describe::request(r))
+                }
+                ClientMessage::Close => format!("c{index} -> close conn={}", connection.0),
+            };
+            self.trace(line);
+            if message == ClientMessage::Close {
+                // The client already gave the link up; the server hears the FIN a little later.
+                let at = self.queue.now() + self.network.latency(self.queue.now());
+                self.queue.schedule(at, Event::ServerNotices(connection));
+                continue;
+            }
+            match self.network.send(self.queue.now(), connection, Direction::ToServer) {
+                Delivery::At(at) => self.queue.schedule(at, Event::ToServer(connection, message)),
+                Delivery::Broken => self.link_broke(connection),
+                Delivery::Closed => {}
+            }
+        }
+    }
+
+    /// A message was lost: TCP gives up on the connection. Each side notices after a delay:
+    /// at once (a reset) or only through its own timeouts.
+    fn link_broke(&mut self, connection: ConnectionId) {
+        self.trace(format!("net conn={} broken", connection.0));
+        let now = self.queue.now();
+        if self.network.rng().chance(0.5) {
+            let at = now + self.network.latency(now);
+            self.queue.schedule(at, Event::ClientNotices(connection));
+        }
+        let server_delay = self.network.rng().range(1, self.options.session_timeout_ms.max(1) as u64 * 2);
+        self.queue.schedule(now + server_delay, Event::ServerNotices(connection));
+    }
+
+    fn client_notices(&mut self, connection: ConnectionId) {
+        let Some(index) = self.network.client_of(connection) else { return };
+        self.trace(format!("c{index} notices conn={} lost", connection.0));
+        self.with_client(index, |client, cx| client.on_connection_lost(cx, connection));
+        self.wake_client(index, self.queue.now() + 1);
+    }
+
+    fn deliver_to_client(&mut self, connection: ConnectionId, message: ServerMessage) {
+        if !self.network.is_alive(connection) {
+            return;
+        }
+        let Some(index) = self.network.client_of(connection) else { return };
+        let conn = connection.0;
+        match message {
+            ServerMessage::Connected(response) => {
+                self.trace(format!(
+                    "c{index} <- connected conn={conn} session={} timeout={}",
+                    response.session_id, response.timeout_ms
+                ));
+                if response.session_id.0 == 0 {
+                    self.stats.sessions_expired += 1;
+                } else {
+                    self.known_sessions.insert(response.session_id);
+                }
+                let messages = self.with_client(index, |client, cx| client.on_connected(cx, connection, response));
+                self.client_send(index, messages);
+                self.wake_client(index, self.queue.now() + 1);
+            }
+            ServerMessage::Reply(header, response) => {
+                self.trace(format!(
+                    "c{index} <- conn={conn} xid={} zxid={} {:?}{}",
+                    header.xid,
+                    header.zxid,
+                    header.err,
+                    describe::response(&response)
+                ));
+                self.durability.on_reply(header.zxid);
+                self.with_client(index, |client, cx| client.on_reply(cx, connection, header, response));
+            }
+            ServerMessage::Watch(event) => {
+                self.trace(format!("c{index} <- conn={conn} event {}", describe::event(&event)));
+                self.with_client(index, |client, cx| client.on_event(cx, connection, event));
+            }
+            ServerMessage::Closed => {
+                self.trace(format!("c{index} <- conn={conn} closed by server"));
+                self.with_client(index, |client, cx| client.on_connection_lost(cx, connection));
+                self.network.forget(connection);
+                self.wake_client(index, self.queue.now() + 1);
+            }
+        }
+    }
+
+    /// Submits an operation for client `index` now (scripts). Returns false if the client is
+    /// not connected.
+    pub fn submit(&mut self, index: usize, request: Request, kind: OpKind) -> bool {
+        if !self.clients[index].is_up() {
+            return false;
+        }
+        let messages = self.with_client(index, |client, cx| client.submit(cx, request, kind));
+        self.client_send(index, messages);
+        true
+    }
+
+    /// Breaks client `index`'s connection now, as a network fault would.
+    pub fn disconnect(&mut self, index: usize) {
+        if let Link::Up { connection } | Link::Handshake { connection, .. } = self.clients[index].link() {
+            self.network.break_link(connection);
+            self.trace(format!("net conn={} cut", connection.0));
+            let now = self.queue.now();
+            self.queue.schedule(now + 1, Event::ClientNotices(connection));
+            self.queue.schedule(now + 1, Event::ServerNotices(connection));
+        }
+    }
+
+    /// Keeps client `index` silent (no pings, no reconnects) for `ms`, after cutting its link.
+    pub fn silence(&mut self, index: usize, ms: u64) {
+        let until = self.queue.now() + ms;
+        self.clients[index].silence(until);
+        if let Link::Up { connection } | Link::Handshake { connection, .. } = self.clients[index].link() {
+            self.network.break_link(connection);
+            self.trace(format!("c{index} goes silent for {ms} ms (conn={} cut)", connection.0));
+        }
+        self.wake_client(index, until);
+    }
+
+    fn clog(&mut self) {
+        if self.phase != Phase::Safety {
+            return;
+        }
+        let now = self.queue.now();
+        let length = self.rng_faults.exponential(self.options.clog_ms_mean as f64);
+        let extra = self.rng_faults.range(self.options.clog_ms_mean / 2, self.options.clog_ms_mean * 2);
+        self.network.clog(now + length, extra);
+        self.trace(format!("net clogged for {length} ms (+{extra} ms per message)"));
+        if let Some(mean) = self.options.clog_interval_ms_mean {
+            let at = now + self.rng_faults.exponential(mean as f64);
+            self.queue.schedule(at, Event::Clog);
+        }
+    }
+
+    fn heal(&mut self) {
+        self.phase = Phase::Liveness;
+        self.shared.liveness = true;
+        self.network.heal();
+        self.disk.heal();
+        self.armed_crash = None;
+        self.trace("HEAL: faults off, liveness phase");
+        if self.node.is_none() {
+            self.queue.schedule(self.queue.now(), Event::Restart);
+        }
+    }
+
+    /// Ends the run: the offline checkers and the liveness check.
+    pub fn finish(mut self) -> RunReport {
+        self.stats.simulated_ms = self.queue.now();
+        self.stats.ops = self.history.ops.len();
+        self.stats.ops_completed = self.history.ops.iter().filter(|op| op.completion.is_some()).count();
+        self.stats.last_zxid = self.node.as_ref().map_or(0, |node| node.last_zxid().0);
+        let (offline, coverage) = checker::check_history(&self.history);
+        self.violations.extend(offline);
+        if self.heal_at != u64::MAX {
+            let deadline = self.heal_at + self.options.liveness_ms_max;
+            self.violations.extend(checker::liveness::check(&self.history, self.clients.len(), self.heal_at, deadline));
+        }
+        RunReport {
+            seed: self.options.seed,
+            hash: self.trace.hash(),
+            violations: self.violations,
+            coverage,
+            stats: self.stats,
+            trace_tail: self.trace.tail().cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_clock_round_trips_with_skew() {
+        for skew_ppm in [-50_000, 0, 37_000] {
+            let clock = NodeClock { skew_ppm };
+            for global in [0, 1, 999, 60_000, 123_457] {
+                let local = clock.local(global);
+                assert!(clock.global(local) <= global);
+                assert!(clock.local(clock.global(local)) >= local);
+            }
+        }
+    }
+}
