@@ -125,23 +125,24 @@ impl<S: Clone> Disk<S> {
         (id, done_at)
     }
 
-    /// The snapshot `id` is renamed into place; the log it covers is purged.
-    pub fn complete_snapshot(&mut self, id: u64) {
+    /// The snapshot `id` is renamed into place; the log it covers is purged. `Err` when the
+    /// snapshot covers records that are not durable: the node snapshotted state it had not
+    /// yet been told was persisted (the snapshot is installed anyway, as a disk would).
+    pub fn complete_snapshot(&mut self, id: u64) -> Result<(), String> {
         let Some(index) = self.snapshots_pending.iter().position(|(pending, _, _)| *pending == id) else {
-            return; // lost in a crash
+            return Ok(()); // lost in a crash
         };
         let (_, zxid, snapshot) = self.snapshots_pending.remove(index);
         if self.snapshot.as_ref().is_some_and(|(newest, _)| *newest >= zxid) {
-            return;
+            return Ok(());
         }
-        // Only durable records can be covered: the node snapshots applied state, and it
-        // applies only what was reported persisted.
-        assert!(
-            self.log.last().is_some_and(|record| record.txn.header.zxid >= zxid) || zxid == Zxid::ZERO,
-            "snapshot at {zxid} is ahead of the durable log"
-        );
+        let durable = self.durable_zxid();
         self.log.retain(|record| record.txn.header.zxid > zxid);
         self.snapshot = Some((zxid, snapshot));
+        if zxid > durable {
+            return Err(format!("snapshot at {zxid} covers records not yet durable (durable up to {durable})"));
+        }
+        Ok(())
     }
 
     /// Power loss: unsynced writes and unfinished snapshots are damaged per the drawn mode.
@@ -258,11 +259,19 @@ mod tests {
         disk.append(0, PersistToken(0), vec![txn(1), txn(2), txn(3)]);
         disk.complete_fsync(PersistToken(0));
         let (id, _) = disk.begin_snapshot(0, Zxid(2), "at 2");
-        disk.complete_snapshot(id);
+        assert_eq!(disk.complete_snapshot(id), Ok(()));
         disk.begin_snapshot(0, Zxid(3), "at 3, never renamed");
         disk.crash_with(CrashMode::LoseUnsynced);
         let recovered = disk.recover();
         assert_eq!(recovered.snapshot, Some("at 2"));
         assert_eq!(zxids(&recovered.log), vec![3]);
+    }
+
+    #[test]
+    fn a_snapshot_of_state_not_yet_durable_is_reported() {
+        let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
+        disk.append(0, PersistToken(0), vec![txn(1)]);
+        let (id, _) = disk.begin_snapshot(0, Zxid(1), "at 1, before its fsync");
+        assert_eq!(disk.complete_snapshot(id), Err("snapshot at 0x1 covers records not yet durable (durable up to 0x0)".into()));
     }
 }

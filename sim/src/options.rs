@@ -16,6 +16,25 @@ pub enum CrashMode {
     TearTail,
 }
 
+/// A deliberately broken driver, to prove each checker can fail inside a whole run. From a
+/// checker's point of view a driver that acknowledges early or loses a record is the same
+/// as a node that does; the core's own code stays untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutant {
+    /// Reports a write persisted as soon as it is written, before its fsync.
+    AckBeforeFsync,
+    /// Recovery forgets closeSession records: expired sessions and their ephemerals come back.
+    RecoverWithoutCloseSession,
+    /// Replies may overtake earlier replies on the same connection.
+    ReorderReplies,
+    /// Half of the watch events are dropped.
+    DropWatchEvents,
+    /// Every watch event is delivered twice.
+    DuplicateWatchEvents,
+    /// At the heal the node crashes and never restarts.
+    NoRestartAfterHeal,
+}
+
 /// Which kinds of client operation a run issues, as weights.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpMix {
@@ -92,6 +111,8 @@ pub struct Options {
     pub timer_lateness_ms_max: u64,
     /// Whether a crashed node's connections reset at once (true) or go silent (false).
     pub crash_resets_connections: bool,
+    /// A deliberately broken driver (tests of the checkers only).
+    pub mutant: Option<Mutant>,
 }
 
 impl Options {
@@ -143,6 +164,7 @@ impl Options {
             clock_skew_ppm: if skew_on { rng.range(0, 100_000) as i64 - 50_000 } else { 0 },
             timer_lateness_ms_max: if skew_on { rng.range(0, 200) } else { 0 },
             crash_resets_connections: on(&mut rng),
+            mutant: None,
         }
     }
 
@@ -178,6 +200,7 @@ impl Options {
             clock_skew_ppm: 0,
             timer_lateness_ms_max: 0,
             crash_resets_connections: true,
+            mutant: None,
         }
     }
 

@@ -24,25 +24,39 @@ pub fn is_register_path(path: &str) -> bool {
     path.strip_prefix("/k").is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The register: absent, or present with data and version.
-type State = Option<(Vec<u8>, i32)>;
+/// Data values are interned per history: the search copies states, never byte vectors.
+type Data = u32;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The register: absent, or present with data and version.
+type State = Option<(Data, i32)>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Input {
-    Create(Vec<u8>),
+    Create(Data),
     Delete(i32),
-    SetData(Vec<u8>, i32),
+    SetData(Data, i32),
     Read,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Output {
     Failed(ErrorCode),
     Done,
     /// setData's new version.
     Written(i32),
     /// getData's data and version.
-    Read(Vec<u8>, i32),
+    Read(Data, i32),
+}
+
+/// Interns data values.
+#[derive(Default)]
+struct Interner(BTreeMap<Vec<u8>, Data>);
+
+impl Interner {
+    fn id(&mut self, data: &[u8]) -> Data {
+        let next = self.0.len() as Data;
+        *self.0.entry(data.to_vec()).or_insert(next)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -69,8 +83,9 @@ pub struct Report {
 /// Checks every register path of the history.
 pub fn check(history: &History) -> Report {
     let mut by_path: BTreeMap<String, Vec<LinOp>> = BTreeMap::new();
+    let mut interner = Interner::default();
     for (id, op) in history.ops.iter().enumerate() {
-        if let Some((path, lin)) = to_lin_op(id, op) {
+        if let Some((path, lin)) = to_lin_op(&mut interner, id, op) {
             by_path.entry(path).or_default().push(lin);
         }
     }
@@ -91,13 +106,13 @@ pub fn check(history: &History) -> Report {
 }
 
 /// Translates one history operation on a register path; other operations return `None`.
-fn to_lin_op(id: usize, op: &Op) -> Option<(String, LinOp)> {
+fn to_lin_op(interner: &mut Interner, id: usize, op: &Op) -> Option<(String, LinOp)> {
     let (path, input) = match (&op.request, &op.kind) {
         (Request::Create(r) | Request::Create2(r), OpKind::Plain) if r.flags == 0 => {
-            (&r.path, Input::Create(r.data.clone()))
+            (&r.path, Input::Create(interner.id(&r.data)))
         }
         (Request::Delete(r), OpKind::Plain) => (&r.path, Input::Delete(r.version)),
-        (Request::SetData(r), OpKind::Plain) => (&r.path, Input::SetData(r.data.clone(), r.version)),
+        (Request::SetData(r), OpKind::Plain) => (&r.path, Input::SetData(interner.id(&r.data), r.version)),
         (Request::GetData(r), OpKind::ReadAfterSync) => (&r.path, Input::Read),
         _ => return None,
     };
@@ -106,7 +121,7 @@ fn to_lin_op(id: usize, op: &Op) -> Option<(String, LinOp)> {
     }
     let output = op.completion.as_ref().map(|c| match (c.err, &c.response) {
         (ErrorCode::Ok, Response::Stat(stat)) => Output::Written(stat.version),
-        (ErrorCode::Ok, Response::GetData { data, stat }) => Output::Read(data.clone(), stat.version),
+        (ErrorCode::Ok, Response::GetData { data, stat }) => Output::Read(interner.id(data), stat.version),
         (ErrorCode::Ok, _) => Output::Done,
         (err, _) => Output::Failed(err),
     });
@@ -138,17 +153,17 @@ fn cut(mut ops: Vec<LinOp>) -> Vec<LinOp> {
 }
 
 /// Applies an input to the register.
-fn step(state: &State, input: &Input) -> (State, Output) {
+fn step(state: State, input: Input) -> (State, Output) {
     match (input, state) {
-        (Input::Create(data), None) => (Some((data.clone(), 0)), Output::Done),
-        (Input::Create(_), Some(_)) => (state.clone(), Output::Failed(ErrorCode::NodeExists)),
+        (Input::Create(data), None) => (Some((data, 0)), Output::Done),
+        (Input::Create(_), Some(_)) => (state, Output::Failed(ErrorCode::NodeExists)),
         (Input::Delete(_) | Input::SetData(..) | Input::Read, None) => (None, Output::Failed(ErrorCode::NoNode)),
-        (Input::Delete(expected), Some((_, version))) if *expected == -1 || expected == version => (None, Output::Done),
-        (Input::SetData(data, expected), Some((_, version))) if *expected == -1 || expected == version => {
-            (Some((data.clone(), version + 1)), Output::Written(version + 1))
+        (Input::Delete(expected), Some((_, version))) if expected == -1 || expected == version => (None, Output::Done),
+        (Input::SetData(data, expected), Some((_, version))) if expected == -1 || expected == version => {
+            (Some((data, version + 1)), Output::Written(version + 1))
         }
-        (Input::Delete(_) | Input::SetData(..), Some(_)) => (state.clone(), Output::Failed(ErrorCode::BadVersion)),
-        (Input::Read, Some((data, version))) => (state.clone(), Output::Read(data.clone(), *version)),
+        (Input::Delete(_) | Input::SetData(..), Some(_)) => (state, Output::Failed(ErrorCode::BadVersion)),
+        (Input::Read, Some((data, version))) => (state, Output::Read(data, version)),
     }
 }
 
@@ -168,6 +183,8 @@ struct Search<'a> {
     /// The longest linearized prefix found, for the failure message.
     deepest: Vec<usize>,
     order: Vec<usize>,
+    /// Completed operations by return position.
+    by_return: Vec<usize>,
 }
 
 fn check_path(ops: &[LinOp]) -> Verdict {
@@ -178,8 +195,13 @@ fn check_path(ops: &[LinOp]) -> Verdict {
         states: 0,
         deepest: Vec::new(),
         order: Vec::new(),
+        by_return: {
+            let mut completed: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].returned.is_some()).collect();
+            completed.sort_by_key(|&i| ops[i].returned);
+            completed
+        },
     };
-    match search.run(&None) {
+    match search.run(None) {
         Some(true) => Verdict::Linearizable,
         None => Verdict::Unknown,
         Some(false) => Verdict::Violated(search.explain()),
@@ -197,13 +219,12 @@ impl Search<'_> {
 
     /// Depth-first search: `Some(true)` if the remaining completed operations can be
     /// linearized from `state`, `Some(false)` if not, `None` when out of budget.
-    fn run(&mut self, state: &State) -> Option<bool> {
+    fn run(&mut self, state: State) -> Option<bool> {
         // The earliest return among operations not yet placed: anything placed next must
         // have been invoked before it (real-time order).
-        let pending_return =
-            (0..self.ops.len()).filter(|&i| !self.is_linearized(i)).filter_map(|i| self.ops[i].returned).min();
-        let Some(horizon) = pending_return else { return Some(true) };
-        if !self.seen.insert((self.linearized.clone(), state.clone())) {
+        let pending = self.by_return.iter().copied().find(|&i| !self.is_linearized(i));
+        let Some(horizon) = pending.and_then(|i| self.ops[i].returned) else { return Some(true) };
+        if !self.seen.insert((self.linearized.clone(), state)) {
             return Some(false);
         }
         self.states += 1;
@@ -218,8 +239,8 @@ impl Search<'_> {
             if self.is_linearized(index) {
                 continue;
             }
-            let (next, output) = step(state, &op.input);
-            if op.output.as_ref().is_some_and(|seen| *seen != output) {
+            let (next, output) = step(state, op.input);
+            if op.output.is_some_and(|seen| seen != output) {
                 continue;
             }
             self.flip(index);
@@ -227,7 +248,7 @@ impl Search<'_> {
             if self.order.len() > self.deepest.len() {
                 self.deepest = self.order.clone();
             }
-            let result = self.run(&next);
+            let result = self.run(next);
             self.order.pop();
             self.flip(index);
             if result != Some(false) {
@@ -243,7 +264,7 @@ impl Search<'_> {
         let mut placed = Vec::new();
         for &index in &self.deepest {
             let op = &self.ops[index];
-            state = step(&state, &op.input).0;
+            state = step(state, op.input).0;
             placed.push(format!("op#{}", op.id));
         }
         let placed_set: std::collections::BTreeSet<usize> = self.deepest.iter().copied().collect();
@@ -252,7 +273,7 @@ impl Search<'_> {
             .take(4)
             .map(|i| {
                 let op = &self.ops[i];
-                format!("op#{} {:?} -> {:?} (model says {:?})", op.id, op.input, op.output, step(&state, &op.input).1)
+                format!("op#{} {:?} -> {:?} (model says {:?})", op.id, op.input, op.output, step(state, op.input).1)
             })
             .collect();
         format!(
@@ -274,8 +295,8 @@ mod tests {
         LinOp { id, invoked, returned, input, output }
     }
 
-    fn data(s: &str) -> Vec<u8> {
-        s.as_bytes().to_vec()
+    fn data(s: &str) -> Data {
+        s.as_bytes()[0] as Data
     }
 
     #[test]

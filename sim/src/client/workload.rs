@@ -29,6 +29,9 @@ pub(super) struct Memory {
     versions: BTreeMap<String, i32>,
     /// Counter for unique data and ephemeral names.
     counter: u64,
+    /// Sequential children this client created, oldest first: deleting them keeps the tree
+    /// small (the node checks its whole tree after every input).
+    sequential_children: std::collections::VecDeque<String>,
 }
 
 impl Memory {
@@ -47,6 +50,9 @@ impl Memory {
                 self.versions.insert(path.clone(), 0);
                 if r.flags == 1 || r.flags == 3 {
                     shared.ephemerals.push(path.clone());
+                }
+                if r.flags == 2 {
+                    self.sequential_children.push_back(path.clone());
                 }
             }
             (Request::SetData(r), ErrorCode::Ok, Response::Stat(stat)) => {
@@ -164,6 +170,10 @@ impl SimClient {
     fn sequential_op(&mut self, cx: &mut Context) -> Request {
         match cx.rng.range(0, 5) {
             0 => create("/q".into(), Vec::new(), 0),
+            1 | 2 if !self.workload.sequential_children.is_empty() => {
+                let path = self.workload.sequential_children.pop_front().expect("not empty");
+                Request::Delete(DeleteRequest { path, version: -1 })
+            }
             _ => create("/q/s-".into(), self.data(), 2),
         }
     }

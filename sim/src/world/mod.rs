@@ -177,6 +177,8 @@ pub struct World {
     slow_next_fsync_ms: Option<u64>,
     heal_at: u64,
     ended: bool,
+    /// Persist tokens the AckBeforeFsync mutant already reported.
+    acked_early: std::collections::BTreeSet<PersistToken>,
     /// Every session a client was ever given, for the server-side ephemerals check.
     known_sessions: std::collections::BTreeSet<zab_core::SessionId>,
     stats: RunStats,
@@ -185,7 +187,11 @@ pub struct World {
 impl World {
     /// A swarm run of `seed`: options drawn from the seed, random workload and faults.
     pub fn swarm(seed: u64, print_trace: bool) -> World {
-        let options = Options::draw(seed);
+        World::swarm_with(Options::draw(seed), print_trace)
+    }
+
+    /// A swarm run with these options (tests switch a [`crate::options::Mutant`] on).
+    pub fn swarm_with(options: Options, print_trace: bool) -> World {
         let mut world = World::new(options, true, print_trace);
         let safety = world.options.safety_ms;
         world.heal_at = safety;
@@ -246,6 +252,7 @@ impl World {
             heal_at: 0,
             ended: false,
             known_sessions: Default::default(),
+            acked_early: Default::default(),
             stats: RunStats::default(),
             options,
         };
@@ -358,7 +365,9 @@ impl World {
             Event::SnapshotDone { incarnation, id } if incarnation == self.incarnation => {
                 self.trace(format!("disk snapshot {id} in place"));
                 self.stats.snapshots += 1;
-                self.disk.complete_snapshot(id);
+                if let Err(message) = self.disk.complete_snapshot(id) {
+                    self.violation(Violation { checker: "durability", message });
+                }
             }
             Event::NodeTimer { incarnation, generation }
                 if incarnation == self.incarnation && generation == self.timer_generation =>
@@ -554,6 +563,11 @@ impl World {
         self.disk.heal();
         self.armed_crash = None;
         self.trace("HEAL: faults off, liveness phase");
+        if self.options.mutant == Some(crate::options::Mutant::NoRestartAfterHeal) {
+            self.auto_restart = false;
+            self.crash_now(None);
+            return;
+        }
         if self.node.is_none() {
             self.queue.schedule(self.queue.now(), Event::Restart);
         }

@@ -5,7 +5,7 @@ use super::{describe, CrashPoint, Event, Phase, ServerMessage, World};
 use crate::checker::{ephemerals, node_invariants};
 use crate::client::ClientMessage;
 use crate::network::{Delivery, Direction};
-use crate::options::CrashMode;
+use crate::options::{CrashMode, Mutant};
 use std::net::{IpAddr, Ipv4Addr};
 use zab_core::node::{ClientEvent, DurableState, Node, Output};
 use zab_core::{ConnectionId, Millis, PersistToken};
@@ -64,6 +64,9 @@ impl World {
             self.crash("after fsync, before the node heard", mode);
             return;
         }
+        if self.acked_early.remove(&token) {
+            return;
+        }
         let now = self.local_now();
         self.node.as_mut().expect("a live incarnation's fsync").handle_persisted(now, token);
         self.check_ephemerals();
@@ -108,7 +111,14 @@ impl World {
             Output::Reply { connection, header, response } => {
                 self.send_to_client(connection, ServerMessage::Reply(header, response))
             }
-            Output::WatchEvent { connection, event, .. } => self.send_to_client(connection, ServerMessage::Watch(event)),
+            Output::WatchEvent { connection, event, .. } => match self.options.mutant {
+                Some(Mutant::DropWatchEvents) if self.rng_faults.chance(0.5) => {}
+                Some(Mutant::DuplicateWatchEvents) => {
+                    self.send_to_client(connection, ServerMessage::Watch(event.clone()));
+                    self.send_to_client(connection, ServerMessage::Watch(event));
+                }
+                _ => self.send_to_client(connection, ServerMessage::Watch(event)),
+            },
             Output::CloseConnection { connection } => self.send_to_client(connection, ServerMessage::Closed),
             Output::Persist { txns, token } => self.persist(txns, token),
             Output::WriteSnapshot { snapshot } => {
@@ -134,12 +144,23 @@ impl World {
         if let Some((CrashPoint::BeforeFsync, mode)) = self.armed_crash {
             self.armed_crash = None;
             self.crash("after a write, before its fsync", mode);
+        } else if self.options.mutant == Some(Mutant::AckBeforeFsync) {
+            self.acked_early.insert(token);
+            let now = self.local_now();
+            self.node.as_mut().expect("persisting on a live node").handle_persisted(now, token);
         }
     }
 
     fn send_to_client(&mut self, connection: ConnectionId, message: ServerMessage) {
         match self.network.send(self.queue.now(), connection, Direction::ToClient) {
-            Delivery::At(at) => self.queue.schedule(at, Event::ToClient(connection, message)),
+            Delivery::At(at) => {
+                let early = match (self.options.mutant, &message) {
+                    (Some(Mutant::ReorderReplies), ServerMessage::Reply(..)) => self.rng_faults.range(0, 40),
+                    _ => 0,
+                };
+                let at = at.saturating_sub(early).max(self.queue.now());
+                self.queue.schedule(at, Event::ToClient(connection, message))
+            }
             Delivery::Broken => self.link_broke(connection),
             Delivery::Closed => {}
         }
@@ -202,6 +223,7 @@ impl World {
         self.durability.on_applied(node.last_zxid(), digest);
         self.incarnation += 1;
         self.timer = None;
+        self.acked_early.clear();
         self.stats.crashes += 1;
         let damage = match mode {
             Some(mode) => self.disk.crash_with(mode),
@@ -239,7 +261,11 @@ impl World {
         }
         let snapshot_zxid = recovered.snapshot.as_ref().map(|s| s.zxid);
         let records = recovered.log.len();
-        let durable = DurableState { snapshot: recovered.snapshot, log: recovered.log };
+        let mut log = recovered.log;
+        if self.options.mutant == Some(Mutant::RecoverWithoutCloseSession) {
+            log.retain(|txn| !matches!(txn.body, zab_core::txn::TxnBody::CloseSession { .. }));
+        }
+        let durable = DurableState { snapshot: recovered.snapshot, log };
         let node = Node::new(self.config.clone(), durable, self.local_now(), self.rng_node.next_u64());
         let (zxid, digest) = (node.last_zxid(), node.tree().digest());
         self.trace(format!(

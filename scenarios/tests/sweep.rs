@@ -1,0 +1,152 @@
+//! The simulation gate: a swarm sweep over many seeds (each a minute of faults, then a healed
+//! liveness phase), every named scenario, a determinism double run, and proof that each
+//! checker fails when the driver is deliberately broken.
+//!
+//! `ZAB_SIM_SEEDS=N` sets the sweep size (default 2000); `ZAB_SIM_SEED_START` its first seed
+//! (default 0), so CI can run a bigger or a different sweep. Every failure prints the line
+//! that replays it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use zab_scenarios::{catalogue, replay_line, run_scenario, run_seed, Outcome};
+use zab_sim::options::{Mutant, Options};
+use zab_sim::World;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Totals over the sweep, to show the faults and checkers were exercised.
+#[derive(Default, Debug)]
+struct Totals {
+    crashes: u64,
+    torn_tails: u64,
+    snapshots: u64,
+    sessions_expired: u64,
+    linearizable_ops: u64,
+    watch_events: u64,
+    sequential_creates: u64,
+    ephemeral_reads: u64,
+    simulated_ms_min: u64,
+}
+
+#[test]
+fn swarm_sweep_finds_no_violation() {
+    let start = env_u64("ZAB_SIM_SEED_START", 0);
+    let count = env_u64("ZAB_SIM_SEEDS", 2000);
+    let next = AtomicU64::new(start);
+    let failures = Mutex::new(Vec::new());
+    let totals = Mutex::new(Totals { simulated_ms_min: u64::MAX, ..Totals::default() });
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= start + count {
+                    return;
+                }
+                let outcome = run_seed(seed, false);
+                if let Outcome::Finished(report) = &outcome {
+                    let mut t = totals.lock().unwrap();
+                    t.crashes += report.stats.crashes;
+                    t.torn_tails += report.stats.torn_tails;
+                    t.snapshots += report.stats.snapshots;
+                    t.sessions_expired += report.stats.sessions_expired;
+                    t.linearizable_ops += report.coverage.linearizable_ops as u64;
+                    t.watch_events += report.coverage.watch_events as u64;
+                    t.sequential_creates += report.coverage.sequential_creates as u64;
+                    t.ephemeral_reads += report.coverage.ephemeral_reads as u64;
+                    t.simulated_ms_min = t.simulated_ms_min.min(report.stats.simulated_ms);
+                }
+                if !outcome.is_ok() {
+                    let text = format!("seed {seed}: FAILED\n{}\n{}", outcome.details(), replay_line(seed));
+                    failures.lock().unwrap().push((seed, text));
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap();
+    failures.sort();
+    for (_, text) in &failures {
+        println!("{text}");
+    }
+    let totals = totals.into_inner().unwrap();
+    println!("sweep of {count} seeds from {start}: {totals:?}");
+    assert!(failures.is_empty(), "{} of {count} seeds failed; replay lines above", failures.len());
+    assert!(totals.simulated_ms_min >= 60_000, "every run covers at least 60 s: {totals:?}");
+    if count >= 200 {
+        for (what, total) in [
+            ("crashes", totals.crashes),
+            ("torn tails", totals.torn_tails),
+            ("snapshots", totals.snapshots),
+            ("expired sessions", totals.sessions_expired),
+            ("linearizable ops", totals.linearizable_ops),
+            ("watch events", totals.watch_events),
+            ("sequential creates", totals.sequential_creates),
+            ("ephemeral reads", totals.ephemeral_reads),
+        ] {
+            assert!(total > 0, "the sweep never exercised {what}: {totals:?}");
+        }
+    }
+}
+
+#[test]
+fn every_named_scenario_passes() {
+    let scenarios = catalogue();
+    assert!(scenarios.len() >= 10);
+    let failed: Vec<String> = scenarios
+        .iter()
+        .filter_map(|s| run_scenario(s.name, false).err().map(|why| format!("{}: {why}", s.name)))
+        .collect();
+    assert!(failed.is_empty(), "failed scenarios:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn a_broken_scenario_is_reported_with_its_line() {
+    let text = "scenario: a wrong expectation fails\nclients 1\nc1 create /a x\nc1 read /a\nexpect c1 data y\n";
+    let err = zab_sim::script::run(text, false).unwrap_err();
+    assert_eq!(err, "a wrong expectation fails: line 5: expected c1 Data(\"y\"), got Ok data=x version=0 mzxid=0x2");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_hash() {
+    let seeds = env_u64("ZAB_SIM_DETERMINISM_SEEDS", 20);
+    let mut hashes = std::collections::BTreeSet::new();
+    for seed in 0..seeds {
+        let (first, second) = (run_seed(seed, false), run_seed(seed, false));
+        assert_ne!(first.hash(), 0, "seed {seed} did not finish: {}", first.summary());
+        assert_eq!(first.hash(), second.hash(), "seed {seed} is not deterministic\n{}", replay_line(seed));
+        hashes.insert(first.hash());
+    }
+    assert_eq!(hashes.len() as u64, seeds, "different seeds gave the same trace");
+}
+
+/// Runs seeds with a mutant until one fails; returns the checkers that caught it.
+fn caught_by(mutant: Mutant) -> Vec<&'static str> {
+    for seed in 0..40 {
+        let mut options = Options::draw(seed);
+        options.mutant = Some(mutant);
+        let report = World::swarm_with(options, false).run();
+        if !report.violations.is_empty() {
+            let mut checkers: Vec<&'static str> = report.violations.iter().map(|v| v.checker).collect();
+            checkers.dedup();
+            return checkers;
+        }
+    }
+    Vec::new()
+}
+
+#[test]
+fn each_checker_catches_its_mutant() {
+    for (mutant, checker) in [
+        (Mutant::AckBeforeFsync, "durability"),
+        (Mutant::RecoverWithoutCloseSession, "ephemerals"),
+        (Mutant::ReorderReplies, "fifo"),
+        (Mutant::DropWatchEvents, "watches"),
+        (Mutant::DuplicateWatchEvents, "watches"),
+        (Mutant::NoRestartAfterHeal, "liveness"),
+    ] {
+        let checkers = caught_by(mutant);
+        assert!(checkers.contains(&checker), "{mutant:?} was caught by {checkers:?}, expected {checker}");
+    }
+}
