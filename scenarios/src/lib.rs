@@ -7,7 +7,7 @@
 
 mod catalogue;
 
-pub use catalogue::{catalogue, Scenario};
+pub use catalogue::{catalogue, known_node_bugs, Scenario};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zab_sim::{RunReport, World};
@@ -105,7 +105,11 @@ pub fn run_seed(seed: u64, print_trace: bool) -> Outcome {
 
 /// Runs one named scenario; `Err` carries what failed.
 pub fn run_scenario(name: &str, print_trace: bool) -> Result<(), String> {
-    let scenario = catalogue().into_iter().find(|s| s.name == name).ok_or(format!("no scenario named {name}"))?;
+    let scenario = catalogue()
+        .into_iter()
+        .chain(known_node_bugs().into_iter().map(|(scenario, _)| scenario))
+        .find(|s| s.name == name)
+        .ok_or(format!("no scenario named {name}"))?;
     let result = catch_unwind(AssertUnwindSafe(|| zab_sim::script::run(scenario.text, print_trace)));
     match result {
         Ok(result) => result,

@@ -5,10 +5,14 @@
 //! `ZAB_SIM_SEEDS=N` sets the sweep size (default 2000); `ZAB_SIM_SEED_START` its first seed
 //! (default 0), so CI can run a bigger or a different sweep. Every failure prints the line
 //! that replays it.
+//!
+//! Seeds that hit a known, not yet fixed Node bug (`known_node_bugs`, each with a scenario
+//! that reproduces it) must still fail; every other seed must pass. A known-bug seed that
+//! starts passing fails the test too, so the list cannot go stale.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use zab_scenarios::{catalogue, replay_line, run_scenario, run_seed, Outcome};
+use zab_scenarios::{catalogue, known_node_bugs, replay_line, run_scenario, run_seed, Outcome};
 use zab_sim::options::{Mutant, Options};
 use zab_sim::World;
 
@@ -35,7 +39,9 @@ fn swarm_sweep_finds_no_violation() {
     let start = env_u64("ZAB_SIM_SEED_START", 0);
     let count = env_u64("ZAB_SIM_SEEDS", 2000);
     let next = AtomicU64::new(start);
+    let known: Vec<u64> = known_node_bugs().iter().flat_map(|(_, seeds)| seeds.iter().copied()).collect();
     let failures = Mutex::new(Vec::new());
+    let known_failed = Mutex::new(Vec::new());
     let totals = Mutex::new(Totals { simulated_ms_min: u64::MAX, ..Totals::default() });
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
     std::thread::scope(|scope| {
@@ -58,7 +64,11 @@ fn swarm_sweep_finds_no_violation() {
                     t.ephemeral_reads += report.coverage.ephemeral_reads as u64;
                     t.simulated_ms_min = t.simulated_ms_min.min(report.stats.simulated_ms);
                 }
-                if !outcome.is_ok() {
+                if known.contains(&seed) {
+                    if !outcome.is_ok() {
+                        known_failed.lock().unwrap().push(seed);
+                    }
+                } else if !outcome.is_ok() {
                     let text = format!("seed {seed}: FAILED\n{}\n{}", outcome.details(), replay_line(seed));
                     failures.lock().unwrap().push((seed, text));
                 }
@@ -73,6 +83,10 @@ fn swarm_sweep_finds_no_violation() {
     let totals = totals.into_inner().unwrap();
     println!("sweep of {count} seeds from {start}: {totals:?}");
     assert!(failures.is_empty(), "{} of {count} seeds failed; replay lines above", failures.len());
+    let mut known_failed = known_failed.into_inner().unwrap();
+    known_failed.sort();
+    let expected: Vec<u64> = known.iter().copied().filter(|s| (start..start + count).contains(s)).collect();
+    assert_eq!(known_failed, expected, "a known Node bug stopped reproducing: move its scenario into the catalogue");
     assert!(totals.simulated_ms_min >= 60_000, "every run covers at least 60 s: {totals:?}");
     if count >= 200 {
         for (what, total) in [
@@ -99,6 +113,14 @@ fn every_named_scenario_passes() {
         .filter_map(|s| run_scenario(s.name, false).err().map(|why| format!("{}: {why}", s.name)))
         .collect();
     assert!(failed.is_empty(), "failed scenarios:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn known_node_bugs_still_reproduce() {
+    for (scenario, _) in known_node_bugs() {
+        let result = run_scenario(scenario.name, false);
+        assert!(result.is_err(), "{} passes now: move it into the catalogue", scenario.name);
+    }
 }
 
 #[test]

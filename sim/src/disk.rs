@@ -1,7 +1,9 @@
 //! One node's disk: a transaction log and a snapshot store with fsync semantics.
 //!
-//! A `Persist` output is written to the page cache at once and becomes durable only when its
-//! simulated fsync completes; fsyncs complete in order, as one log file's would. A crash keeps
+//! A `Persist` output is written to the page cache at once and becomes durable only when an
+//! fsync that started after the write completes. One fsync runs at a time and covers every
+//! write made before it started, as an fsync of one log file does; writes made meanwhile wait
+//! for the next one (group commit, so a slow disk batches instead of falling behind). A crash keeps
 //! what was synced and, depending on the drawn mode, none, a prefix, or a prefix and a torn
 //! record of what was not (FoundationDB's `AsyncFileNonDurable`: "the correct write, part of
 //! the write, or none of the write"). Records carry a checksum flag; recovery stops at the
@@ -28,7 +30,6 @@ struct Record {
 struct Unsynced {
     token: PersistToken,
     txns: Vec<Txn>,
-    synced_at: u64,
 }
 
 /// What a crash did to the unsynced tail, for the trace.
@@ -63,8 +64,8 @@ pub struct Disk<S> {
     /// Snapshots written but not yet renamed into place.
     snapshots_pending: Vec<(u64, Zxid, S)>,
     next_snapshot: u64,
-    /// When the last queued fsync completes: fsyncs are serial.
-    fsync_free_at: u64,
+    /// The running fsync: how many of the oldest unsynced writes it covers, and when it ends.
+    fsync: Option<(usize, u64)>,
     fsync_ms_min: u64,
     fsync_ms_mean: u64,
     fsync_slow_probability: f64,
@@ -82,7 +83,7 @@ impl<S: Clone> Disk<S> {
             snapshot: None,
             snapshots_pending: Vec::new(),
             next_snapshot: 0,
-            fsync_free_at: 0,
+            fsync: None,
             fsync_ms_min: options.fsync_ms_min,
             fsync_ms_mean: options.fsync_ms_mean,
             fsync_slow_probability: options.fsync_slow_probability,
@@ -91,29 +92,40 @@ impl<S: Clone> Disk<S> {
         }
     }
 
-    /// Appends a `Persist` output's records unsynced; returns when their fsync completes.
-    pub fn append(&mut self, now: u64, token: PersistToken, txns: Vec<Txn>) -> u64 {
-        let start = self.fsync_free_at.max(now);
+    /// Appends a `Persist` output's records unsynced. Returns when an fsync covering them
+    /// completes if this write starts one; `None` if an fsync is already running (the next
+    /// one will cover this write).
+    pub fn append(&mut self, now: u64, token: PersistToken, txns: Vec<Txn>) -> Option<u64> {
+        self.unsynced.push(Unsynced { token, txns });
+        if self.fsync.is_some() {
+            return None;
+        }
+        Some(self.start_fsync(now))
+    }
+
+    fn start_fsync(&mut self, now: u64) -> u64 {
         let slow = self.rng.chance(self.fsync_slow_probability);
-        let latency =
-            if slow { self.fsync_slow_ms } else { self.fsync_ms_min + self.rng.exponential(self.fsync_ms_mean as f64) };
-        let synced_at = start + latency;
-        self.fsync_free_at = synced_at;
-        self.unsynced.push(Unsynced { token, txns, synced_at });
-        synced_at
+        let latency = if slow {
+            self.fsync_slow_ms
+        } else {
+            self.fsync_ms_min + self.rng.exponential(self.fsync_ms_mean as f64)
+        };
+        let done_at = now + latency.max(1);
+        self.fsync = Some((self.unsynced.len(), done_at));
+        done_at
     }
 
-    /// Completes the oldest fsync; it must be `token`. Its records are now durable.
-    pub fn complete_fsync(&mut self, token: PersistToken) {
-        assert!(!self.unsynced.is_empty(), "fsync completion with nothing written");
-        let write = self.unsynced.remove(0);
-        assert_eq!(write.token, token, "fsyncs complete in order");
-        self.log.extend(write.txns.into_iter().map(|txn| Record { txn, intact: true }));
-    }
-
-    /// The time the oldest unsynced write becomes durable, if any.
-    pub fn next_fsync_at(&self) -> Option<u64> {
-        self.unsynced.first().map(|write| write.synced_at)
+    /// The running fsync completes at `now`: the writes it covered are durable. Returns their
+    /// tokens in order, and when the next fsync (covering later writes) completes, if any.
+    pub fn complete_fsync(&mut self, now: u64) -> (Vec<PersistToken>, Option<u64>) {
+        let (covered, _) = self.fsync.take().expect("fsync completion with no fsync running");
+        let mut tokens = Vec::with_capacity(covered);
+        for write in self.unsynced.drain(..covered) {
+            tokens.push(write.token);
+            self.log.extend(write.txns.into_iter().map(|txn| Record { txn, intact: true }));
+        }
+        let next = (!self.unsynced.is_empty()).then(|| self.start_fsync(now));
+        (tokens, next)
     }
 
     /// Starts writing a snapshot; returns its id and when its rename completes.
@@ -159,7 +171,7 @@ impl<S: Clone> Disk<S> {
     pub fn crash_with(&mut self, mode: CrashMode) -> CrashDamage {
         let records: Vec<Txn> = self.unsynced.drain(..).flat_map(|write| write.txns).collect();
         self.snapshots_pending.clear();
-        self.fsync_free_at = 0;
+        self.fsync = None;
         let total = records.len();
         let kept = match mode {
             CrashMode::LoseUnsynced => 0,
@@ -227,11 +239,11 @@ mod tests {
     #[test]
     fn only_synced_records_survive_a_lose_unsynced_crash() {
         let mut disk: Disk<u8> = Disk::new(&Options::quiet(1, 1));
-        let first = disk.append(0, PersistToken(0), vec![txn(1), txn(2)]);
-        let second = disk.append(0, PersistToken(1), vec![txn(3)]);
-        assert!(second >= first, "fsyncs are serial");
-        assert_eq!(disk.next_fsync_at(), Some(first));
-        disk.complete_fsync(PersistToken(0));
+        let first = disk.append(0, PersistToken(0), vec![txn(1), txn(2)]).expect("starts an fsync");
+        assert_eq!(disk.append(1, PersistToken(1), vec![txn(3)]), None, "one fsync at a time");
+        let (tokens, next) = disk.complete_fsync(first);
+        assert_eq!(tokens, vec![PersistToken(0)], "the running fsync covers only earlier writes");
+        assert!(next.is_some_and(|at| at > first), "the later write gets its own fsync");
         assert_eq!(disk.crash_with(CrashMode::LoseUnsynced), CrashDamage { kept: 0, torn: false, lost: 1 });
         let recovered = disk.recover();
         assert_eq!(zxids(&recovered.log), vec![1, 2]);
@@ -242,8 +254,8 @@ mod tests {
     fn a_torn_record_and_everything_after_it_is_dropped() {
         let mut disk: Disk<u8> = Disk::new(&Options::quiet(5, 1));
         disk.append(0, PersistToken(0), vec![txn(1)]);
-        disk.complete_fsync(PersistToken(0));
-        disk.append(0, PersistToken(1), vec![txn(2), txn(3), txn(4)]);
+        disk.complete_fsync(5);
+        disk.append(6, PersistToken(1), vec![txn(2), txn(3), txn(4)]);
         let damage = disk.crash_with(CrashMode::TearTail);
         assert!(damage.torn);
         assert_eq!(damage.kept + 1 + damage.lost, 3);
@@ -257,7 +269,7 @@ mod tests {
     fn a_completed_snapshot_replaces_the_log_it_covers_and_an_unfinished_one_is_lost() {
         let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
         disk.append(0, PersistToken(0), vec![txn(1), txn(2), txn(3)]);
-        disk.complete_fsync(PersistToken(0));
+        disk.complete_fsync(5);
         let (id, _) = disk.begin_snapshot(0, Zxid(2), "at 2");
         assert_eq!(disk.complete_snapshot(id), Ok(()));
         disk.begin_snapshot(0, Zxid(3), "at 3, never renamed");

@@ -18,9 +18,11 @@
 //!   `cN set PATH DATA [version V]`, `cN delete PATH [version V]`, `cN get PATH [watch]`,
 //!   `cN read PATH` (sync + getData), `cN exists PATH [watch]`, `cN children PATH [watch]`,
 //!   `cN add-watch PATH persistent|recursive`, `cN close-session`; each waits for its reply
-//!   (or for the connection to die);
-//! - faults: `cN disconnect`, `cN silent DURATION` (no pings: the session expires if DURATION
-//!   exceeds its timeout), `crash [tearing|keeping] [before fsync|after fsync]` (now, or armed
+//!   (or for the connection to die), unless the line ends with `&` (pipelined: sent, not
+//!   awaited);
+//! - faults: `cN disconnect`, `cN silent DURATION` (link cut, no reconnect, no pings: the
+//!   session expires if DURATION exceeds its timeout), `cN pause DURATION` (the link stays open
+//!   but the client sends nothing, like a long GC pause), `crash [tearing|keeping] [before fsync|after fsync]` (now, or armed
 //!   for the next write/fsync), `slow fsync DURATION`, `restart`, `wait DURATION`;
 //! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
 //!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
@@ -54,11 +56,15 @@ pub enum Step {
         request: Request,
         /// Plain or read-after-sync.
         kind: OpKind,
+        /// Wait for the reply (false: pipelined with `&`).
+        wait: bool,
     },
     /// Break a client's connection.
     Disconnect(usize),
-    /// Silence a client for a while.
+    /// Silence a client for a while (its link cut).
     Silent(usize, u64),
+    /// Pause a client for a while (its link kept open).
+    Pause(usize, u64),
     /// Crash now or at a point, with a crash mode.
     Crash(Option<CrashPoint>, Option<CrashMode>),
     /// Make the next fsync slow.
@@ -158,10 +164,15 @@ fn parse_step(words: &[&str], clients: usize) -> Result<Step, String> {
         ["expect", client, rest @ ..] => Ok(Step::Expect(parse_client(client, clients)?, parse_expectation(rest)?)),
         [client, "disconnect"] => Ok(Step::Disconnect(parse_client(client, clients)?)),
         [client, "silent", duration] => Ok(Step::Silent(parse_client(client, clients)?, parse_duration(duration)?)),
+        [client, "pause", duration] => Ok(Step::Pause(parse_client(client, clients)?, parse_duration(duration)?)),
         [client, rest @ ..] => {
             let client = parse_client(client, clients)?;
+            let (rest, wait) = match rest {
+                [head @ .., "&"] => (head, false),
+                rest => (rest, true),
+            };
             let (request, kind) = parse_op(rest)?;
-            Ok(Step::Op { client, request, kind })
+            Ok(Step::Op { client, request, kind, wait })
         }
         [] => Err("empty line".into()),
     }
@@ -313,7 +324,7 @@ fn run_while(world: &mut World, mut done: impl FnMut(&World) -> bool) -> bool {
 impl Interpreter {
     fn step(&mut self, world: &mut World, step: &Step) -> Result<(), String> {
         match step {
-            Step::Op { client, request, kind } => {
+            Step::Op { client, request, kind, wait } => {
                 let client = *client;
                 if !run_while(world, |w| w.client_connected(client)) {
                     return Err(format!("c{} never connected", client + 1));
@@ -321,10 +332,13 @@ impl Interpreter {
                 let op = world.history().ops.len();
                 assert!(world.submit(client, request.clone(), kind.clone()), "client is up");
                 self.last_op[client] = Some(op);
-                run_while(world, |w| w.history().ops[op].completion.is_some() || !w.client(client).awaits(op));
+                if *wait {
+                    run_while(world, |w| w.history().ops[op].completion.is_some() || !w.client(client).awaits(op));
+                }
             }
             Step::Disconnect(client) => world.disconnect(*client),
             Step::Silent(client, ms) => world.silence(*client, *ms),
+            Step::Pause(client, ms) => world.pause(*client, *ms),
             Step::Crash(None, mode) => world.crash_now(*mode),
             Step::Crash(Some(point), mode) => world.arm_crash(*point, *mode),
             Step::SlowFsync(ms) => world.slow_next_fsync(*ms),

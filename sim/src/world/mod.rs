@@ -52,7 +52,7 @@ enum Event {
     ClientNotices(ConnectionId),
     /// The node notices a connection died.
     ServerNotices(ConnectionId),
-    Fsync { incarnation: u64, token: PersistToken },
+    Fsync { incarnation: u64 },
     SnapshotDone { incarnation: u64, id: u64 },
     NodeTimer { incarnation: u64, generation: u64 },
     ClientTick { client: usize, generation: u64 },
@@ -140,6 +140,10 @@ impl NodeClock {
     fn global(&self, local: u64) -> u64 {
         let elapsed = local.saturating_sub(NODE_EPOCH_MS) as i128;
         let mut global = (elapsed * 1_000_000 / (1_000_000 + self.skew_ppm as i128)).max(0) as u64;
+        // The estimate can be off by a millisecond either way from integer rounding.
+        while global > 0 && self.local(global - 1) >= local {
+            global -= 1;
+        }
         while self.local(global) < local {
             global += 1;
         }
@@ -361,7 +365,7 @@ impl World {
             Event::ToClient(connection, message) => self.deliver_to_client(connection, message),
             Event::ClientNotices(connection) => self.client_notices(connection),
             Event::ServerNotices(connection) => self.server_notices(connection),
-            Event::Fsync { incarnation, token } if incarnation == self.incarnation => self.fsync_done(token),
+            Event::Fsync { incarnation } if incarnation == self.incarnation => self.fsync_done(),
             Event::SnapshotDone { incarnation, id } if incarnation == self.incarnation => {
                 self.trace(format!("disk snapshot {id} in place"));
                 self.stats.snapshots += 1;
@@ -538,6 +542,14 @@ impl World {
             self.network.break_link(connection);
             self.trace(format!("c{index} goes silent for {ms} ms (conn={} cut)", connection.0));
         }
+        self.wake_client(index, until);
+    }
+
+    /// Keeps client `index` from sending anything for `ms` while its link stays open.
+    pub fn pause(&mut self, index: usize, ms: u64) {
+        let until = self.queue.now() + ms;
+        self.clients[index].silence(until);
+        self.trace(format!("c{index} pauses for {ms} ms"));
         self.wake_client(index, until);
     }
 

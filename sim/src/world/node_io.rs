@@ -56,21 +56,30 @@ impl World {
         }
     }
 
-    pub(super) fn fsync_done(&mut self, token: PersistToken) {
-        self.disk.complete_fsync(token);
-        self.trace(format!("disk fsync token={} done", token.0));
+    /// The running fsync completed: report its writes to the node, in order.
+    pub(super) fn fsync_done(&mut self) {
+        let (tokens, next) = self.disk.complete_fsync(self.queue.now());
+        if let Some(at) = next {
+            self.queue.schedule(at, Event::Fsync { incarnation: self.incarnation });
+        }
+        let names: Vec<u64> = tokens.iter().map(|t| t.0).collect();
+        self.trace(format!("disk fsync done: tokens {names:?}"));
         if let Some((CrashPoint::AfterFsync, mode)) = self.armed_crash {
             self.armed_crash = None;
             self.crash("after fsync, before the node heard", mode);
             return;
         }
-        if self.acked_early.remove(&token) {
-            return;
+        for token in tokens {
+            if self.acked_early.remove(&token) {
+                continue;
+            }
+            let now = self.local_now();
+            // An armed crash may strike while the earlier tokens' outputs run.
+            let Some(node) = self.node.as_mut() else { return };
+            node.handle_persisted(now, token);
+            self.check_ephemerals();
+            self.after_node_input();
         }
-        let now = self.local_now();
-        self.node.as_mut().expect("a live incarnation's fsync").handle_persisted(now, token);
-        self.check_ephemerals();
-        self.after_node_input();
     }
 
     pub(super) fn node_timer(&mut self) {
@@ -136,11 +145,12 @@ impl World {
             _ => panic!("Persist with no transactions (token {})", token.0),
         };
         self.trace(format!("n  persist token={} txns={} zxids={first}..{last}", token.0, txns.len()));
-        let mut at = self.disk.append(self.queue.now(), token, txns);
-        if let Some(ms) = self.slow_next_fsync_ms.take() {
-            at = at.max(self.queue.now() + ms);
+        if let Some(mut at) = self.disk.append(self.queue.now(), token, txns) {
+            if let Some(ms) = self.slow_next_fsync_ms.take() {
+                at = at.max(self.queue.now() + ms);
+            }
+            self.queue.schedule(at, Event::Fsync { incarnation: self.incarnation });
         }
-        self.queue.schedule(at, Event::Fsync { incarnation: self.incarnation, token });
         if let Some((CrashPoint::BeforeFsync, mode)) = self.armed_crash {
             self.armed_crash = None;
             self.crash("after a write, before its fsync", mode);
