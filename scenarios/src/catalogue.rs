@@ -151,12 +151,12 @@ pub fn catalogue() -> Vec<Scenario> {
         },
         Scenario {
             name: "slow_fsync_keeps_replies_in_order",
-            text: "scenario: a slow fsync delays a write, and the same session's read waits behind it
+            text: "scenario: a slow fsync delays a write, and the same session's pipelined read waits behind it
                 clients 2
                 c1 create /s v1
                 slow fsync 1500ms          # less than the client's read timeout (2/3 of 4 s)
-                c1 set /s v2
-                c1 read /s
+                c1 set /s v2 &             # pipelined: not awaited
+                c1 read /s                 # queued behind the set on the same session
                 expect c1 data v2
                 c2 read /s
                 expect c2 version 1",

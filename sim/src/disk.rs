@@ -105,11 +105,8 @@ impl<S: Clone> Disk<S> {
 
     fn start_fsync(&mut self, now: u64) -> u64 {
         let slow = self.rng.chance(self.fsync_slow_probability);
-        let latency = if slow {
-            self.fsync_slow_ms
-        } else {
-            self.fsync_ms_min + self.rng.exponential(self.fsync_ms_mean as f64)
-        };
+        let latency =
+            if slow { self.fsync_slow_ms } else { self.fsync_ms_min + self.rng.exponential(self.fsync_ms_mean as f64) };
         let done_at = now + latency.max(1);
         self.fsync = Some((self.unsynced.len(), done_at));
         done_at
@@ -284,6 +281,9 @@ mod tests {
         let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
         disk.append(0, PersistToken(0), vec![txn(1)]);
         let (id, _) = disk.begin_snapshot(0, Zxid(1), "at 1, before its fsync");
-        assert_eq!(disk.complete_snapshot(id), Err("snapshot at 0x1 covers records not yet durable (durable up to 0x0)".into()));
+        assert_eq!(
+            disk.complete_snapshot(id),
+            Err("snapshot at 0x1 covers records not yet durable (durable up to 0x0)".into())
+        );
     }
 }

@@ -7,11 +7,23 @@
 //! milliseconds.
 //!
 //! The parts:
+//! - [`world`]: the driver: delivers client input to the `Node`, executes its outputs, runs
+//!   its timers on a skewed clock, crashes and restarts it from its disk; a swarm run has a
+//!   safety phase (faults) and a liveness phase (healed);
 //! - [`network`]: client connections with latency, in-order delivery, loss (= a broken
 //!   connection), clogs;
-//! - [`disk`]: a log with fsync semantics and a snapshot store; crashes tear unsynced tails;
+//! - [`disk`]: a log with fsync semantics (group commit) and a snapshot store; crashes lose or
+//!   tear unsynced tails;
+//! - [`client`]: simulated ZooKeeper clients: sessions, pipelining, pings, watches,
+//!   reconnects with session id, password and last zxid seen;
 //! - [`history`]: what clients asked and observed, for the [`checker`]s;
+//! - [`script`]: the scenario DSL (short stories, run against a quiet world);
 //! - [`trace`]: one line per event and a running hash (same seed, same hash).
+//!
+//! ```no_run
+//! let report = zab_sim::World::swarm(42, false).run();
+//! assert!(report.violations.is_empty(), "replay: cargo run -p zab-scenarios --bin zab-sim -- --seed 42");
+//! ```
 #![deny(missing_docs)]
 
 pub mod checker;

@@ -35,8 +35,7 @@ use crate::history::OpKind;
 use crate::options::CrashMode;
 use crate::world::{CrashPoint, World};
 use zab_core::proto::{
-    event_type, Acl, AddWatchRequest, CreateRequest, DeleteRequest, PathWatchRequest, Request, Response,
-    SetDataRequest,
+    event_type, Acl, AddWatchRequest, CreateRequest, DeleteRequest, PathWatchRequest, Request, Response, SetDataRequest,
 };
 use zab_core::ErrorCode;
 
@@ -139,7 +138,8 @@ pub fn parse(text: &str) -> Result<Script, String> {
 }
 
 fn parse_client(word: &str, clients: usize) -> Result<usize, String> {
-    let index: usize = word.strip_prefix('c').and_then(|n| n.parse().ok()).ok_or(format!("`{word}` is not a client"))?;
+    let index: usize =
+        word.strip_prefix('c').and_then(|n| n.parse().ok()).ok_or(format!("`{word}` is not a client"))?;
     if index == 0 || index > clients {
         return Err(format!("client {word} does not exist (clients are c1..c{clients})"));
     }
@@ -225,8 +225,12 @@ fn parse_op(words: &[&str]) -> Result<(Request, OpKind), String> {
         ["read", path] => Ok((Request::GetData(path_watch(path, &[])?), OpKind::ReadAfterSync)),
         ["exists", path, rest @ ..] => plain(Request::Exists(path_watch(path, rest)?)),
         ["children", path, rest @ ..] => plain(Request::GetChildren2(path_watch(path, rest)?)),
-        ["add-watch", path, "persistent"] => plain(Request::AddWatch(AddWatchRequest { path: path.to_string(), mode: 0 })),
-        ["add-watch", path, "recursive"] => plain(Request::AddWatch(AddWatchRequest { path: path.to_string(), mode: 1 })),
+        ["add-watch", path, "persistent"] => {
+            plain(Request::AddWatch(AddWatchRequest { path: path.to_string(), mode: 0 }))
+        }
+        ["add-watch", path, "recursive"] => {
+            plain(Request::AddWatch(AddWatchRequest { path: path.to_string(), mode: 1 }))
+        }
         ["close-session"] => plain(Request::CloseSession),
         _ => Err("unknown client operation".into()),
     }
@@ -358,7 +362,8 @@ impl Interpreter {
 
     fn check(&self, world: &mut World, client: usize, name: &str, expectation: &Expectation) -> Result<(), String> {
         if let Expectation::Event(kind, path) = expectation {
-            return wait_for_event(world, client, kind, path).map_err(|seen| format!("{name} saw events {seen:?}, not {kind} {path}"));
+            return wait_for_event(world, client, kind, path)
+                .map_err(|seen| format!("{name} saw events {seen:?}, not {kind} {path}"));
         }
         if *expectation == Expectation::NoEvents {
             let events = world.client_mut(client).take_events();
@@ -366,9 +371,15 @@ impl Interpreter {
         }
         if *expectation == Expectation::SessionExpired {
             let expired = |w: &World| {
-                w.history().of_client(client).any(|(_, _, _, o)| matches!(o, crate::history::Observation::SessionExpired { .. }))
+                w.history()
+                    .of_client(client)
+                    .any(|(_, _, _, o)| matches!(o, crate::history::Observation::SessionExpired { .. }))
             };
-            return if run_while(world, expired) { Ok(()) } else { Err(format!("{name} never saw its session expire")) };
+            return if run_while(world, expired) {
+                Ok(())
+            } else {
+                Err(format!("{name} never saw its session expire"))
+            };
         }
         let op = self.last_op[client].ok_or(format!("{name} has no operation to check"))?;
         let completion = world.history().ops[op].completion.clone();
@@ -442,7 +453,10 @@ mod tests {
         assert_eq!(script.steps[3], (7, Step::Wait(2000)));
         let Step::Op { request: Request::Create(create), .. } = &script.steps[0].1 else { panic!("not a create") };
         assert_eq!((create.path.as_str(), create.flags, create.data.as_slice()), ("/a", 1, &b"x"[..]));
-        assert_eq!(parse("scenario: x\nclients 1\nc2 get /a").unwrap_err(), "line 3: client c2 does not exist (clients are c1..c1): `c2 get /a`");
+        assert_eq!(
+            parse("scenario: x\nclients 1\nc2 get /a").unwrap_err(),
+            "line 3: client c2 does not exist (clients are c1..c1): `c2 get /a`"
+        );
         assert_eq!(parse("clients 1").unwrap_err(), "the first line must be `scenario: TITLE`");
     }
 }

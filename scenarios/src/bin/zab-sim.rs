@@ -11,7 +11,7 @@
 //! Every failure prints the line that replays it.
 
 use std::process::ExitCode;
-use zab_scenarios::{catalogue, replay_line, run_scenario, run_seed, Outcome};
+use zab_scenarios::{catalogue, known_node_bugs, replay_line, run_scenario, run_seed, Outcome};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -78,7 +78,10 @@ fn execute(command: Command) -> ExitCode {
         Command::Scenario { name, trace } if name == "list" => {
             let _ = trace;
             for scenario in catalogue() {
-                println!("{:<40} {}", scenario.name, scenario.title());
+                println!("{:<50} {}", scenario.name, scenario.title());
+            }
+            for (scenario, seeds) in known_node_bugs() {
+                println!("{:<50} KNOWN NODE BUG (fails; swarm seeds {seeds:?}): {}", scenario.name, scenario.title());
             }
             ExitCode::SUCCESS
         }
@@ -90,7 +93,11 @@ fn execute(command: Command) -> ExitCode {
                     failed += 1;
                 }
             }
-            if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Seeds { seeds, trace, determinism, bench } => run_seeds(seeds, trace, determinism, bench),
     }
@@ -142,7 +149,11 @@ fn run_seeds(seeds: std::ops::Range<u64>, trace: bool, determinism: bool, bench:
         );
     }
     println!("{count} seeds, {failed} failed, {wall:.1} s");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn print_failure(seed: u64, outcome: &Outcome) {

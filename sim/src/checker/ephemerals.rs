@@ -54,7 +54,10 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
         let found = completion.err == ErrorCode::Ok;
         let mut fail = |message: String| violations.push(Violation { checker: "ephemerals", message });
         if let Some(&end) = closed.get(&owner).filter(|&&end| found && op.invoked > end) {
-            fail(format!("op#{id} (client {}) found {path} of session {owner} after its close was answered (#{end})", op.client));
+            fail(format!(
+                "op#{id} (client {}) found {path} of session {owner} after its close was answered (#{end})",
+                op.client
+            ));
         }
         if let Some(&gone) = gone_at.get(path.as_str()).filter(|&&gone| found && op.invoked > gone) {
             fail(format!("op#{id} (client {}) found {path} again after a read saw it gone (#{gone})", op.client));

@@ -11,10 +11,8 @@ use zab_core::proto::Request;
 pub fn check(history: &History, clients: usize, heal_ms: u64, deadline_ms: u64) -> Vec<Violation> {
     let mut progressed = vec![false; clients];
     for op in &history.ops {
-        let is_write = matches!(
-            op.request,
-            Request::Create(_) | Request::Create2(_) | Request::Delete(_) | Request::SetData(_)
-        );
+        let is_write =
+            matches!(op.request, Request::Create(_) | Request::Create2(_) | Request::Delete(_) | Request::SetData(_));
         let done_in_time = op.completion.as_ref().is_some_and(|c| c.at_ms <= deadline_ms);
         if is_write && op.invoked_ms >= heal_ms && done_in_time {
             progressed[op.client] = true;

@@ -410,7 +410,9 @@ impl SimClient {
         let (table, path) = match (request, err) {
             (Request::GetData(r) | Request::Exists(r), ErrorCode::Ok) if r.watch => (&mut tables.data, &r.path),
             (Request::Exists(r), ErrorCode::NoNode) if r.watch => (&mut tables.exist, &r.path),
-            (Request::GetChildren(r) | Request::GetChildren2(r), ErrorCode::Ok) if r.watch => (&mut tables.child, &r.path),
+            (Request::GetChildren(r) | Request::GetChildren2(r), ErrorCode::Ok) if r.watch => {
+                (&mut tables.child, &r.path)
+            }
             (Request::AddWatch(r), ErrorCode::Ok) if r.mode == 0 => (&mut tables.persistent, &r.path),
             (Request::AddWatch(r), ErrorCode::Ok) => (&mut tables.recursive, &r.path),
             _ => return,

@@ -6,7 +6,9 @@ use zab_core::proto::{Request, Response, WatcherEvent};
 /// One request as `op path [details]`.
 pub fn request(request: &Request) -> String {
     match request {
-        Request::Create(r) | Request::Create2(r) => format!("create {} flags={} data={}", r.path, r.flags, text(&r.data)),
+        Request::Create(r) | Request::Create2(r) => {
+            format!("create {} flags={} data={}", r.path, r.flags, text(&r.data))
+        }
         Request::CreateContainer(r) => format!("createContainer {}", r.path),
         Request::Delete(r) => format!("delete {} v={}", r.path, r.version),
         Request::SetData(r) => format!("setData {} v={} data={}", r.path, r.version, text(&r.data)),

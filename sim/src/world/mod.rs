@@ -52,10 +52,21 @@ enum Event {
     ClientNotices(ConnectionId),
     /// The node notices a connection died.
     ServerNotices(ConnectionId),
-    Fsync { incarnation: u64 },
-    SnapshotDone { incarnation: u64, id: u64 },
-    NodeTimer { incarnation: u64, generation: u64 },
-    ClientTick { client: usize, generation: u64 },
+    Fsync {
+        incarnation: u64,
+    },
+    SnapshotDone {
+        incarnation: u64,
+        id: u64,
+    },
+    NodeTimer {
+        incarnation: u64,
+        generation: u64,
+    },
+    ClientTick {
+        client: usize,
+        generation: u64,
+    },
     Crash,
     Restart,
     Clog,
@@ -425,7 +436,10 @@ impl World {
         for (connection, message) in messages {
             let line = match &message {
                 ClientMessage::Connect(r) => {
-                    format!("c{index} -> connect conn={} session={} seen={}", connection.0, r.session_id, r.last_zxid_seen)
+                    format!(
+                        "c{index} -> connect conn={} session={} seen={}",
+                        connection.0, r.session_id, r.last_zxid_seen
+                    )
                 }
                 ClientMessage::Request(h, r) => {
                     format!("c{index} -> conn={} xid={} {}", connection.0, h.xid, describe::request(r))

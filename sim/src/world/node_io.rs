@@ -37,7 +37,12 @@ impl World {
                 ClientEvent::Connect { request, address }
             }
             ClientMessage::Request(header, request) => {
-                self.trace(format!("n  <- c{index} conn={} xid={} {}", connection.0, header.xid, describe::request(&request)));
+                self.trace(format!(
+                    "n  <- c{index} conn={} xid={} {}",
+                    connection.0,
+                    header.xid,
+                    describe::request(&request)
+                ));
                 ClientEvent::Request { header, request }
             }
             ClientMessage::Close => ClientEvent::Disconnected,
