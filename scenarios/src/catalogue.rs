@@ -36,7 +36,9 @@ pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
                 c2 exists /e
                 expect c2 NoNode           # ZooKeeper fails the create: checkSession throws SESSIONEXPIRED for a closing session",
         },
-        &[1256],
+        // Swarm seeds (client pauses + slow fsync) where a write of a session whose close
+        // was prepared but not yet applied is accepted: the same missing "closing" check.
+        &[2037, 2527, 2586, 3817],
     )]
 }
 

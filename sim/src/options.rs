@@ -111,6 +111,9 @@ pub struct Options {
     pub timer_lateness_ms_max: u64,
     /// Whether a crashed node's connections reset at once (true) or go silent (false).
     pub crash_resets_connections: bool,
+    /// Mean time between client pauses (a GC pause: the link stays open, nothing is sent),
+    /// ms; `None` = no pauses.
+    pub client_pause_interval_ms_mean: Option<u64>,
     /// A deliberately broken driver (tests of the checkers only).
     pub mutant: Option<Mutant>,
 }
@@ -164,6 +167,7 @@ impl Options {
             clock_skew_ppm: if skew_on { rng.range(0, 100_000) as i64 - 50_000 } else { 0 },
             timer_lateness_ms_max: if skew_on { rng.range(0, 200) } else { 0 },
             crash_resets_connections: on(&mut rng),
+            client_pause_interval_ms_mean: on(&mut rng).then(|| rng.range(2000, 20_000)),
             mutant: None,
         }
     }
@@ -200,6 +204,7 @@ impl Options {
             clock_skew_ppm: 0,
             timer_lateness_ms_max: 0,
             crash_resets_connections: true,
+            client_pause_interval_ms_mean: None,
             mutant: None,
         }
     }
@@ -209,7 +214,7 @@ impl Options {
         format!(
             "seed={} clients={} pipeline={} think={}ms keys={} tick={}ms session={}ms snap={} \
              latency={}+{}ms drop={} clog={:?} fsync={}+{}ms slow={}@{}ms crash={:?} at_fsync={} \
-             modes={:?} skew={}ppm late<={}ms resets={}",
+             modes={:?} skew={}ppm late<={}ms resets={} pauses={:?}",
             self.seed,
             self.clients,
             self.pipeline_max,
@@ -232,6 +237,7 @@ impl Options {
             self.clock_skew_ppm,
             self.timer_lateness_ms_max,
             self.crash_resets_connections,
+            self.client_pause_interval_ms_mean,
         )
     }
 }

@@ -70,6 +70,7 @@ enum Event {
     Crash,
     Restart,
     Clog,
+    ClientPause,
     Heal,
     End,
 }
@@ -219,6 +220,10 @@ impl World {
         if let Some(mean) = world.options.clog_interval_ms_mean {
             let at = world.rng_faults.exponential(mean as f64);
             world.queue.schedule(at, Event::Clog);
+        }
+        if let Some(mean) = world.options.client_pause_interval_ms_mean {
+            let at = world.rng_faults.exponential(mean as f64);
+            world.queue.schedule(at, Event::ClientPause);
         }
         world
     }
@@ -395,6 +400,7 @@ impl World {
             Event::Crash => self.random_crash(),
             Event::Restart => self.restart(),
             Event::Clog => self.clog(),
+            Event::ClientPause => self.random_pause(),
             Event::Heal => self.heal(),
             Event::End => self.ended = true,
             _ => {} // stale: from an older incarnation or superseded timer
@@ -565,6 +571,20 @@ impl World {
         self.clients[index].silence(until);
         self.trace(format!("c{index} pauses for {ms} ms"));
         self.wake_client(index, until);
+    }
+
+    /// A swarm fault: one client stops sending for about its session timeout, or longer.
+    fn random_pause(&mut self) {
+        let Some(mean) = self.options.client_pause_interval_ms_mean else { return };
+        if self.phase != Phase::Safety {
+            return;
+        }
+        let client = self.rng_faults.range(0, self.clients.len() as u64 - 1) as usize;
+        let timeout = self.options.session_timeout_ms as u64;
+        let length = self.rng_faults.range(timeout / 2, timeout * 3);
+        self.pause(client, length);
+        let at = self.queue.now() + self.rng_faults.exponential(mean as f64).max(1);
+        self.queue.schedule(at, Event::ClientPause);
     }
 
     fn clog(&mut self) {
