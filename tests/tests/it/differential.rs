@@ -168,7 +168,7 @@ impl Generator {
             82..=83 => (
                 op::GET_EPHEMERALS,
                 Request::GetEphemerals(PathRequest {
-                    path: *["/", "/d", "/e/f"].choose(&mut self.rng).expect("non-empty"),
+                    path: ["/", "/d", "/e/f"].choose(&mut self.rng).expect("non-empty").to_string(),
                 }),
             ),
             84..=86 => (
