@@ -375,3 +375,44 @@ fn a_recursive_watcher_hears_only_of_nodes_it_may_read() {
         .collect();
     assert_eq!(heard, vec!["/open".to_string()]);
 }
+
+#[test]
+fn bad_requests_get_zookeepers_errors_and_leave_the_tree_unchanged() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect(10_000);
+    h.send(c, 1, op::CREATE, create("/keep", 0));
+    let digest = h.node.tree().digest();
+    let cases: Vec<(i32, Request, ErrorCode)> = vec![
+        (op::CREATE, create("no-slash", 0), ErrorCode::BadArguments),
+        (op::CREATE, create("/keep/", 0), ErrorCode::BadArguments),
+        // ZooKeeper looks the parent ("/a/") up before it validates the whole path.
+        (op::CREATE, create("/a//b", 0), ErrorCode::NoNode),
+        (op::CREATE, create("/keep/.", 0), ErrorCode::BadArguments),
+        (op::CREATE, create("/missing/child", 0), ErrorCode::NoNode),
+        (op::CREATE, create("/keep", 0), ErrorCode::NodeExists),
+        (op::DELETE, Request::Delete(DeleteRequest { path: "/keep".into(), version: 7 }), ErrorCode::BadVersion),
+        (
+            op::SET_DATA,
+            Request::SetData(SetDataRequest { path: "/keep".into(), data: vec![1], version: 3 }),
+            ErrorCode::BadVersion,
+        ),
+        (op::DELETE, Request::Delete(DeleteRequest { path: "/".into(), version: -1 }), ErrorCode::BadArguments),
+    ];
+    for (i, (opcode, request, expected)) in cases.into_iter().enumerate() {
+        let outputs = h.send(c, 10 + i as i32, opcode, request.clone());
+        assert_eq!(reply(&outputs).0.err, expected, "{request:?}");
+    }
+    // An undecodable body is answered MARSHALLINGERROR in order, and the connection stays.
+    let header = RequestHeader { xid: 50, op: op::CREATE };
+    h.node.handle_client(h.now, c, ClientEvent::Undecodable { header, err: ErrorCode::MarshallingError });
+    let outputs = h.drain();
+    assert_eq!(reply(&outputs).0.err, ErrorCode::MarshallingError);
+    assert!(!outputs.iter().any(|o| matches!(o, Output::CloseConnection { .. })));
+    // An unknown opcode is answered UNIMPLEMENTED, then the connection is closed.
+    let header = RequestHeader { xid: 51, op: 999 };
+    h.node.handle_client(h.now, c, ClientEvent::Undecodable { header, err: ErrorCode::Unimplemented });
+    let outputs = h.drain();
+    assert_eq!(reply(&outputs).0.err, ErrorCode::Unimplemented);
+    assert_eq!(outputs.last(), Some(&Output::CloseConnection { connection: c }));
+    assert_eq!(h.node.tree().digest(), digest, "failed requests change no znode");
+}
