@@ -227,6 +227,8 @@ impl Node {
             time: now.0 as i64,
             extended_types_enabled: self.config.extended_types_enabled,
             max_data_len: self.config.max_buffer,
+            #[cfg(feature = "mutants")]
+            mutant: self.config.mutant,
         };
         let body = self.tree.prepare(&mut self.pending, &context, opcode, request);
         let opcode = body.header_op(opcode);
@@ -250,6 +252,8 @@ impl Node {
     pub(super) fn on_applied(&mut self, now: Millis, pending: Pending) {
         let zxid = pending.txn.header.zxid;
         let applied = self.apply_txn(now, &pending.txn);
+        #[cfg(feature = "mutants")]
+        let events_from = self.outputs.len();
         for change in &applied.changes {
             for (connection, event) in self.watches.trigger(&change.path, change.event_type, zxid) {
                 // A watcher hears only of nodes it may read (ZooKeeper 3.8.4/3.9.2,
@@ -263,8 +267,22 @@ impl Node {
                 }
             }
         }
+        #[allow(unused_mut)] // only the mutants build sets it
+        let mut result = Some(applied.result);
+        #[cfg(feature = "mutants")]
+        if let (Some(crate::mutants::Mutant::WatchAfterReply), Origin::Request(connection)) =
+            (self.config.mutant, pending.origin)
+        {
+            let events: Vec<Output> = self.outputs.drain(events_from..).collect();
+            self.reply_write(now, connection, zxid, result.take().expect("not yet replied"));
+            self.outputs.extend(events);
+        }
         match pending.origin {
-            Origin::Request(connection) => self.reply_write(now, connection, zxid, applied.result),
+            Origin::Request(connection) => {
+                if let Some(result) = result {
+                    self.reply_write(now, connection, zxid, result);
+                }
+            }
             Origin::Connect(connection) => {
                 let session = pending.txn.header.client_id;
                 if self.connections.contains_key(&connection) {

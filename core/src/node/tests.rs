@@ -416,3 +416,62 @@ fn bad_requests_get_zookeepers_errors_and_leave_the_tree_unchanged() {
     assert_eq!(outputs.last(), Some(&Output::CloseConnection { connection: c }));
     assert_eq!(h.node.tree().digest(), digest, "failed requests change no znode");
 }
+
+/// Each mutant really changes what the node emits (the simulator's tests show the checkers
+/// catch them; these show the switches are wired).
+#[cfg(feature = "mutants")]
+mod mutants {
+    use super::*;
+    use crate::mutants::Mutant;
+
+    fn harness(mutant: Mutant) -> Harness {
+        let mut h = Harness::new();
+        let mut config = Config::standalone(TICK);
+        config.mutant = Some(mutant);
+        h.node = Node::new(config, DurableState::default(), h.now, 7);
+        h
+    }
+
+    #[test]
+    fn reply_before_fsync_answers_while_the_write_is_not_durable() {
+        let mut h = harness(Mutant::ReplyBeforeFsync);
+        let (c, _) = h.connect(10_000);
+        h.hold_persists = true;
+        let outputs = h.send(c, 1, op::CREATE, create("/a", 0));
+        assert_eq!(reply(&outputs).0.err, ErrorCode::Ok, "the mutant replies before the persist completes");
+        assert_eq!(h.held.len(), 1);
+    }
+
+    #[test]
+    fn forget_ephemerals_on_expiry_leaves_the_node_behind() {
+        let mut h = harness(Mutant::ForgetEphemeralsOnExpiry);
+        let (owner, session) = h.connect(4_000);
+        h.send(owner, 1, op::CREATE, create("/e", 1));
+        h.advance(20_000);
+        assert!(!h.node.sessions().contains(session));
+        assert_eq!(h.node.tree().ephemeral_count(), 1);
+    }
+
+    #[test]
+    fn reuse_sequential_number_repeats_a_name_after_a_delete() {
+        let mut h = harness(Mutant::ReuseSequentialNumber);
+        let (c, _) = h.connect(10_000);
+        h.send(c, 1, op::CREATE, create("/q", 0));
+        let (_, first) = reply(&h.send(c, 2, op::CREATE, create("/q/n-", 2)));
+        h.send(c, 3, op::DELETE, Request::Delete(DeleteRequest { path: "/q/n-0000000000".into(), version: -1 }));
+        let (_, second) = reply(&h.send(c, 4, op::CREATE, create("/q/n-", 2)));
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn watch_after_reply_sends_the_reply_first() {
+        let mut h = harness(Mutant::WatchAfterReply);
+        let (a, _) = h.connect(10_000);
+        h.send(a, 1, op::CREATE, create("/w", 0));
+        h.send(a, 2, op::GET_DATA, Request::GetData(PathWatchRequest { path: "/w".into(), watch: true }));
+        let set = Request::SetData(SetDataRequest { path: "/w".into(), data: vec![], version: -1 });
+        let outputs = h.send(a, 3, op::SET_DATA, set);
+        assert!(matches!(outputs.first(), Some(Output::Reply { .. })), "{outputs:?}");
+        assert!(matches!(outputs.last(), Some(Output::WatchEvent { .. })), "{outputs:?}");
+    }
+}

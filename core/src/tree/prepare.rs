@@ -28,6 +28,9 @@ pub struct WriteContext<'a> {
     /// Largest znode data accepted (`jute.maxbuffer`). ZooKeeper enforces it on the frame and
     /// closes the connection; this is a second line that answers BADARGUMENTS.
     pub max_data_len: usize,
+    /// A deliberate bug to switch on (tests of the checkers only).
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<crate::mutants::Mutant>,
 }
 
 impl DataTree {
@@ -234,9 +237,15 @@ impl Prep<'_, '_, '_> {
         let acl = fixup_acl(self.ctx.auth, args.acl)?;
         let mut parent = self.record(parent_path)?;
         check_acl(&parent.acl, perms::CREATE, self.ctx.auth)?;
+        #[allow(unused_mut)] // only the mutants build reassigns it
+        let mut sequence = parent.stat.cversion;
+        #[cfg(feature = "mutants")]
+        if self.ctx.mutant == Some(crate::mutants::Mutant::ReuseSequentialNumber) {
+            sequence = parent.child_count;
+        }
         let path = match mode.sequential {
             // `String.format("%010d", cversion)`: Rust pads a negative number the same way.
-            true => format!("{}{:010}", args.path, parent.stat.cversion),
+            true => format!("{}{:010}", args.path, sequence),
             false => args.path.to_string(),
         };
         validate_path(&path).map_err(|_| ErrorCode::BadArguments)?;

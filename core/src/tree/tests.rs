@@ -40,6 +40,8 @@ impl World {
             time,
             extended_types_enabled: self.extended,
             max_data_len: 100,
+            #[cfg(feature = "mutants")]
+            mutant: None,
         };
         let op = request_op(&request).expect("a write");
         let body = self.tree.prepare(&mut self.pending, &ctx, op, &request);
@@ -308,6 +310,8 @@ fn failed_writes_become_error_transactions_with_their_own_zxid() {
         time: 0,
         extended_types_enabled: false,
         max_data_len: 10,
+        #[cfg(feature = "mutants")]
+        mutant: None,
     };
     let body = w.tree.prepare(&mut w.pending, &ctx, op::DELETE, &create("/a", 0));
     assert_eq!(body, TxnBody::Error { err: ErrorCode::MarshallingError.code() });
