@@ -2,3 +2,5 @@
 //! binaries link faster than many).
 
 mod differential;
+
+mod clients;
