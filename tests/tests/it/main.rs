@@ -4,3 +4,4 @@
 mod differential;
 
 mod clients;
+mod zkcli;
