@@ -3,5 +3,6 @@
 
 mod differential;
 
+mod c_client;
 mod clients;
 mod zkcli;
