@@ -250,9 +250,17 @@ impl Node {
     pub(super) fn on_applied(&mut self, now: Millis, pending: Pending) {
         let zxid = pending.txn.header.zxid;
         let applied = self.apply_txn(now, &pending.txn);
-        for (path, event_type) in &applied.changes {
-            for (connection, event) in self.watches.trigger(path, *event_type, zxid) {
-                self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
+        for change in &applied.changes {
+            for (connection, event) in self.watches.trigger(&change.path, change.event_type, zxid) {
+                // A watcher hears only of nodes it may read (ZooKeeper 3.8.4/3.9.2,
+                // CVE-2024-23944: recursive watches would otherwise leak child paths).
+                let readable = self
+                    .connections
+                    .get(&connection)
+                    .is_some_and(|c| crate::tree::check_acl(&change.acl, crate::proto::perms::READ, &c.auth).is_ok());
+                if readable {
+                    self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
+                }
             }
         }
         match pending.origin {

@@ -344,3 +344,34 @@ fn recovery_replays_the_log_into_the_same_tree() {
     assert_eq!(recovered.tree().digest(), h.node.tree().digest());
     assert_eq!(recovered.last_zxid(), h.node.last_zxid());
 }
+
+#[test]
+fn a_recursive_watcher_hears_only_of_nodes_it_may_read() {
+    let mut h = Harness::new();
+    let (watcher, _) = h.connect(10_000);
+    let (owner, _) = h.connect(10_000);
+    let add_watch = Request::AddWatch(crate::proto::AddWatchRequest { path: "/".into(), mode: 1 });
+    assert_eq!(reply(&h.send(watcher, 1, op::ADD_WATCH, add_watch)).0.err, ErrorCode::Ok);
+    let auth = crate::proto::AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"alice:secret".to_vec() };
+    h.send(owner, crate::proto::xid::AUTH, op::AUTH, Request::Auth(auth));
+    let creator_only = vec![Acl {
+        perms: crate::proto::perms::ALL,
+        id: crate::proto::Id { scheme: "auth".into(), id: String::new() },
+    }];
+    let secret = Request::Create(CreateRequest { path: "/secret".into(), data: vec![], acl: creator_only, flags: 0 });
+    let outputs = h.send(owner, 2, op::CREATE, secret);
+    assert_eq!(reply(&outputs).0.err, ErrorCode::Ok);
+    assert!(
+        !outputs.iter().any(|o| matches!(o, Output::WatchEvent { connection, .. } if *connection == watcher)),
+        "the watcher may not read /secret and must not hear of it: {outputs:?}"
+    );
+    let outputs = h.send(owner, 3, op::CREATE, create("/open", 0));
+    let heard: Vec<_> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::WatchEvent { connection, event, .. } if *connection == watcher => Some(event.path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heard, vec!["/open".to_string()]);
+}

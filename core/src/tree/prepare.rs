@@ -249,6 +249,11 @@ impl Prep<'_, '_, '_> {
         if args.data.len() > self.ctx.max_data_len {
             return Err(ErrorCode::BadArguments);
         }
+        if args.op == op::CREATE_TTL && !mode.ttl {
+            // ZooKeeper passes every check and then logs a CreateTTLTxn it cannot apply; we
+            // refuse it here, after the checks ZooKeeper does make, so earlier errors agree.
+            return Err(ErrorCode::BadArguments);
+        }
         let parent_cversion = parent.stat.cversion.wrapping_add(1);
         let (body, owner) = self.create_body(&args, mode, &path, &acl, parent_cversion, ttl_owner);
         parent.child_count += 1;
@@ -294,7 +299,7 @@ impl Prep<'_, '_, '_> {
         if mode.ttl {
             return EphemeralKind::ttl_owner(args.ttl).ok_or(ErrorCode::BadArguments);
         }
-        if args.ttl >= 0 || args.op == op::CREATE_TTL {
+        if args.ttl >= 0 {
             return Err(ErrorCode::BadArguments);
         }
         Ok(0)
