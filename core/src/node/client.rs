@@ -230,7 +230,16 @@ impl Node {
             #[cfg(feature = "mutants")]
             mutant: self.config.mutant,
         };
-        let body = self.tree.prepare(&mut self.pending, &context, opcode, request);
+        // ZOOKEEPER-1208: a write from a session that is closing (expiry or closeSession in
+        // flight) must fail, or an ephemeral created behind the close would outlive it.
+        let session_gone = session != SessionId(0)
+            && opcode != op::CLOSE_SESSION
+            && (!self.sessions.contains(session) || self.sessions.is_closing(session));
+        let body = if session_gone {
+            TxnBody::Error { err: ErrorCode::SessionExpired.code() }
+        } else {
+            self.tree.prepare(&mut self.pending, &context, opcode, request)
+        };
         let opcode = body.header_op(opcode);
         self.push_txn(now, session, cxid, opcode, body, origin);
     }

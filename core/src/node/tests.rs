@@ -475,3 +475,24 @@ mod mutants {
         assert!(matches!(outputs.last(), Some(Output::WatchEvent { .. })), "{outputs:?}");
     }
 }
+
+/// ZOOKEEPER-1208: an ephemeral create queued behind its session's expiry must fail with
+/// SESSIONEXPIRED, not create a node nobody will ever delete.
+#[test]
+fn a_create_behind_the_sessions_expiry_fails_and_leaves_no_ephemeral() {
+    let mut h = Harness::new();
+    let (c, session) = h.connect(4_000);
+    h.hold_persists = true;
+    h.advance(20_000); // the expiry's closeSession is prepared and held
+    assert!(h.node.sessions().is_closing(session));
+    let header = RequestHeader { xid: 7, op: op::CREATE };
+    h.node.handle_client(h.now, c, ClientEvent::Request { header, request: create("/late", 1) });
+    let outputs = h.release_persists();
+    // The close is applied first and closes the connection, so the create's answer is never
+    // sent; what matters is that it was logged as a failure and created nothing.
+    assert_eq!(outputs, vec![Output::CloseConnection { connection: c }]);
+    let last = h.log.last().expect("the create was logged");
+    assert_eq!(last.body, crate::txn::TxnBody::Error { err: ErrorCode::SessionExpired.code() });
+    assert_eq!(h.node.tree().ephemeral_count(), 0);
+    assert!(!h.node.sessions().contains(session));
+}
