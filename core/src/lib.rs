@@ -21,6 +21,8 @@
 pub mod constants;
 pub mod error;
 pub mod ids;
+#[cfg(feature = "mutants")]
+pub mod mutants;
 pub mod node;
 pub mod proto;
 pub mod session;

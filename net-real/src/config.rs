@@ -244,10 +244,7 @@ impl ServerConfig {
 
     /// Parses the text of a zoo.cfg whose path is `file` (used in messages;
     /// the dynamic config file and `myid` are read from disk).
-    pub fn parse(
-        text: &str,
-        file: &Path,
-    ) -> Result<(ServerConfig, Vec<ConfigWarning>), ConfigError> {
+    pub fn parse(text: &str, file: &Path) -> Result<(ServerConfig, Vec<ConfigWarning>), ConfigError> {
         let mut builder = Builder::new(file);
         for entry in properties(text) {
             builder.apply(&entry)?;
@@ -262,28 +259,18 @@ impl ServerConfig {
     /// Whether the server runs the quorum protocol (as ZooKeeper decides:
     /// more than one voter, or standalone mode switched off).
     pub fn is_replicated(&self) -> bool {
-        let voters = self
-            .servers
-            .iter()
-            .filter(|s| s.role == PeerRole::Participant)
-            .count();
+        let voters = self.servers.iter().filter(|s| s.role == PeerRole::Participant).count();
         !self.servers.is_empty() && (voters > 1 || !self.standalone_enabled)
     }
 
     /// The storage directories.
     pub fn storage_dirs(&self) -> StorageDirs {
-        StorageDirs {
-            data_dir: self.data_dir.clone(),
-            data_log_dir: self.data_log_dir.clone(),
-        }
+        StorageDirs { data_dir: self.data_dir.clone(), data_log_dir: self.data_log_dir.clone() }
     }
 
     /// The log layout from `preAllocSize`.
     pub fn log_options(&self) -> LogOptions {
-        LogOptions {
-            prealloc_size: self.prealloc_size_kb * 1024,
-            ..LogOptions::default()
-        }
+        LogOptions { prealloc_size: self.prealloc_size_kb * 1024, ..LogOptions::default() }
     }
 
     /// This server's own `server.N` line, when it has one.
@@ -318,20 +305,11 @@ fn properties(text: &str) -> Vec<Entry> {
             continue;
         }
         // As in Java: the key ends at the first '=', ':' or whitespace.
-        let end = line
-            .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
-            .unwrap_or(line.len());
+        let end = line.find(|c: char| c == '=' || c == ':' || c.is_whitespace()).unwrap_or(line.len());
         let key = &line[..end];
         let rest = line[end..].trim_start();
-        let value = rest
-            .strip_prefix('=')
-            .or_else(|| rest.strip_prefix(':'))
-            .unwrap_or(rest);
-        entries.push(Entry {
-            line: index + 1,
-            key: key.to_string(),
-            value: value.trim().to_string(),
-        });
+        let value = rest.strip_prefix('=').or_else(|| rest.strip_prefix(':')).unwrap_or(rest);
+        entries.push(Entry { line: index + 1, key: key.to_string(), value: value.trim().to_string() });
     }
     entries
 }
@@ -363,13 +341,7 @@ const IGNORED_KEYS: &[&str] = &[
 ];
 
 /// Prefixes of ZooKeeper key families zab does not implement.
-const IGNORED_PREFIXES: &[&str] = &[
-    "group.",
-    "weight.",
-    "metricsProvider.",
-    "multiAddress.",
-    "ssl.",
-];
+const IGNORED_PREFIXES: &[&str] = &["group.", "weight.", "metricsProvider.", "multiAddress.", "ssl."];
 
 /// Keys ZooKeeper reads as `zookeeper.<key>` system properties, so a
 /// config may spell them with the prefix.
@@ -390,8 +362,7 @@ const EXPECT_NON_NEGATIVE: &str = "a non-negative integer";
 const EXPECT_PORT: &str = "a port number (1-65535)";
 const EXPECT_BOOL: &str = "true or false";
 const EXPECT_ROLE: &str = "participant or observer";
-const EXPECT_SERVER: &str =
-    "host:quorumPort:electionPort[:participant|:observer][;[clientAddress:]clientPort]";
+const EXPECT_SERVER: &str = "host:quorumPort:electionPort[:participant|:observer][;[clientAddress:]clientPort]";
 const EXPECT_SERVER_ID: &str = "server.N with N from 1 to 255";
 
 /// Collects entries, then checks the whole.
@@ -443,11 +414,7 @@ impl Builder {
     }
 
     fn error(&self, line: Option<usize>, kind: ConfigErrorKind) -> ConfigError {
-        ConfigError {
-            file: self.file.clone(),
-            line,
-            kind,
-        }
+        ConfigError { file: self.file.clone(), line, kind }
     }
 
     fn invalid(&self, entry: &Entry, expected: &'static str) -> ConfigError {
@@ -478,10 +445,7 @@ impl Builder {
     }
 
     fn warn_unknown(&mut self, key: &str, entry: &Entry) {
-        let ignored = IGNORED_KEYS.contains(&key)
-            || IGNORED_PREFIXES
-                .iter()
-                .any(|prefix| key.starts_with(prefix));
+        let ignored = IGNORED_KEYS.contains(&key) || IGNORED_PREFIXES.iter().any(|prefix| key.starts_with(prefix));
         if ignored {
             self.warn(entry, "not supported by zab; ignored");
         } else {
@@ -543,12 +507,12 @@ impl Builder {
             "reconfigEnabled" => self.config.reconfig_enabled = self.boolean(entry)?,
             "4lw.commands.whitelist" => self.config.four_letter_words = self.words(entry)?,
             "peerType" => {
-                self.config.peer_type =
-                    parse_role(&value).ok_or_else(|| self.invalid(entry, EXPECT_ROLE))?;
+                self.config.peer_type = parse_role(&value).ok_or_else(|| self.invalid(entry, EXPECT_ROLE))?;
                 self.peer_type_line = Some(entry.line);
             }
             "DigestAuthenticationProvider.superDigest" => {
-                let valid = matches!(value.split_once(':'), Some((user, digest)) if !user.is_empty() && !digest.is_empty());
+                let valid =
+                    matches!(value.split_once(':'), Some((user, digest)) if !user.is_empty() && !digest.is_empty());
                 if !valid {
                     return Err(self.invalid(entry, "user:base64-digest"));
                 }
@@ -591,16 +555,9 @@ impl Builder {
             return Ok(FourLetterWords::All);
         }
         let mut words = BTreeSet::new();
-        for word in entry
-            .value
-            .split(',')
-            .map(str::trim)
-            .filter(|w| !w.is_empty())
-        {
+        for word in entry.value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
             if word.len() != 4 || !word.chars().all(|c| c.is_ascii_alphabetic()) {
-                return Err(
-                    self.invalid(entry, "a comma-separated list of four-letter words, or *")
-                );
+                return Err(self.invalid(entry, "a comma-separated list of four-letter words, or *"));
             }
             words.insert(word.to_ascii_lowercase());
         }
@@ -618,8 +575,7 @@ impl Builder {
                 },
             )
         })?;
-        let server = parse_server_line(id, &entry.value)
-            .ok_or_else(|| self.invalid(entry, EXPECT_SERVER))?;
+        let server = parse_server_line(id, &entry.value).ok_or_else(|| self.invalid(entry, EXPECT_SERVER))?;
         if self.config.servers.iter().any(|s| s.id == id) {
             let message = format!("server.{id} is defined twice");
             return Err(self.error(Some(entry.line), ConfigErrorKind::Invalid(message)));
@@ -631,9 +587,7 @@ impl Builder {
     /// Reads the server lines of `dynamicConfigFile`.
     fn load_dynamic_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         if let Some(line) = self.static_servers_line {
-            let message =
-                "server.N lines in zoo.cfg and a dynamicConfigFile: keep them in one place"
-                    .to_string();
+            let message = "server.N lines in zoo.cfg and a dynamicConfigFile: keep them in one place".to_string();
             return Err(self.error(Some(line), ConfigErrorKind::Invalid(message)));
         }
         let text = read_text(path)?;
@@ -644,10 +598,7 @@ impl Builder {
                 // ZooKeeper writes the config version here; nothing else belongs.
                 None if entry.key == "version" => Ok(()),
                 None => {
-                    self.warn(
-                        entry,
-                        "only server.N lines belong in a dynamic config file; ignored",
-                    );
+                    self.warn(entry, "only server.N lines belong in a dynamic config file; ignored");
                     Ok(())
                 }
             }
@@ -661,24 +612,13 @@ impl Builder {
             self.load_dynamic_file(&path)?;
         }
         self.config.servers.sort_by_key(|s| s.id);
-        let data_dir = self
-            .data_dir
-            .clone()
-            .ok_or_else(|| self.error(None, ConfigErrorKind::Missing { key: "dataDir" }))?;
-        self.config.data_log_dir = self
-            .data_log_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.clone());
+        let data_dir =
+            self.data_dir.clone().ok_or_else(|| self.error(None, ConfigErrorKind::Missing { key: "dataDir" }))?;
+        self.config.data_log_dir = self.data_log_dir.clone().unwrap_or_else(|| data_dir.clone());
         self.config.data_dir = data_dir;
         // A config file means a served address: all of them unless given.
-        self.config.client_port_address = self
-            .client_port_address
-            .clone()
-            .unwrap_or_else(|| "0.0.0.0".into());
-        self.config.admin_server_address = self
-            .admin_server_address
-            .clone()
-            .unwrap_or_else(|| "0.0.0.0".into());
+        self.config.client_port_address = self.client_port_address.clone().unwrap_or_else(|| "0.0.0.0".into());
+        self.config.admin_server_address = self.admin_server_address.clone().unwrap_or_else(|| "0.0.0.0".into());
         self.finish_session_timeouts()?;
         if !self.config.servers.is_empty() {
             self.finish_membership()?;
@@ -690,15 +630,10 @@ impl Builder {
 
     fn finish_session_timeouts(&mut self) -> Result<(), ConfigError> {
         let tick = self.config.tick_time_ms;
-        let min = self
-            .min_session_timeout_ms
-            .unwrap_or(tick.saturating_mul(2));
-        let max = self
-            .max_session_timeout_ms
-            .unwrap_or(tick.saturating_mul(20));
+        let min = self.min_session_timeout_ms.unwrap_or(tick.saturating_mul(2));
+        let max = self.max_session_timeout_ms.unwrap_or(tick.saturating_mul(20));
         if min > max {
-            let message =
-                format!("minSessionTimeout ({min} ms) is above maxSessionTimeout ({max} ms)");
+            let message = format!("minSessionTimeout ({min} ms) is above maxSessionTimeout ({max} ms)");
             return Err(self.error(None, ConfigErrorKind::Invalid(message)));
         }
         self.config.min_session_timeout_ms = min;
@@ -711,23 +646,13 @@ impl Builder {
         let my_id = read_myid(&self.config.data_dir)?;
         self.config.my_id = Some(my_id);
         let Some(own) = self.config.own_server().cloned() else {
-            let ids: Vec<String> = self
-                .config
-                .servers
-                .iter()
-                .map(|s| s.id.to_string())
-                .collect();
-            let message = format!(
-                "myid is {my_id}, but the server lines only define {}",
-                ids.join(", ")
-            );
+            let ids: Vec<String> = self.config.servers.iter().map(|s| s.id.to_string()).collect();
+            let message = format!("myid is {my_id}, but the server lines only define {}", ids.join(", "));
             return Err(self.error(None, ConfigErrorKind::Invalid(message)));
         };
         match (self.client_port, own.client_port) {
             (Some((line, port)), Some(own_port)) if port != own_port => {
-                let message = format!(
-                    "clientPort {port} differs from the client port {own_port} of server.{my_id}"
-                );
+                let message = format!("clientPort {port} differs from the client port {own_port} of server.{my_id}");
                 return Err(self.error(Some(line), ConfigErrorKind::Invalid(message)));
             }
             (_, Some(own_port)) => self.config.client_port = own_port,
@@ -743,9 +668,7 @@ impl Builder {
                     file: self.file.clone(),
                     line,
                     key: "peerType".into(),
-                    message: format!(
-                        "differs from the role in server.{my_id}; using the server line's"
-                    ),
+                    message: format!("differs from the role in server.{my_id}; using the server line's"),
                 });
             }
         }
@@ -758,11 +681,7 @@ fn invalid_value(file: &Path, entry: &Entry, expected: &'static str) -> ConfigEr
     ConfigError {
         file: file.to_path_buf(),
         line: Some(entry.line),
-        kind: ConfigErrorKind::InvalidValue {
-            key: entry.key.clone(),
-            value: entry.value.clone(),
-            expected,
-        },
+        kind: ConfigErrorKind::InvalidValue { key: entry.key.clone(), value: entry.value.clone(), expected },
     }
 }
 
@@ -776,10 +695,7 @@ fn parse_port(value: &str) -> Option<u16> {
 
 /// An integer as Java's `Integer.decode` reads it: decimal or `0x` hex.
 fn parse_java_int(value: &str) -> Option<u32> {
-    match value
-        .strip_prefix("0x")
-        .or_else(|| value.strip_prefix("0X"))
-    {
+    match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16).ok(),
         None => value.parse().ok(),
     }
@@ -794,9 +710,7 @@ fn parse_role(value: &str) -> Option<PeerRole> {
 }
 
 fn strip_brackets(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
 }
 
 /// Splits `host:rest`, where host may be a bracketed IPv6 address.
@@ -831,47 +745,25 @@ fn parse_server_line(id: u8, value: &str) -> Option<ServerLine> {
     let (client_address, client_port) = match client {
         None => (None, None),
         Some(client) => match split_host(client) {
-            Some((address, port)) if !address.is_empty() => {
-                (Some(address.to_string()), Some(parse_port(port)?))
-            }
+            Some((address, port)) if !address.is_empty() => (Some(address.to_string()), Some(parse_port(port)?)),
             Some(_) => return None,
             None => (None, Some(parse_port(client)?)),
         },
     };
-    Some(ServerLine {
-        id,
-        host: host.to_string(),
-        quorum_port,
-        election_port,
-        role,
-        client_address,
-        client_port,
-    })
+    Some(ServerLine { id, host: host.to_string(), quorum_port, election_port, role, client_address, client_port })
 }
 
 /// Reads `dataDir/myid`: one integer from 1 to 255.
 fn read_myid(data_dir: &Path) -> Result<u8, ConfigError> {
     let path = data_dir.join("myid");
-    let error = |message: String| ConfigError {
-        file: path.clone(),
-        line: None,
-        kind: ConfigErrorKind::Invalid(message),
-    };
+    let error =
+        |message: String| ConfigError { file: path.clone(), line: None, kind: ConfigErrorKind::Invalid(message) };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(error(
-                "missing: with server.N lines, dataDir/myid must hold this server's id (1-255)"
-                    .into(),
-            ));
+            return Err(error("missing: with server.N lines, dataDir/myid must hold this server's id (1-255)".into()));
         }
-        Err(e) => {
-            return Err(ConfigError {
-                file: path.clone(),
-                line: None,
-                kind: ConfigErrorKind::Io(e),
-            })
-        }
+        Err(e) => return Err(ConfigError { file: path.clone(), line: None, kind: ConfigErrorKind::Io(e) }),
     };
     let trimmed = text.trim();
     trimmed

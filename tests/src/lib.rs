@@ -3,4 +3,5 @@
 
 pub mod local;
 pub mod oracle;
+pub mod server;
 pub mod wire;

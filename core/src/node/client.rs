@@ -227,8 +227,19 @@ impl Node {
             time: now.0 as i64,
             extended_types_enabled: self.config.extended_types_enabled,
             max_data_len: self.config.max_buffer,
+            #[cfg(feature = "mutants")]
+            mutant: self.config.mutant,
         };
-        let body = self.tree.prepare(&mut self.pending, &context, opcode, request);
+        // ZOOKEEPER-1208: a write from a session that is closing (expiry or closeSession in
+        // flight) must fail, or an ephemeral created behind the close would outlive it.
+        let session_gone = session != SessionId(0)
+            && opcode != op::CLOSE_SESSION
+            && (!self.sessions.contains(session) || self.sessions.is_closing(session));
+        let body = if session_gone {
+            TxnBody::Error { err: ErrorCode::SessionExpired.code() }
+        } else {
+            self.tree.prepare(&mut self.pending, &context, opcode, request)
+        };
         let opcode = body.header_op(opcode);
         self.push_txn(now, session, cxid, opcode, body, origin);
     }
@@ -250,13 +261,37 @@ impl Node {
     pub(super) fn on_applied(&mut self, now: Millis, pending: Pending) {
         let zxid = pending.txn.header.zxid;
         let applied = self.apply_txn(now, &pending.txn);
-        for (path, event_type) in &applied.changes {
-            for (connection, event) in self.watches.trigger(path, *event_type, zxid) {
-                self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
+        #[cfg(feature = "mutants")]
+        let events_from = self.outputs.len();
+        for change in &applied.changes {
+            for (connection, event) in self.watches.trigger(&change.path, change.event_type, zxid) {
+                // A watcher hears only of nodes it may read (ZooKeeper 3.8.4/3.9.2,
+                // CVE-2024-23944: recursive watches would otherwise leak child paths).
+                let readable = self
+                    .connections
+                    .get(&connection)
+                    .is_some_and(|c| crate::tree::check_acl(&change.acl, crate::proto::perms::READ, &c.auth).is_ok());
+                if readable {
+                    self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
+                }
             }
         }
+        #[allow(unused_mut)] // only the mutants build sets it
+        let mut result = Some(applied.result);
+        #[cfg(feature = "mutants")]
+        if let (Some(crate::mutants::Mutant::WatchAfterReply), Origin::Request(connection)) =
+            (self.config.mutant, pending.origin)
+        {
+            let events: Vec<Output> = self.outputs.drain(events_from..).collect();
+            self.reply_write(now, connection, zxid, result.take().expect("not yet replied"));
+            self.outputs.extend(events);
+        }
         match pending.origin {
-            Origin::Request(connection) => self.reply_write(now, connection, zxid, applied.result),
+            Origin::Request(connection) => {
+                if let Some(result) = result {
+                    self.reply_write(now, connection, zxid, result);
+                }
+            }
             Origin::Connect(connection) => {
                 let session = pending.txn.header.client_id;
                 if self.connections.contains_key(&connection) {

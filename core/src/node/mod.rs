@@ -48,6 +48,9 @@ pub struct Config {
     pub container_check_interval_ms: u64,
     /// Transactions between snapshots (`snapCount`).
     pub snap_count: u64,
+    /// A deliberate bug to switch on (tests of the checkers only).
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<crate::mutants::Mutant>,
 }
 
 impl Config {
@@ -63,6 +66,8 @@ impl Config {
             extended_types_enabled: false,
             container_check_interval_ms: crate::constants::CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             snap_count: 100_000,
+            #[cfg(feature = "mutants")]
+            mutant: None,
         }
     }
 }
@@ -188,6 +193,9 @@ pub struct Node {
     container_check_at: Millis,
     outputs: VecDeque<Output>,
     stats: Stats,
+    /// The time of the input being handled (the mutant that applies before persisting needs it).
+    #[cfg(feature = "mutants")]
+    mutant_now: Millis,
 }
 
 /// A prepared transaction and who is waiting for it.
@@ -246,6 +254,8 @@ impl Node {
             container_check_at,
             outputs: VecDeque::new(),
             stats: Stats::new(seed),
+            #[cfg(feature = "mutants")]
+            mutant_now: now,
         };
         node.snapshot_at = node.stats.snapshot_threshold(node.config.snap_count);
         for txn in durable.log {
@@ -259,6 +269,10 @@ impl Node {
 
     /// Handles one input from a client connection.
     pub fn handle_client(&mut self, now: Millis, connection: ConnectionId, event: ClientEvent) {
+        #[cfg(feature = "mutants")]
+        {
+            self.mutant_now = now;
+        }
         match event {
             ClientEvent::Connect { request, address } => self.on_connect(now, connection, request, address),
             ClientEvent::Request { header, request } => self.on_request(now, connection, header, Ok(request)),
@@ -272,6 +286,10 @@ impl Node {
     ///
     /// Applies those transactions in zxid order: watch events first, then the replies.
     pub fn handle_persisted(&mut self, now: Millis, token: PersistToken) {
+        #[cfg(feature = "mutants")]
+        {
+            self.mutant_now = now;
+        }
         let (expected, batch) = self.persisting.pop_front().expect("handle_persisted with nothing persisting");
         assert_eq!(expected, token, "persist tokens must be reported in order");
         for pending in batch {
@@ -282,8 +300,17 @@ impl Node {
 
     /// Time has reached (or passed) the deadline given by [`Node::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Millis) {
+        #[cfg(feature = "mutants")]
+        {
+            self.mutant_now = now;
+        }
         for session in self.sessions.expired(now) {
             tracing::info!(%session, "session expired");
+            #[cfg(feature = "mutants")]
+            if self.mutant_is(crate::mutants::Mutant::ForgetEphemeralsOnExpiry) {
+                self.sessions.remove(session);
+                continue;
+            }
             self.prepare_close_session(now, session);
         }
         if now >= self.container_check_at {
@@ -378,6 +405,11 @@ impl Node {
         self.connections.get(&connection).and_then(|c| c.session)
     }
 
+    #[cfg(feature = "mutants")]
+    fn mutant_is(&self, mutant: crate::mutants::Mutant) -> bool {
+        self.config.mutant == Some(mutant)
+    }
+
     /// Hands prepared transactions to the driver as one `Persist` (one group commit).
     fn flush_prepared(&mut self) {
         if self.unpersisted.is_empty() {
@@ -388,6 +420,14 @@ impl Node {
         self.token_next += 1;
         let txns = batch.iter().map(|p| p.txn.clone()).collect();
         self.outputs.push_back(Output::Persist { txns, token });
+        #[cfg(feature = "mutants")]
+        if self.mutant_is(crate::mutants::Mutant::ReplyBeforeFsync) {
+            self.persisting.push_back((token, Vec::new()));
+            for pending in batch {
+                self.on_applied(self.mutant_now, pending);
+            }
+            return;
+        }
         self.persisting.push_back((token, batch));
     }
 }

@@ -101,8 +101,18 @@ impl Node {
                 state.auth.add_auth(&packet.scheme, &packet.auth, super_digest)?;
                 Ok(Response::Empty)
             }
+            // Like ZooKeeper's providers' getUserName: a digest id shows only its user part.
             Request::WhoAmI => Ok(Response::WhoAmI(
-                auth.ids.iter().map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() }).collect(),
+                auth.ids
+                    .iter()
+                    .map(|id| {
+                        let user = match id.scheme.as_str() {
+                            "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+                            _ => id.id.clone(),
+                        };
+                        ClientInfo { auth_scheme: id.scheme.clone(), user }
+                    })
+                    .collect(),
             )),
             // Dynamic reconfiguration is off (ZooKeeper's default, reconfigEnabled=false).
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),

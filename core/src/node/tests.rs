@@ -344,3 +344,155 @@ fn recovery_replays_the_log_into_the_same_tree() {
     assert_eq!(recovered.tree().digest(), h.node.tree().digest());
     assert_eq!(recovered.last_zxid(), h.node.last_zxid());
 }
+
+#[test]
+fn a_recursive_watcher_hears_only_of_nodes_it_may_read() {
+    let mut h = Harness::new();
+    let (watcher, _) = h.connect(10_000);
+    let (owner, _) = h.connect(10_000);
+    let add_watch = Request::AddWatch(crate::proto::AddWatchRequest { path: "/".into(), mode: 1 });
+    assert_eq!(reply(&h.send(watcher, 1, op::ADD_WATCH, add_watch)).0.err, ErrorCode::Ok);
+    let auth = crate::proto::AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"alice:secret".to_vec() };
+    h.send(owner, crate::proto::xid::AUTH, op::AUTH, Request::Auth(auth));
+    let creator_only = vec![Acl {
+        perms: crate::proto::perms::ALL,
+        id: crate::proto::Id { scheme: "auth".into(), id: String::new() },
+    }];
+    let secret = Request::Create(CreateRequest { path: "/secret".into(), data: vec![], acl: creator_only, flags: 0 });
+    let outputs = h.send(owner, 2, op::CREATE, secret);
+    assert_eq!(reply(&outputs).0.err, ErrorCode::Ok);
+    assert!(
+        !outputs.iter().any(|o| matches!(o, Output::WatchEvent { connection, .. } if *connection == watcher)),
+        "the watcher may not read /secret and must not hear of it: {outputs:?}"
+    );
+    let outputs = h.send(owner, 3, op::CREATE, create("/open", 0));
+    let heard: Vec<_> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::WatchEvent { connection, event, .. } if *connection == watcher => Some(event.path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heard, vec!["/open".to_string()]);
+}
+
+#[test]
+fn bad_requests_get_zookeepers_errors_and_leave_the_tree_unchanged() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect(10_000);
+    h.send(c, 1, op::CREATE, create("/keep", 0));
+    let digest = h.node.tree().digest();
+    let cases: Vec<(i32, Request, ErrorCode)> = vec![
+        (op::CREATE, create("no-slash", 0), ErrorCode::BadArguments),
+        (op::CREATE, create("/keep/", 0), ErrorCode::BadArguments),
+        // ZooKeeper looks the parent ("/a/") up before it validates the whole path.
+        (op::CREATE, create("/a//b", 0), ErrorCode::NoNode),
+        (op::CREATE, create("/keep/.", 0), ErrorCode::BadArguments),
+        (op::CREATE, create("/missing/child", 0), ErrorCode::NoNode),
+        (op::CREATE, create("/keep", 0), ErrorCode::NodeExists),
+        (op::DELETE, Request::Delete(DeleteRequest { path: "/keep".into(), version: 7 }), ErrorCode::BadVersion),
+        (
+            op::SET_DATA,
+            Request::SetData(SetDataRequest { path: "/keep".into(), data: vec![1], version: 3 }),
+            ErrorCode::BadVersion,
+        ),
+        (op::DELETE, Request::Delete(DeleteRequest { path: "/".into(), version: -1 }), ErrorCode::BadArguments),
+    ];
+    for (i, (opcode, request, expected)) in cases.into_iter().enumerate() {
+        let outputs = h.send(c, 10 + i as i32, opcode, request.clone());
+        assert_eq!(reply(&outputs).0.err, expected, "{request:?}");
+    }
+    // An undecodable body is answered MARSHALLINGERROR in order, and the connection stays.
+    let header = RequestHeader { xid: 50, op: op::CREATE };
+    h.node.handle_client(h.now, c, ClientEvent::Undecodable { header, err: ErrorCode::MarshallingError });
+    let outputs = h.drain();
+    assert_eq!(reply(&outputs).0.err, ErrorCode::MarshallingError);
+    assert!(!outputs.iter().any(|o| matches!(o, Output::CloseConnection { .. })));
+    // An unknown opcode is answered UNIMPLEMENTED, then the connection is closed.
+    let header = RequestHeader { xid: 51, op: 999 };
+    h.node.handle_client(h.now, c, ClientEvent::Undecodable { header, err: ErrorCode::Unimplemented });
+    let outputs = h.drain();
+    assert_eq!(reply(&outputs).0.err, ErrorCode::Unimplemented);
+    assert_eq!(outputs.last(), Some(&Output::CloseConnection { connection: c }));
+    assert_eq!(h.node.tree().digest(), digest, "failed requests change no znode");
+}
+
+/// Each mutant really changes what the node emits (the simulator's tests show the checkers
+/// catch them; these show the switches are wired).
+#[cfg(feature = "mutants")]
+mod mutants {
+    use super::*;
+    use crate::mutants::Mutant;
+
+    fn harness(mutant: Mutant) -> Harness {
+        let mut h = Harness::new();
+        let mut config = Config::standalone(TICK);
+        config.mutant = Some(mutant);
+        h.node = Node::new(config, DurableState::default(), h.now, 7);
+        h
+    }
+
+    #[test]
+    fn reply_before_fsync_answers_while_the_write_is_not_durable() {
+        let mut h = harness(Mutant::ReplyBeforeFsync);
+        let (c, _) = h.connect(10_000);
+        h.hold_persists = true;
+        let outputs = h.send(c, 1, op::CREATE, create("/a", 0));
+        assert_eq!(reply(&outputs).0.err, ErrorCode::Ok, "the mutant replies before the persist completes");
+        assert_eq!(h.held.len(), 1);
+    }
+
+    #[test]
+    fn forget_ephemerals_on_expiry_leaves_the_node_behind() {
+        let mut h = harness(Mutant::ForgetEphemeralsOnExpiry);
+        let (owner, session) = h.connect(4_000);
+        h.send(owner, 1, op::CREATE, create("/e", 1));
+        h.advance(20_000);
+        assert!(!h.node.sessions().contains(session));
+        assert_eq!(h.node.tree().ephemeral_count(), 1);
+    }
+
+    #[test]
+    fn reuse_sequential_number_repeats_a_name_after_a_delete() {
+        let mut h = harness(Mutant::ReuseSequentialNumber);
+        let (c, _) = h.connect(10_000);
+        h.send(c, 1, op::CREATE, create("/q", 0));
+        let (_, first) = reply(&h.send(c, 2, op::CREATE, create("/q/n-", 2)));
+        h.send(c, 3, op::DELETE, Request::Delete(DeleteRequest { path: "/q/n-0000000000".into(), version: -1 }));
+        let (_, second) = reply(&h.send(c, 4, op::CREATE, create("/q/n-", 2)));
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn watch_after_reply_sends_the_reply_first() {
+        let mut h = harness(Mutant::WatchAfterReply);
+        let (a, _) = h.connect(10_000);
+        h.send(a, 1, op::CREATE, create("/w", 0));
+        h.send(a, 2, op::GET_DATA, Request::GetData(PathWatchRequest { path: "/w".into(), watch: true }));
+        let set = Request::SetData(SetDataRequest { path: "/w".into(), data: vec![], version: -1 });
+        let outputs = h.send(a, 3, op::SET_DATA, set);
+        assert!(matches!(outputs.first(), Some(Output::Reply { .. })), "{outputs:?}");
+        assert!(matches!(outputs.last(), Some(Output::WatchEvent { .. })), "{outputs:?}");
+    }
+}
+
+/// ZOOKEEPER-1208: an ephemeral create queued behind its session's expiry must fail with
+/// SESSIONEXPIRED, not create a node nobody will ever delete.
+#[test]
+fn a_create_behind_the_sessions_expiry_fails_and_leaves_no_ephemeral() {
+    let mut h = Harness::new();
+    let (c, session) = h.connect(4_000);
+    h.hold_persists = true;
+    h.advance(20_000); // the expiry's closeSession is prepared and held
+    assert!(h.node.sessions().is_closing(session));
+    let header = RequestHeader { xid: 7, op: op::CREATE };
+    h.node.handle_client(h.now, c, ClientEvent::Request { header, request: create("/late", 1) });
+    let outputs = h.release_persists();
+    // The close is applied first and closes the connection, so the create's answer is never
+    // sent; what matters is that it was logged as a failure and created nothing.
+    assert_eq!(outputs, vec![Output::CloseConnection { connection: c }]);
+    let last = h.log.last().expect("the create was logged");
+    assert_eq!(last.body, crate::txn::TxnBody::Error { err: ErrorCode::SessionExpired.code() });
+    assert_eq!(h.node.tree().ephemeral_count(), 0);
+    assert!(!h.node.sessions().contains(session));
+}

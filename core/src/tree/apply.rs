@@ -10,6 +10,19 @@ use crate::proto::{event_type, op, Acl, MultiResult, Response, Stat};
 use crate::txn::{SubTxn, Txn, TxnBody};
 use std::collections::BTreeSet;
 
+/// One watch trigger: a changed path, the event, and the ACL of the node the event is about
+/// (as it was when deleted). Since ZooKeeper 3.8.4/3.9.2 (CVE-2024-23944) a watcher only
+/// hears of a node it may READ, which matters for persistent-recursive watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The path the event names.
+    pub path: String,
+    /// The `event_type` number.
+    pub event_type: i32,
+    /// The ACL of the node at `path`.
+    pub acl: Vec<Acl>,
+}
+
 /// What applying a transaction produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Applied {
@@ -19,7 +32,7 @@ pub struct Applied {
     /// Watch triggers in ZooKeeper's firing order: create gives (path, NODE_CREATED) then
     /// (parent, NODE_CHILDREN_CHANGED); delete gives (path, NODE_DELETED) then (parent,
     /// NODE_CHILDREN_CHANGED); setData gives (path, NODE_DATA_CHANGED); setACL nothing.
-    pub changes: Vec<(String, i32)>,
+    pub changes: Vec<Change>,
 }
 
 /// A create transaction's fields, whatever its kind.
@@ -58,7 +71,7 @@ impl DataTree {
         txn: &Txn,
         op: i32,
         body: &TxnBody,
-        changes: &mut Vec<(String, i32)>,
+        changes: &mut Vec<Change>,
     ) -> Result<Response, ErrorCode> {
         let zxid = txn.header.zxid.0;
         let time = txn.header.time;
@@ -94,7 +107,7 @@ impl DataTree {
         txn: &Txn,
         op: i32,
         body: &TxnBody,
-        changes: &mut Vec<(String, i32)>,
+        changes: &mut Vec<Change>,
     ) -> Result<Response, ErrorCode> {
         let node = match body {
             TxnBody::Create { path, data, acl, ephemeral, parent_cversion } => {
@@ -120,7 +133,7 @@ impl DataTree {
 
     /// `processTxn` for a `MultiTxn`: if any sub-txn is an error, none is applied and every
     /// sub-op answers an error (OK before the first error, RUNTIMEINCONSISTENCY after it).
-    fn apply_multi(&mut self, txn: &Txn, subs: &[SubTxn], changes: &mut Vec<(String, i32)>) -> Vec<MultiResult> {
+    fn apply_multi(&mut self, txn: &Txn, subs: &[SubTxn], changes: &mut Vec<Change>) -> Vec<MultiResult> {
         if subs.iter().any(|sub| matches!(sub.body, TxnBody::Error { .. })) {
             let mut seen_error = false;
             return subs
@@ -157,7 +170,7 @@ impl DataTree {
         new: NewNode,
         zxid: i64,
         time: i64,
-        changes: &mut Vec<(String, i32)>,
+        changes: &mut Vec<Change>,
     ) -> Result<Stat, ErrorCode> {
         let NewNode { path, data, acl, owner, parent_cversion } = new;
         let parent_path = parent_of(path).ok_or(ErrorCode::NoNode)?;
@@ -173,20 +186,26 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         parent.children.insert(child_name(path).to_string());
+        let acl_list = acl.to_vec();
         let acl = self.acls.intern(acl);
         let stat = StatPersisted::new_node(zxid, time, owner);
         let node = ZNode { data: data.to_vec(), acl, stat, children: BTreeSet::new() };
         let client_stat = DataTree::stat_of(&node);
         self.nodes.insert(path.to_string(), node);
         self.index_add(path, owner);
-        changes.push((path.to_string(), event_type::NODE_CREATED));
-        changes.push((parent_path.to_string(), event_type::NODE_CHILDREN_CHANGED));
+        let parent_acl = self.acls.get(self.nodes[parent_path].acl).to_vec();
+        changes.push(Change { path: path.to_string(), event_type: event_type::NODE_CREATED, acl: acl_list });
+        changes.push(Change {
+            path: parent_path.to_string(),
+            event_type: event_type::NODE_CHILDREN_CHANGED,
+            acl: parent_acl,
+        });
         Ok(client_stat)
     }
 
     /// `DataTree.deleteNode`: the parent's pzxid moves forward (even when the child is
     /// already gone, as ZooKeeper does for fuzzy snapshots); its stored cversion does not.
-    fn delete_node(&mut self, path: &str, zxid: i64, changes: &mut Vec<(String, i32)>) -> Result<(), ErrorCode> {
+    fn delete_node(&mut self, path: &str, zxid: i64, changes: &mut Vec<Change>) -> Result<(), ErrorCode> {
         let parent_path = parent_of(path).ok_or(ErrorCode::NoNode)?;
         if path == "/" {
             return Err(ErrorCode::BadArguments); // never prepared; the root stays
@@ -198,10 +217,16 @@ impl DataTree {
         parent.children.remove(child_name(path));
         parent.stat.pzxid = parent.stat.pzxid.max(zxid);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        let acl = self.acls.get(node.acl).to_vec();
         self.acls.release(node.acl);
         self.index_remove(path, node.stat.ephemeral_owner);
-        changes.push((path.to_string(), event_type::NODE_DELETED));
-        changes.push((parent_path.to_string(), event_type::NODE_CHILDREN_CHANGED));
+        let parent_acl = self.acls.get(self.nodes[parent_path].acl).to_vec();
+        changes.push(Change { path: path.to_string(), event_type: event_type::NODE_DELETED, acl });
+        changes.push(Change {
+            path: parent_path.to_string(),
+            event_type: event_type::NODE_CHILDREN_CHANGED,
+            acl: parent_acl,
+        });
         Ok(())
     }
 
@@ -212,7 +237,7 @@ impl DataTree {
         version: i32,
         zxid: i64,
         time: i64,
-        changes: &mut Vec<(String, i32)>,
+        changes: &mut Vec<Change>,
     ) -> Result<Stat, ErrorCode> {
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
         node.data = data.to_vec();
@@ -220,7 +245,9 @@ impl DataTree {
         node.stat.mzxid = zxid;
         node.stat.version = version;
         let stat = DataTree::stat_of(node);
-        changes.push((path.to_string(), event_type::NODE_DATA_CHANGED));
+        let acl = node.acl;
+        let acl = self.acls.get(acl).to_vec();
+        changes.push(Change { path: path.to_string(), event_type: event_type::NODE_DATA_CHANGED, acl });
         Ok(stat)
     }
 
@@ -238,7 +265,7 @@ impl DataTree {
     /// `killSession`: deletes the transaction's paths (ignoring ones already gone), then any
     /// ephemeral of the session the transaction missed (ZooKeeper logs those and deletes them
     /// too).
-    fn kill_session(&mut self, session: SessionId, paths: &[String], zxid: i64, changes: &mut Vec<(String, i32)>) {
+    fn kill_session(&mut self, session: SessionId, paths: &[String], zxid: i64, changes: &mut Vec<Change>) {
         for path in paths {
             // Only the session's own ephemerals: a path reused by another owner stays.
             if self.nodes.get(path).is_some_and(|node| node.stat.ephemeral_owner == session.0) {

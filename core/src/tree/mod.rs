@@ -30,7 +30,7 @@ mod proptests;
 mod tests;
 
 pub use acl::{check_acl, fixup_acl, generate_digest, ip_matches, mask_digests, AclCache, AclId, AuthInfo};
-pub use apply::Applied;
+pub use apply::{Applied, Change};
 pub use path::{is_special, parent_of, validate_path};
 pub use pending::{PendingChanges, PendingNode};
 pub use prepare::WriteContext;
@@ -107,8 +107,10 @@ impl DataTree {
         self.last_zxid
     }
 
+    /// Reads do not validate paths in ZooKeeper: they look the string up in its node table,
+    /// which holds the root under both "/" and "", so `exists("")` finds the root.
     fn node(&self, path: &str) -> Option<&ZNode> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     fn stat_of(node: &ZNode) -> Stat {

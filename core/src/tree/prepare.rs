@@ -28,6 +28,9 @@ pub struct WriteContext<'a> {
     /// Largest znode data accepted (`jute.maxbuffer`). ZooKeeper enforces it on the frame and
     /// closes the connection; this is a second line that answers BADARGUMENTS.
     pub max_data_len: usize,
+    /// A deliberate bug to switch on (tests of the checkers only).
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<crate::mutants::Mutant>,
 }
 
 impl DataTree {
@@ -234,9 +237,15 @@ impl Prep<'_, '_, '_> {
         let acl = fixup_acl(self.ctx.auth, args.acl)?;
         let mut parent = self.record(parent_path)?;
         check_acl(&parent.acl, perms::CREATE, self.ctx.auth)?;
+        #[allow(unused_mut)] // only the mutants build reassigns it
+        let mut sequence = parent.stat.cversion;
+        #[cfg(feature = "mutants")]
+        if self.ctx.mutant == Some(crate::mutants::Mutant::ReuseSequentialNumber) {
+            sequence = parent.child_count;
+        }
         let path = match mode.sequential {
             // `String.format("%010d", cversion)`: Rust pads a negative number the same way.
-            true => format!("{}{:010}", args.path, parent.stat.cversion),
+            true => format!("{}{:010}", args.path, sequence),
             false => args.path.to_string(),
         };
         validate_path(&path).map_err(|_| ErrorCode::BadArguments)?;
@@ -247,6 +256,11 @@ impl Prep<'_, '_, '_> {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         if args.data.len() > self.ctx.max_data_len {
+            return Err(ErrorCode::BadArguments);
+        }
+        if args.op == op::CREATE_TTL && !mode.ttl {
+            // ZooKeeper passes every check and then logs a CreateTTLTxn it cannot apply; we
+            // refuse it here, after the checks ZooKeeper does make, so earlier errors agree.
             return Err(ErrorCode::BadArguments);
         }
         let parent_cversion = parent.stat.cversion.wrapping_add(1);
@@ -294,7 +308,7 @@ impl Prep<'_, '_, '_> {
         if mode.ttl {
             return EphemeralKind::ttl_owner(args.ttl).ok_or(ErrorCode::BadArguments);
         }
-        if args.ttl >= 0 || args.op == op::CREATE_TTL {
+        if args.ttl >= 0 {
             return Err(ErrorCode::BadArguments);
         }
         Ok(0)

@@ -76,7 +76,7 @@ proptest! {
         for (session, request, to_apply) in steps {
             zxid += 1;
             let session = SessionId(session as i64 + 1);
-            let ctx = WriteContext { session, auth: &auth, zxid: Zxid(zxid), time: zxid * 10, extended_types_enabled: true, max_data_len: 16 };
+            let ctx = WriteContext { session, auth: &auth, zxid: Zxid(zxid), time: zxid * 10, extended_types_enabled: true, max_data_len: 16 , #[cfg(feature = "mutants")] mutant: None};
             let op = request_op(&request).unwrap();
             let body = leader.prepare(&mut pending, &ctx, op, &request);
             let header = TxnHeader { client_id: session, cxid: 0, zxid: Zxid(zxid), time: zxid * 10, op: body.header_op(op) };

@@ -395,3 +395,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_child_watch_does_not_hear_of_grandchildren_while_a_recursive_watch_elsewhere_does() {
+    let mut w = WatchManager::new();
+    let a = ConnectionId(1);
+    let b = ConnectionId(3);
+    w.add(b, "/d", WatchKind::PersistentRecursive);
+    w.add(a, "/d/b", WatchKind::Child);
+    let fired: Vec<_> = w.trigger("/d/b/z1", event_type::NODE_CREATED, Zxid(5)).into_iter().map(|(c, _)| c).collect();
+    assert_eq!(fired, vec![b]);
+}

@@ -21,12 +21,7 @@ fn error(text: &str) -> String {
 }
 
 fn warning(line: usize, key: &str, message: &str) -> ConfigWarning {
-    ConfigWarning {
-        file: PathBuf::from("zoo.cfg"),
-        line,
-        key: key.into(),
-        message: message.into(),
-    }
+    ConfigWarning { file: PathBuf::from("zoo.cfg"), line, key: key.into(), message: message.into() }
 }
 
 /// A data directory holding `myid` (when given).
@@ -52,17 +47,11 @@ fn standalone_default_binds_loopback_with_zookeeper_defaults() {
     assert_eq!(config.client_port_address, "127.0.0.1");
     assert_eq!(config.admin_server_address, "127.0.0.1");
     assert_eq!(config.max_client_cnxns, 60);
-    assert_eq!(
-        (config.min_session_timeout_ms, config.max_session_timeout_ms),
-        (4000, 40000)
-    );
+    assert_eq!((config.min_session_timeout_ms, config.max_session_timeout_ms), (4000, 40000));
     assert_eq!(config.snap_count, 100_000);
     assert_eq!(config.prealloc_size_kb, 65_536);
     assert_eq!(config.log_options().prealloc_size, 64 << 20);
-    assert_eq!(
-        (config.snap_retain_count, config.purge_interval_hours),
-        (3, 0)
-    );
+    assert_eq!((config.snap_retain_count, config.purge_interval_hours), (3, 0));
     assert_eq!(config.jute_max_buffer, 0xfffff);
     assert_eq!(config.global_outstanding_limit, 1000);
     assert_eq!(config.four_letter_words, words(&["srvr"]));
@@ -92,10 +81,7 @@ fn a_minimal_config_takes_defaults_and_binds_all_addresses() {
     };
     assert_eq!(config, expected);
     assert_eq!(warnings, vec![]);
-    assert_eq!(
-        config.storage_dirs(),
-        crate::storage::StorageDirs::single("/var/zab")
-    );
+    assert_eq!(config.storage_dirs(), crate::storage::StorageDirs::single("/var/zab"));
 }
 
 #[test]
@@ -210,17 +196,10 @@ autopurge.snapRetainCount=1
             warning(3, "electionAlg", "not supported by zab; ignored"),
             warning(4, "group.1", "not supported by zab; ignored"),
             warning(6, "tickTime", "set more than once; the last value wins"),
-            warning(
-                7,
-                "autopurge.snapRetainCount",
-                "1 is below the minimum of 3; using 3"
-            ),
+            warning(7, "autopurge.snapRetainCount", "1 is below the minimum of 3; using 3"),
         ]
     );
-    assert_eq!(
-        warnings[0].to_string(),
-        "zoo.cfg:2: colour: unknown key; ignored"
-    );
+    assert_eq!(warnings[0].to_string(), "zoo.cfg:2: colour: unknown key; ignored");
     assert_eq!(config.tick_time_ms, 1500);
     assert_eq!(config.snap_retain_count, 3);
 }
@@ -260,56 +239,22 @@ fn server_lines_in_every_form() {
     );
     let (config, warnings) = parse(&text);
     assert_eq!(warnings, vec![]);
-    let line = |id, host: &str, quorum_port, election_port, role, address: Option<&str>, port| {
-        ServerLine {
-            id,
-            host: host.into(),
-            quorum_port,
-            election_port,
-            role,
-            client_address: address.map(str::to_string),
-            client_port: port,
-        }
+    let line = |id, host: &str, quorum_port, election_port, role, address: Option<&str>, port| ServerLine {
+        id,
+        host: host.into(),
+        quorum_port,
+        election_port,
+        role,
+        client_address: address.map(str::to_string),
+        client_port: port,
     };
     assert_eq!(
         config.servers,
         vec![
-            line(
-                1,
-                "zk1.example",
-                2888,
-                3888,
-                PeerRole::Participant,
-                None,
-                None
-            ),
-            line(
-                2,
-                "127.0.0.2",
-                2889,
-                3889,
-                PeerRole::Participant,
-                None,
-                Some(2182)
-            ),
-            line(
-                3,
-                "zk3",
-                2888,
-                3888,
-                PeerRole::Observer,
-                Some("0.0.0.0"),
-                Some(2183)
-            ),
-            line(
-                4,
-                "::1",
-                2888,
-                3888,
-                PeerRole::Participant,
-                Some("::1"),
-                Some(2184)
-            ),
+            line(1, "zk1.example", 2888, 3888, PeerRole::Participant, None, None),
+            line(2, "127.0.0.2", 2889, 3889, PeerRole::Participant, None, Some(2182)),
+            line(3, "zk3", 2888, 3888, PeerRole::Observer, Some("0.0.0.0"), Some(2183)),
+            line(4, "::1", 2888, 3888, PeerRole::Participant, Some("::1"), Some(2184)),
         ]
     );
     assert_eq!(config.my_id, Some(2));
@@ -330,14 +275,7 @@ fn an_observer_takes_its_role_from_its_server_line() {
     let (config, warnings) = parse(&text);
     assert_eq!(config.peer_type, PeerRole::Observer);
     assert_eq!(config.client_port_address, "127.0.0.3");
-    assert_eq!(
-        warnings,
-        vec![warning(
-            2,
-            "peerType",
-            "differs from the role in server.3; using the server line's"
-        )]
-    );
+    assert_eq!(warnings, vec![warning(2, "peerType", "differs from the role in server.3; using the server line's")]);
 }
 
 #[test]
@@ -354,12 +292,21 @@ fn bad_server_lines_are_errors_with_their_line() {
     let expect_form = "expected host:quorumPort:electionPort[:participant|:observer][;[clientAddress:]clientPort]";
     let cases = [
         ("server.1=a:2888", format!("zoo.cfg:2: invalid value 'a:2888' for server.1: {expect_form}")),
-        ("server.1=a:2888:3888:leader", format!("zoo.cfg:2: invalid value 'a:2888:3888:leader' for server.1: {expect_form}")),
+        (
+            "server.1=a:2888:3888:leader",
+            format!("zoo.cfg:2: invalid value 'a:2888:3888:leader' for server.1: {expect_form}"),
+        ),
         ("server.1=a:x:3888", format!("zoo.cfg:2: invalid value 'a:x:3888' for server.1: {expect_form}")),
         ("server.1=a:2888:3888;b", format!("zoo.cfg:2: invalid value 'a:2888:3888;b' for server.1: {expect_form}")),
         ("server.1=a|b:2888:3888", format!("zoo.cfg:2: invalid value 'a|b:2888:3888' for server.1: {expect_form}")),
-        ("server.0=a:2888:3888", "zoo.cfg:2: invalid value 'a:2888:3888' for server.0: expected server.N with N from 1 to 255".to_string()),
-        ("server.256=a:2888:3888", "zoo.cfg:2: invalid value 'a:2888:3888' for server.256: expected server.N with N from 1 to 255".to_string()),
+        (
+            "server.0=a:2888:3888",
+            "zoo.cfg:2: invalid value 'a:2888:3888' for server.0: expected server.N with N from 1 to 255".to_string(),
+        ),
+        (
+            "server.256=a:2888:3888",
+            "zoo.cfg:2: invalid value 'a:2888:3888' for server.256: expected server.N with N from 1 to 255".to_string(),
+        ),
         ("server.1=a:2888:3888\nserver.1=b:2888:3888", "zoo.cfg:3: server.1 is defined twice".to_string()),
     ];
     for (lines, expected) in cases {
@@ -371,10 +318,7 @@ fn bad_server_lines_are_errors_with_their_line() {
 fn myid_problems_are_clear_errors() {
     let servers = "server.1=a:2888:3888\nserver.2=b:2888:3888\n";
     let cases = [
-        (
-            None,
-            "missing: with server.N lines, dataDir/myid must hold this server's id (1-255)",
-        ),
+        (None, "missing: with server.N lines, dataDir/myid must hold this server's id (1-255)"),
         (Some("0"), "'0' is not a server id from 1 to 255"),
         (Some("256"), "'256' is not a server id from 1 to 255"),
         (Some("one"), "'one' is not a server id from 1 to 255"),
@@ -387,39 +331,23 @@ fn myid_problems_are_clear_errors() {
     }
     let dir = data_dir(Some("7"));
     let text = format!("dataDir={}\n{servers}", dir.path().display());
-    assert_eq!(
-        error(&text),
-        "zoo.cfg: myid is 7, but the server lines only define 1, 2"
-    );
+    assert_eq!(error(&text), "zoo.cfg: myid is 7, but the server lines only define 1, 2");
 }
 
 #[test]
 fn a_client_port_conflicting_with_the_server_line_is_an_error() {
     let dir = data_dir(Some("1"));
-    let text = format!(
-        "dataDir={}\nclientPort=2181\nserver.1=a:2888:3888;2182\n",
-        dir.path().display()
-    );
-    assert_eq!(
-        error(&text),
-        "zoo.cfg:2: clientPort 2181 differs from the client port 2182 of server.1"
-    );
+    let text = format!("dataDir={}\nclientPort=2181\nserver.1=a:2888:3888;2182\n", dir.path().display());
+    assert_eq!(error(&text), "zoo.cfg:2: clientPort 2181 differs from the client port 2182 of server.1");
 }
 
 #[test]
 fn server_lines_come_from_the_dynamic_config_file() {
     let dir = data_dir(Some("2"));
     let dynamic = dir.path().join("zoo.cfg.dynamic.100000000");
-    std::fs::write(
-        &dynamic,
-        "version=100000000\nserver.1=a:2888:3888;2181\nserver.2=b:2888:3888;2181\nbogus=1\n",
-    )
-    .unwrap();
-    let text = format!(
-        "dataDir={}\ndynamicConfigFile={}\n",
-        dir.path().display(),
-        dynamic.display()
-    );
+    std::fs::write(&dynamic, "version=100000000\nserver.1=a:2888:3888;2181\nserver.2=b:2888:3888;2181\nbogus=1\n")
+        .unwrap();
+    let text = format!("dataDir={}\ndynamicConfigFile={}\n", dir.path().display(), dynamic.display());
     let (config, warnings) = parse(&text);
     let ids: Vec<u8> = config.servers.iter().map(|s| s.id).collect();
     assert_eq!(ids, vec![1, 2]);
@@ -436,10 +364,7 @@ fn server_lines_come_from_the_dynamic_config_file() {
     );
     // Server lines in both places are ambiguous.
     let both = format!("{text}server.1=a:2888:3888\n");
-    assert_eq!(
-        error(&both),
-        "zoo.cfg:3: server.N lines in zoo.cfg and a dynamicConfigFile: keep them in one place"
-    );
+    assert_eq!(error(&both), "zoo.cfg:3: server.N lines in zoo.cfg and a dynamicConfigFile: keep them in one place");
     // A bad line in the dynamic file names that file.
     std::fs::write(&dynamic, "server.1=a:2888\n").unwrap();
     assert!(error(&text).starts_with(&format!("{}:1: invalid value 'a:2888'", dynamic.display())));
@@ -451,17 +376,8 @@ fn from_file_reads_the_file_and_names_it_when_missing() {
     let path = dir.path().join("zoo.cfg");
     std::fs::write(&path, "dataDir=/d\ntickTime=x\n").unwrap();
     let message = ServerConfig::from_file(&path).unwrap_err().to_string();
-    assert_eq!(
-        message,
-        format!(
-            "{}:2: invalid value 'x' for tickTime: expected a positive integer",
-            path.display()
-        )
-    );
+    assert_eq!(message, format!("{}:2: invalid value 'x' for tickTime: expected a positive integer", path.display()));
     let missing = dir.path().join("nope.cfg");
     let message = ServerConfig::from_file(&missing).unwrap_err().to_string();
-    assert!(
-        message.starts_with(&format!("{}: cannot read: ", missing.display())),
-        "{message}"
-    );
+    assert!(message.starts_with(&format!("{}: cannot read: ", missing.display())), "{message}");
 }

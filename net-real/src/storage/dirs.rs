@@ -22,10 +22,7 @@ impl StorageDirs {
     /// Both directories in one place (zoo.cfg without `dataLogDir`).
     pub fn single(data_dir: impl Into<PathBuf>) -> StorageDirs {
         let data_dir = data_dir.into();
-        StorageDirs {
-            data_log_dir: data_dir.clone(),
-            data_dir,
-        }
+        StorageDirs { data_log_dir: data_dir.clone(), data_dir }
     }
 
     /// `<dataDir>/version-2`: snapshots and epoch files.
@@ -41,8 +38,7 @@ impl StorageDirs {
     /// Creates both `version-2` directories if they are missing.
     pub fn create<D: Disk>(&self, disk: &D) -> Result<(), StorageError> {
         for dir in [self.snap_dir(), self.log_dir()] {
-            disk.create_dir_all(&dir)
-                .map_err(StorageError::io(&dir, "create directory"))?;
+            disk.create_dir_all(&dir).map_err(StorageError::io(&dir, "create directory"))?;
         }
         Ok(())
     }
@@ -59,16 +55,11 @@ pub(crate) fn write_atomically<D: Disk>(
 ) -> Result<PathBuf, StorageError> {
     let temp = dir.join(format!("{name}{TEMP_SUFFIX}"));
     let path = dir.join(name);
-    let mut file = disk
-        .create(&temp)
-        .map_err(StorageError::io(&temp, "create"))?;
-    file.write_at(0, bytes)
-        .map_err(StorageError::io(&temp, "write"))?;
+    let mut file = disk.create(&temp).map_err(StorageError::io(&temp, "create"))?;
+    file.write_at(0, bytes).map_err(StorageError::io(&temp, "write"))?;
     file.sync_all().map_err(StorageError::io(&temp, "fsync"))?;
     drop(file);
-    disk.rename(&temp, &path)
-        .map_err(StorageError::io(&temp, "rename"))?;
-    disk.sync_dir(dir)
-        .map_err(StorageError::io(dir, "fsync directory"))?;
+    disk.rename(&temp, &path).map_err(StorageError::io(&temp, "rename"))?;
+    disk.sync_dir(dir).map_err(StorageError::io(dir, "fsync directory"))?;
     Ok(path)
 }

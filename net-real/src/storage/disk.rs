@@ -89,11 +89,7 @@ impl Disk for RealDisk {
     type File = RealFile;
 
     fn create(&self, path: &Path) -> io::Result<RealFile> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
+        let file = OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
         Ok(RealFile { file })
     }
 

@@ -28,11 +28,7 @@ impl EpochFile {
 }
 
 /// Reads an epoch file; `Ok(None)` when it does not exist yet.
-pub fn read_epoch<D: Disk>(
-    disk: &D,
-    dirs: &StorageDirs,
-    which: EpochFile,
-) -> Result<Option<u64>, StorageError> {
+pub fn read_epoch<D: Disk>(disk: &D, dirs: &StorageDirs, which: EpochFile) -> Result<Option<u64>, StorageError> {
     let path = dirs.snap_dir().join(which.file_name());
     let bytes = match disk.read(&path) {
         Ok(bytes) => bytes,
@@ -51,12 +47,7 @@ pub fn read_epoch<D: Disk>(
 }
 
 /// Writes an epoch file durably (temp file, fsync, rename, directory fsync).
-pub fn write_epoch<D: Disk>(
-    disk: &D,
-    dirs: &StorageDirs,
-    which: EpochFile,
-    epoch: u64,
-) -> Result<(), StorageError> {
+pub fn write_epoch<D: Disk>(disk: &D, dirs: &StorageDirs, which: EpochFile, epoch: u64) -> Result<(), StorageError> {
     let text = epoch.to_string();
     write_atomically(disk, &dirs.snap_dir(), which.file_name(), text.as_bytes())?;
     Ok(())

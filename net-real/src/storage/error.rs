@@ -211,10 +211,7 @@ impl fmt::Display for RecoveryWarning {
                 write!(f, "{path}:{offset}: {damage}; truncated the log tail here")
             }
             WarningKind::RemovedEmptySegment(damage) => {
-                write!(
-                    f,
-                    "{path}:{offset}: {damage}; removed the segment (no valid record)"
-                )
+                write!(f, "{path}:{offset}: {damage}; removed the segment (no valid record)")
             }
             WarningKind::InvalidSnapshot(reason) => {
                 write!(f, "{path}: skipped invalid snapshot: {reason}")

@@ -46,20 +46,15 @@ pub(crate) fn bincode_config() -> bincode::config::Configuration {
 }
 
 /// Serializes a value with bincode 2.
-pub(crate) fn encode_value<V: Serialize>(
-    value: &V,
-    what: &'static str,
-) -> Result<Vec<u8>, StorageError> {
-    bincode::serde::encode_to_vec(value, bincode_config()).map_err(|e| StorageError::Encode {
-        what,
-        reason: e.to_string(),
-    })
+pub(crate) fn encode_value<V: Serialize>(value: &V, what: &'static str) -> Result<Vec<u8>, StorageError> {
+    bincode::serde::encode_to_vec(value, bincode_config())
+        .map_err(|e| StorageError::Encode { what, reason: e.to_string() })
 }
 
 /// Deserializes a value with bincode 2, requiring every byte to be used.
 pub(crate) fn decode_value<V: DeserializeOwned>(bytes: &[u8]) -> Result<V, String> {
-    let (value, used) = bincode::serde::decode_from_slice::<V, _>(bytes, bincode_config())
-        .map_err(|e| e.to_string())?;
+    let (value, used) =
+        bincode::serde::decode_from_slice::<V, _>(bytes, bincode_config()).map_err(|e| e.to_string())?;
     if used != bytes.len() {
         return Err(format!("{} trailing bytes", bytes.len() - used));
     }
@@ -67,18 +62,10 @@ pub(crate) fn decode_value<V: DeserializeOwned>(bytes: &[u8]) -> Result<V, Strin
 }
 
 /// Appends the framed record to `out`.
-pub(crate) fn encode_record<T: Serialize>(
-    zxid: u64,
-    record: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), StorageError> {
+pub(crate) fn encode_record<T: Serialize>(zxid: u64, record: &T, out: &mut Vec<u8>) -> Result<(), StorageError> {
     let payload = encode_value(record, "log record")?;
     if payload.len() > RECORD_PAYLOAD_MAX {
-        return Err(StorageError::RecordTooLarge {
-            zxid,
-            len: payload.len(),
-            max: RECORD_PAYLOAD_MAX,
-        });
+        return Err(StorageError::RecordTooLarge { zxid, len: payload.len(), max: RECORD_PAYLOAD_MAX });
     }
     let zxid_bytes = zxid.to_le_bytes();
     let crc = crc32c::crc32c_append(crc32c::crc32c(&zxid_bytes), &payload);
@@ -150,11 +137,7 @@ pub(crate) fn scan_segment(bytes: &[u8]) -> SegmentScan {
         // zero-filled tail (checked once, not per record).
         let magic_is_zero = bytes[pos..].iter().take(4).all(|&b| b == 0);
         if magic_is_zero && bytes[pos..].iter().all(|&b| b == 0) {
-            return SegmentScan {
-                records,
-                valid_end: pos as u64,
-                stop: None,
-            };
+            return SegmentScan { records, valid_end: pos as u64, stop: None };
         }
         match parse_record(bytes, pos) {
             Ok(record) => {
@@ -162,16 +145,8 @@ pub(crate) fn scan_segment(bytes: &[u8]) -> SegmentScan {
                 records.push(record);
             }
             Err(damage) => {
-                let stop = ScanStop {
-                    offset: pos as u64,
-                    damage,
-                    next_valid: find_valid_record(bytes, pos + 1),
-                };
-                return SegmentScan {
-                    records,
-                    valid_end: pos as u64,
-                    stop: Some(stop),
-                };
+                let stop = ScanStop { offset: pos as u64, damage, next_valid: find_valid_record(bytes, pos + 1) };
+                return SegmentScan { records, valid_end: pos as u64, stop: Some(stop) };
             }
         }
     }
@@ -179,9 +154,7 @@ pub(crate) fn scan_segment(bytes: &[u8]) -> SegmentScan {
 
 /// Parses and checks one record header and payload at `pos`.
 fn parse_record(bytes: &[u8], pos: usize) -> Result<ScannedRecord, Damage> {
-    let header = bytes
-        .get(pos..pos + RECORD_HEADER_LEN)
-        .ok_or(Damage::ShortHeader)?;
+    let header = bytes.get(pos..pos + RECORD_HEADER_LEN).ok_or(Damage::ShortHeader)?;
     let field = |range: std::ops::Range<usize>| &header[range];
     let magic = u32::from_le_bytes(field(0..4).try_into().expect("4 bytes"));
     if magic != RECORD_MAGIC {
@@ -194,9 +167,7 @@ fn parse_record(bytes: &[u8], pos: usize) -> Result<ScannedRecord, Damage> {
     let zxid_bytes = field(8..16);
     let crc = u32::from_le_bytes(field(16..20).try_into().expect("4 bytes"));
     let start = pos + RECORD_HEADER_LEN;
-    let payload = bytes
-        .get(start..start + len)
-        .ok_or(Damage::ShortPayload(len as u64))?;
+    let payload = bytes.get(start..start + len).ok_or(Damage::ShortPayload(len as u64))?;
     if crc32c::crc32c_append(crc32c::crc32c(zxid_bytes), payload) != crc {
         return Err(Damage::ChecksumMismatch);
     }
@@ -251,11 +222,7 @@ mod tests {
         let scan = scan_segment(&bytes);
         assert_eq!(
             scan.stop,
-            Some(ScanStop {
-                offset: SEGMENT_HEADER_LEN as u64,
-                damage: Damage::ChecksumMismatch,
-                next_valid: None
-            })
+            Some(ScanStop { offset: SEGMENT_HEADER_LEN as u64, damage: Damage::ChecksumMismatch, next_valid: None })
         );
     }
 

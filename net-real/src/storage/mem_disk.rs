@@ -113,10 +113,7 @@ impl MemDisk {
         let inode = state.inodes.get_mut(&id).expect("named inode exists");
         let at = usize::try_from(offset).map_err(io::Error::other)?;
         if at >= inode.data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "offset past end",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "offset past end"));
         }
         inode.data[at] ^= mask;
         if at < inode.durable.len() {
@@ -129,9 +126,7 @@ impl MemDisk {
     /// a test try several crash seeds on the same state.
     pub fn fork(&self) -> MemDisk {
         let copy = self.lock().clone();
-        MemDisk {
-            state: Arc::new(Mutex::new(copy)),
-        }
+        MemDisk { state: Arc::new(Mutex::new(copy)) }
     }
 
     /// While `fail` is set, every file and directory sync returns an error
@@ -166,10 +161,7 @@ impl Inode {
         if let Some(DataOp::Write { offset, bytes }) = ops.get(kept) {
             if rng.gen_bool(0.5) && !bytes.is_empty() {
                 let len = rng.gen_range(1..=bytes.len());
-                let torn = DataOp::Write {
-                    offset: *offset,
-                    bytes: bytes[..len].to_vec(),
-                };
+                let torn = DataOp::Write { offset: *offset, bytes: bytes[..len].to_vec() };
                 apply_data_op(&mut self.durable, &torn);
             }
         }
@@ -208,10 +200,7 @@ fn apply_name_op(names: &mut BTreeMap<PathBuf, u64>, op: &NameOp) {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{}: no such file", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{}: no such file", path.display()))
 }
 
 impl MemState {
@@ -234,11 +223,7 @@ impl MemState {
     }
 
     fn handle(&self, state: &Arc<Mutex<MemState>>, inode: u64) -> MemFile {
-        MemFile {
-            state: Arc::clone(state),
-            inode,
-            generation: self.generation,
-        }
+        MemFile { state: Arc::clone(state), inode, generation: self.generation }
     }
 }
 
@@ -251,10 +236,7 @@ impl Disk for MemDisk {
         let inode = state.next_inode;
         state.next_inode += 1;
         state.inodes.insert(inode, Inode::default());
-        state.change_names(NameOp::Link {
-            path: path.to_path_buf(),
-            inode,
-        });
+        state.change_names(NameOp::Link { path: path.to_path_buf(), inode });
         Ok(state.handle(&self.state, inode))
     }
 
@@ -276,10 +258,7 @@ impl Disk for MemDisk {
             return Err(not_found(from));
         }
         state.check_dir(to)?;
-        state.change_names(NameOp::Rename {
-            from: from.to_path_buf(),
-            to: to.to_path_buf(),
-        });
+        state.change_names(NameOp::Rename { from: from.to_path_buf(), to: to.to_path_buf() });
         Ok(())
     }
 
@@ -288,9 +267,7 @@ impl Disk for MemDisk {
         if !state.names.contains_key(path) {
             return Err(not_found(path));
         }
-        state.change_names(NameOp::Unlink {
-            path: path.to_path_buf(),
-        });
+        state.change_names(NameOp::Unlink { path: path.to_path_buf() });
         Ok(())
     }
 
@@ -345,10 +322,7 @@ impl MemFile {
         if state.generation != self.generation {
             return Err(io::Error::other("stale file handle: the disk crashed"));
         }
-        let inode = state
-            .inodes
-            .get_mut(&self.inode)
-            .ok_or_else(|| io::Error::other("file was removed"))?;
+        let inode = state.inodes.get_mut(&self.inode).ok_or_else(|| io::Error::other("file was removed"))?;
         Ok(f(inode))
     }
 
@@ -362,10 +336,7 @@ impl MemFile {
 
 impl DiskFile for MemFile {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.push(DataOp::Write {
-            offset,
-            bytes: data.to_vec(),
-        })
+        self.push(DataOp::Write { offset, bytes: data.to_vec() })
     }
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
@@ -377,12 +348,7 @@ impl DiskFile for MemFile {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
-        if self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .fail_syncs
-        {
+        if self.state.lock().unwrap_or_else(|e| e.into_inner()).fail_syncs {
             return Err(injected_sync_failure());
         }
         self.with_inode(|inode| {

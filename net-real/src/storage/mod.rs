@@ -42,7 +42,6 @@ pub use mem_disk::{MemDisk, MemFile};
 pub use purge::{purge, SNAP_RETAIN_COUNT_MIN};
 pub use recovery::{recover, zxid_follows, LogRecord, Recovered};
 pub use snapshot::{
-    list_snapshots, parse_snapshot_name, read_snapshot, snapshot_name, verify_snapshot,
-    write_snapshot, Snapshot,
+    list_snapshots, parse_snapshot_name, read_snapshot, snapshot_name, verify_snapshot, write_snapshot, Snapshot,
 };
 pub use txn_log::{list_segments, parse_segment_name, segment_name, LogOptions, TxnLog};

@@ -20,11 +20,7 @@ pub const SNAP_RETAIN_COUNT_MIN: usize = 3;
 ///
 /// Call it between appends (from the same task as the [`super::TxnLog`]):
 /// it never removes the newest segment, but it reads every snapshot.
-pub fn purge<D: Disk>(
-    disk: &D,
-    dirs: &StorageDirs,
-    snap_retain_count: usize,
-) -> Result<Vec<PathBuf>, StorageError> {
+pub fn purge<D: Disk>(disk: &D, dirs: &StorageDirs, snap_retain_count: usize) -> Result<Vec<PathBuf>, StorageError> {
     let retain = snap_retain_count.max(SNAP_RETAIN_COUNT_MIN);
     let snapshots = list_snapshots(disk, dirs)?;
     let mut valid = 0;
@@ -42,29 +38,20 @@ pub fn purge<D: Disk>(
     let Some(oldest_kept) = oldest_kept else {
         return Ok(Vec::new());
     };
-    let mut removed: Vec<PathBuf> = snapshots
-        .into_iter()
-        .filter(|(zxid, _)| *zxid < oldest_kept)
-        .map(|(_, path)| path)
-        .rev()
-        .collect();
+    let mut removed: Vec<PathBuf> =
+        snapshots.into_iter().filter(|(zxid, _)| *zxid < oldest_kept).map(|(_, path)| path).rev().collect();
     let segments = list_segments(disk, &dirs.log_dir())?;
     // The newest segment starting at or before the snapshot may hold the
     // records right after it; every older one is covered by the snapshot.
-    if let Some(needed) = segments
-        .iter()
-        .rposition(|(first, _)| *first <= oldest_kept)
-    {
+    if let Some(needed) = segments.iter().rposition(|(first, _)| *first <= oldest_kept) {
         removed.extend(segments[..needed].iter().map(|(_, path)| path.clone()));
     }
     for path in &removed {
-        disk.remove(path)
-            .map_err(StorageError::io(path, "remove"))?;
+        disk.remove(path).map_err(StorageError::io(path, "remove"))?;
     }
     if !removed.is_empty() {
         for dir in [dirs.snap_dir(), dirs.log_dir()] {
-            disk.sync_dir(&dir)
-                .map_err(StorageError::io(&dir, "fsync directory"))?;
+            disk.sync_dir(&dir).map_err(StorageError::io(&dir, "fsync directory"))?;
         }
     }
     Ok(removed)

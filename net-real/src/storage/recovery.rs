@@ -55,11 +55,7 @@ pub fn zxid_follows(previous: u64, next: u64) -> bool {
 
 /// Recovers the state stored under `dirs` (creating the directories on
 /// first start). See the module docs for what is repaired and what fails.
-pub fn recover<D, S, T>(
-    disk: &D,
-    dirs: &StorageDirs,
-    options: LogOptions,
-) -> Result<Recovered<D, S, T>, RecoveryError>
+pub fn recover<D, S, T>(disk: &D, dirs: &StorageDirs, options: LogOptions) -> Result<Recovered<D, S, T>, RecoveryError>
 where
     D: Disk,
     S: DeserializeOwned,
@@ -72,48 +68,27 @@ where
     let base = snapshot.as_ref().map(|s| s.zxid);
     let replay = replay_log(disk, &dirs.log_dir(), base, &mut warnings)?;
     let last_zxid = replay.last_zxid.max(base);
-    let log = TxnLog::resume(
-        disk.clone(),
-        dirs.log_dir(),
-        options,
-        replay.tail,
-        last_zxid,
-    )?;
-    Ok(Recovered {
-        snapshot,
-        records: replay.records,
-        warnings,
-        log,
-    })
+    let log = TxnLog::resume(disk.clone(), dirs.log_dir(), options, replay.tail, last_zxid)?;
+    Ok(Recovered { snapshot, records: replay.records, warnings, log })
 }
 
 fn warn(warnings: &mut Vec<RecoveryWarning>, path: &Path, offset: u64, kind: WarningKind) {
-    let warning = RecoveryWarning {
-        path: path.to_path_buf(),
-        offset,
-        kind,
-    };
+    let warning = RecoveryWarning { path: path.to_path_buf(), offset, kind };
     tracing::warn!("{warning}");
     warnings.push(warning);
 }
 
 /// Removes `*.tmp` files: writes interrupted before their rename.
-fn remove_temp_files<D: Disk>(
-    disk: &D,
-    dir: &Path,
-    warnings: &mut Vec<RecoveryWarning>,
-) -> Result<(), StorageError> {
+fn remove_temp_files<D: Disk>(disk: &D, dir: &Path, warnings: &mut Vec<RecoveryWarning>) -> Result<(), StorageError> {
     let names = disk.list_dir(dir).map_err(StorageError::io(dir, "list"))?;
     let temps: Vec<&String> = names.iter().filter(|n| n.ends_with(TEMP_SUFFIX)).collect();
     for name in &temps {
         let path = dir.join(name);
-        disk.remove(&path)
-            .map_err(StorageError::io(&path, "remove"))?;
+        disk.remove(&path).map_err(StorageError::io(&path, "remove"))?;
         warn(warnings, &path, 0, WarningKind::RemovedTempFile);
     }
     if !temps.is_empty() {
-        disk.sync_dir(dir)
-            .map_err(StorageError::io(dir, "fsync directory"))?;
+        disk.sync_dir(dir).map_err(StorageError::io(dir, "fsync directory"))?;
     }
     Ok(())
 }
@@ -139,10 +114,7 @@ fn load_snapshot<D: Disk, S: DeserializeOwned>(
     if snapshots.is_empty() {
         Ok(None)
     } else {
-        Err(RecoveryError::NoValidSnapshot {
-            dir: dirs.snap_dir(),
-            count: snapshots.len(),
-        })
+        Err(RecoveryError::NoValidSnapshot { dir: dirs.snap_dir(), count: snapshots.len() })
     }
 }
 
@@ -172,29 +144,13 @@ fn replay_log<D: Disk, T: DeserializeOwned>(
     let segments = list_segments(disk, dir)?;
     // The segment holding base+1 is the newest one starting at or before
     // base; older ones only hold what the snapshot already has.
-    let start = base
-        .and_then(|zxid| segments.iter().rposition(|(first, _)| *first <= zxid))
-        .unwrap_or(0);
-    let mut cursor = Cursor {
-        last_seen: None,
-        applied: base.unwrap_or(0),
-    };
-    let mut replay = Replay {
-        records: Vec::new(),
-        tail: None,
-        last_zxid: None,
-    };
+    let start = base.and_then(|zxid| segments.iter().rposition(|(first, _)| *first <= zxid)).unwrap_or(0);
+    let mut cursor = Cursor { last_seen: None, applied: base.unwrap_or(0) };
+    let mut replay = Replay { records: Vec::new(), tail: None, last_zxid: None };
     for (index, (named, path)) in segments.iter().enumerate().skip(start) {
         let bytes = disk.read(path).map_err(StorageError::io(path, "read"))?;
         let scan = scan_segment(&bytes);
-        check_records(
-            path,
-            *named,
-            &bytes,
-            &scan,
-            &mut cursor,
-            &mut replay.records,
-        )?;
+        check_records(path, *named, &bytes, &scan, &mut cursor, &mut replay.records)?;
         replay.tail = match &scan.stop {
             None if scan.records.is_empty() => None,
             None => Some((path.clone(), scan.valid_end)),
@@ -249,30 +205,21 @@ fn check_records<T: DeserializeOwned>(
         if !zxid_follows(cursor.applied, record.zxid) {
             return Err(gap(cursor.applied, "transactions missing"));
         }
-        let value = decode_value(&bytes[record.payload.clone()]).map_err(|reason| {
-            RecoveryError::Undecodable {
-                path: path.to_path_buf(),
-                offset: record.offset,
-                zxid: record.zxid,
-                reason,
-            }
+        let value = decode_value(&bytes[record.payload.clone()]).map_err(|reason| RecoveryError::Undecodable {
+            path: path.to_path_buf(),
+            offset: record.offset,
+            zxid: record.zxid,
+            reason,
         })?;
         cursor.applied = record.zxid;
-        out.push(LogRecord {
-            zxid: record.zxid,
-            record: value,
-        });
+        out.push(LogRecord { zxid: record.zxid, record: value });
     }
     Ok(())
 }
 
 /// Damage is a torn tail only at the end of the last segment with nothing
 /// valid after it; anywhere else it is corruption of synced data.
-fn check_tail_damage(
-    path: &Path,
-    stop: &ScanStop,
-    later: Option<&Path>,
-) -> Result<(), RecoveryError> {
+fn check_tail_damage(path: &Path, stop: &ScanStop, later: Option<&Path>) -> Result<(), RecoveryError> {
     let followed_by = match (stop.next_valid, later) {
         (Some(offset), _) => Some((path.to_path_buf(), offset)),
         (None, Some(next)) => Some((next.to_path_buf(), SEGMENT_HEADER_LEN as u64)),
@@ -300,18 +247,14 @@ fn repair_tail<D: Disk>(
     warnings: &mut Vec<RecoveryWarning>,
 ) -> Result<Option<(PathBuf, u64)>, StorageError> {
     if scan.records.is_empty() {
-        disk.remove(path)
-            .map_err(StorageError::io(path, "remove"))?;
+        disk.remove(path).map_err(StorageError::io(path, "remove"))?;
         let dir = super::disk::parent_dir(path);
-        disk.sync_dir(&dir)
-            .map_err(StorageError::io(&dir, "fsync directory"))?;
+        disk.sync_dir(&dir).map_err(StorageError::io(&dir, "fsync directory"))?;
         let kind = WarningKind::RemovedEmptySegment(stop.damage.clone());
         warn(warnings, path, stop.offset, kind);
         return Ok(None);
     }
-    let mut file = disk
-        .open_write(path)
-        .map_err(StorageError::io(path, "open"))?;
+    let mut file = disk.open_write(path).map_err(StorageError::io(path, "open"))?;
     let len = file.size().map_err(StorageError::io(path, "stat"))?;
     // Shrink then grow back: the damaged bytes become zeros, the log's end.
     file.set_len(scan.valid_end)

@@ -40,18 +40,11 @@ pub fn parse_snapshot_name(name: &str) -> Option<u64> {
 }
 
 /// The snapshots in `<dataDir>/version-2`, newest first, as (zxid, path).
-pub fn list_snapshots<D: Disk>(
-    disk: &D,
-    dirs: &StorageDirs,
-) -> Result<Vec<(u64, PathBuf)>, StorageError> {
+pub fn list_snapshots<D: Disk>(disk: &D, dirs: &StorageDirs) -> Result<Vec<(u64, PathBuf)>, StorageError> {
     let dir = dirs.snap_dir();
-    let names = disk
-        .list_dir(&dir)
-        .map_err(StorageError::io(&dir, "list"))?;
-    let mut snapshots: Vec<(u64, PathBuf)> = names
-        .iter()
-        .filter_map(|name| Some((parse_snapshot_name(name)?, dir.join(name))))
-        .collect();
+    let names = disk.list_dir(&dir).map_err(StorageError::io(&dir, "list"))?;
+    let mut snapshots: Vec<(u64, PathBuf)> =
+        names.iter().filter_map(|name| Some((parse_snapshot_name(name)?, dir.join(name)))).collect();
     snapshots.sort_by(|a, b| b.cmp(a));
     Ok(snapshots)
 }
@@ -78,18 +71,14 @@ pub fn write_snapshot<D: Disk, S: Serialize>(
 }
 
 /// Reads and checks one snapshot file.
-pub fn read_snapshot<D: Disk, S: DeserializeOwned>(
-    disk: &D,
-    path: &Path,
-) -> Result<Snapshot<S>, StorageError> {
+pub fn read_snapshot<D: Disk, S: DeserializeOwned>(disk: &D, path: &Path) -> Result<Snapshot<S>, StorageError> {
     let bytes = disk.read(path).map_err(StorageError::io(path, "read"))?;
     let zxid = check_snapshot(path, &bytes)?;
-    let state =
-        decode_value(&bytes[SNAPSHOT_HEADER_LEN..]).map_err(|reason| StorageError::Corrupt {
-            path: path.to_path_buf(),
-            offset: SNAPSHOT_HEADER_LEN as u64,
-            reason,
-        })?;
+    let state = decode_value(&bytes[SNAPSHOT_HEADER_LEN..]).map_err(|reason| StorageError::Corrupt {
+        path: path.to_path_buf(),
+        offset: SNAPSHOT_HEADER_LEN as u64,
+        reason,
+    })?;
     Ok(Snapshot { zxid, state })
 }
 
@@ -102,14 +91,9 @@ pub fn verify_snapshot<D: Disk>(disk: &D, path: &Path) -> Result<u64, StorageErr
 
 /// Checks magic, version, length, checksum and the zxid against the name.
 fn check_snapshot(path: &Path, bytes: &[u8]) -> Result<u64, StorageError> {
-    let corrupt = |offset: u64, reason: String| StorageError::Corrupt {
-        path: path.to_path_buf(),
-        offset,
-        reason,
-    };
-    let header = bytes
-        .get(..SNAPSHOT_HEADER_LEN)
-        .ok_or_else(|| corrupt(0, format!("{} bytes: too short", bytes.len())))?;
+    let corrupt = |offset: u64, reason: String| StorageError::Corrupt { path: path.to_path_buf(), offset, reason };
+    let header =
+        bytes.get(..SNAPSHOT_HEADER_LEN).ok_or_else(|| corrupt(0, format!("{} bytes: too short", bytes.len())))?;
     if &header[..8] != SNAPSHOT_MAGIC || header[8..12] != SNAPSHOT_VERSION.to_le_bytes() {
         return Err(corrupt(0, "bad magic or version".into()));
     }
@@ -124,14 +108,9 @@ fn check_snapshot(path: &Path, bytes: &[u8]) -> Result<u64, StorageError> {
     if crc32c::crc32c_append(crc32c::crc32c(&header[..28]), payload) != crc {
         return Err(corrupt(0, "checksum mismatch".into()));
     }
-    let named = path
-        .file_name()
-        .and_then(|name| parse_snapshot_name(name.to_str()?));
+    let named = path.file_name().and_then(|name| parse_snapshot_name(name.to_str()?));
     if named != Some(zxid) {
-        return Err(corrupt(
-            12,
-            format!("holds zxid {zxid:#x}, not the one in its name"),
-        ));
+        return Err(corrupt(12, format!("holds zxid {zxid:#x}, not the one in its name")));
     }
     Ok(zxid)
 }

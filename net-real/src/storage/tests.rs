@@ -16,18 +16,12 @@ struct Txn {
 }
 
 fn txn(zxid: u64) -> Txn {
-    Txn {
-        path: format!("/node{zxid}"),
-        value: zxid as u32 * 10,
-    }
+    Txn { path: format!("/node{zxid}"), value: zxid as u32 * 10 }
 }
 
 /// Small preallocation so tests stay light.
 fn options() -> LogOptions {
-    LogOptions {
-        prealloc_size: 4096,
-        segment_size_max: None,
-    }
+    LogOptions { prealloc_size: 4096, segment_size_max: None }
 }
 
 type Recovery<D> = Recovered<D, String, Txn>;
@@ -119,10 +113,7 @@ fn append_refuses_a_zxid_that_does_not_increase() {
     let mut log = recover_ok(&disk, &dirs).log;
     append_all(&mut log, [7]);
     let error = log.append(7, &txn(7)).unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "zxid 0x7 appended after 0x7: zxids must increase"
-    );
+    assert_eq!(error.to_string(), "zxid 0x7 appended after 0x7: zxids must increase");
 }
 
 #[test]
@@ -147,10 +138,7 @@ fn a_crash_before_sync_loses_only_unsynced_records() {
         assert_eq!(got, expected, "seed {seed}: not a prefix");
         assert!(got.len() >= 3, "seed {seed}: lost a synced record");
         kept_counts.insert(got.len());
-        let truncated = recovered
-            .warnings
-            .iter()
-            .any(|w| matches!(w.kind, WarningKind::TruncatedTail(_)));
+        let truncated = recovered.warnings.iter().any(|w| matches!(w.kind, WarningKind::TruncatedTail(_)));
         truncations += usize::from(truncated);
     }
     // The seeds must exercise losing all, some, and none of the batch.
@@ -194,10 +182,7 @@ fn a_cut_tail_is_truncated_with_a_warning() {
     let segment = dirs.log_dir().join("log.1");
     let at = offsets(&[1, 2, 3]);
     // Cut record 3 in its payload, as a crash mid-write would.
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&segment)
-        .unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&segment).unwrap();
     file.set_len(at[2] + 25).unwrap();
     drop(file);
 
@@ -288,13 +273,7 @@ fn damage_at_the_end_of_an_older_segment_is_an_error() {
     let at = offsets(&[1, 2]);
     flip_byte(&dirs.log_dir().join("log.1"), at[1] + 22);
     match recover_err(&RealDisk, &dirs) {
-        RecoveryError::CorruptRecord {
-            path,
-            offset,
-            followed_by,
-            next_valid,
-            damage,
-        } => {
+        RecoveryError::CorruptRecord { path, offset, followed_by, next_valid, damage } => {
             assert_eq!(path, dirs.log_dir().join("log.1"));
             assert_eq!(offset, at[1]);
             assert_eq!(followed_by, dirs.log_dir().join("log.3"));
@@ -332,10 +311,7 @@ fn a_new_epoch_starting_at_counter_one_is_not_a_gap() {
     append_all(&mut log, [1, 2, epoch2 | 1, epoch2 | 2]);
     log.sync().unwrap();
     drop(log);
-    assert_eq!(
-        zxids(&recover_ok(&RealDisk, &dirs)),
-        vec![1, 2, epoch2 | 1, epoch2 | 2]
-    );
+    assert_eq!(zxids(&recover_ok(&RealDisk, &dirs)), vec![1, 2, epoch2 | 1, epoch2 | 2]);
     assert!(zxid_follows(5, 6));
     assert!(zxid_follows(5, epoch2 | 1));
     assert!(!zxid_follows(5, epoch2 | 2));
@@ -360,11 +336,7 @@ fn a_zxid_decrease_between_segments_is_an_error() {
     let error = recover_err(&RealDisk, &dirs);
     assert_eq!(
         error.to_string(),
-        format!(
-            "{}:{}: zxid 0x5 cannot follow 0x6 (not increasing)",
-            late.display(),
-            SEGMENT_HEADER_LEN
-        )
+        format!("{}:{}: zxid 0x5 cannot follow 0x6 (not increasing)", late.display(), SEGMENT_HEADER_LEN)
     );
 }
 
@@ -397,20 +369,14 @@ fn recovery_picks_the_newest_valid_snapshot_and_replays_after_it() {
     assert_eq!(fallback.warnings.len(), 1);
     assert_eq!(
         fallback.warnings[0].to_string(),
-        format!(
-            "{p}: skipped invalid snapshot: {p}:0: checksum mismatch",
-            p = snap5.display()
-        )
+        format!("{p}: skipped invalid snapshot: {p}:0: checksum mismatch", p = snap5.display())
     );
     drop(fallback);
 
     flip_byte(&dirs.snap_dir().join("snapshot.3"), 35);
     assert_eq!(
         recover_err(&RealDisk, &dirs).to_string(),
-        format!(
-            "{}: none of the 2 snapshots is valid (see the warnings)",
-            dirs.snap_dir().display()
-        )
+        format!("{}: none of the 2 snapshots is valid (see the warnings)", dirs.snap_dir().display())
     );
 }
 
@@ -441,11 +407,7 @@ fn leftover_temp_files_are_removed_with_a_warning() {
     let recovered = recover_ok(&disk, &dirs);
     assert_eq!(
         recovered.warnings,
-        vec![RecoveryWarning {
-            path: temp.clone(),
-            offset: 0,
-            kind: WarningKind::RemovedTempFile,
-        }]
+        vec![RecoveryWarning { path: temp.clone(), offset: 0, kind: WarningKind::RemovedTempFile }]
     );
     assert!(disk.read(&temp).is_err());
     assert!(recovered.snapshot.is_none());
@@ -482,10 +444,7 @@ fn truncate_after_removes_later_records_and_segments() {
     assert_eq!(log.last_zxid(), Some(4));
     assert_eq!(names(&dirs.log_dir()), vec!["log.1"]);
     // The leader's version of zxid 5 replaces ours.
-    let theirs = Txn {
-        path: "/theirs".into(),
-        value: 5,
-    };
+    let theirs = Txn { path: "/theirs".into(), value: 5 };
     log.append(5, &theirs).unwrap();
     log.sync().unwrap();
     drop(log);
@@ -499,13 +458,8 @@ fn truncate_after_removes_later_records_and_segments() {
 fn segments_roll_at_the_size_limit() {
     let disk = MemDisk::new();
     let dirs = StorageDirs::single("/data");
-    let options = LogOptions {
-        prealloc_size: 256,
-        segment_size_max: Some(100),
-    };
-    let mut log = recover::<_, String, Txn>(&disk, &dirs, options)
-        .unwrap()
-        .log;
+    let options = LogOptions { prealloc_size: 256, segment_size_max: Some(100) };
+    let mut log = recover::<_, String, Txn>(&disk, &dirs, options).unwrap().log;
     append_all(&mut log, 1..=6);
     log.sync().unwrap();
     // Header 16 + records of 30-31 bytes: a segment is full after 3.
@@ -531,19 +485,10 @@ fn history(disk: &MemDisk, dirs: &StorageDirs) {
 #[test]
 fn purge_keeps_the_newest_snapshots_and_the_logs_they_need() {
     let disk = MemDisk::new();
-    let dirs = StorageDirs {
-        data_dir: "/data".into(),
-        data_log_dir: "/datalog".into(),
-    };
+    let dirs = StorageDirs { data_dir: "/data".into(), data_log_dir: "/datalog".into() };
     history(&disk, &dirs);
     let removed = purge(&disk, &dirs, 3).unwrap();
-    assert_eq!(
-        removed,
-        vec![
-            PathBuf::from("/data/version-2/snapshot.3"),
-            PathBuf::from("/datalog/version-2/log.1")
-        ]
-    );
+    assert_eq!(removed, vec![PathBuf::from("/data/version-2/snapshot.3"), PathBuf::from("/datalog/version-2/log.1")]);
     let snapshots = disk.list_dir(&dirs.snap_dir()).unwrap();
     assert_eq!(snapshots, vec!["snapshot.6", "snapshot.9", "snapshot.c"]);
     let logs = disk.list_dir(&dirs.log_dir()).unwrap();
@@ -559,8 +504,7 @@ fn purge_keeps_at_least_three_and_skips_invalid_snapshots() {
     let dirs = StorageDirs::single("/data");
     history(&disk, &dirs);
     // The newest snapshot is bad: the three valid ones are 9, 6 and 3.
-    disk.corrupt(&dirs.snap_dir().join("snapshot.c"), 35, 1)
-        .unwrap();
+    disk.corrupt(&dirs.snap_dir().join("snapshot.c"), 35, 1).unwrap();
     let before = disk.list_dir(&dirs.snap_dir()).unwrap();
     assert_eq!(before.len(), 9);
     assert_eq!(purge(&disk, &dirs, 1).unwrap(), Vec::<PathBuf>::new());
@@ -571,42 +515,21 @@ fn purge_keeps_at_least_three_and_skips_invalid_snapshots() {
 fn epoch_files_round_trip_and_reject_garbage() {
     let (_temp, dirs) = temp_dirs();
     dirs.create(&RealDisk).unwrap();
-    assert_eq!(
-        read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap(),
-        None
-    );
+    assert_eq!(read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap(), None);
     write_epoch(&RealDisk, &dirs, EpochFile::Accepted, 5).unwrap();
     write_epoch(&RealDisk, &dirs, EpochFile::Current, 4).unwrap();
     write_epoch(&RealDisk, &dirs, EpochFile::Accepted, 7).unwrap();
-    assert_eq!(
-        read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap(),
-        Some(7)
-    );
-    assert_eq!(
-        read_epoch(&RealDisk, &dirs, EpochFile::Current).unwrap(),
-        Some(4)
-    );
+    assert_eq!(read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap(), Some(7));
+    assert_eq!(read_epoch(&RealDisk, &dirs, EpochFile::Current).unwrap(), Some(4));
     let accepted = dirs.snap_dir().join("acceptedEpoch");
     assert_eq!(std::fs::read_to_string(&accepted).unwrap(), "7");
-    assert_eq!(
-        names(&dirs.snap_dir()),
-        vec!["acceptedEpoch", "currentEpoch"]
-    );
+    assert_eq!(names(&dirs.snap_dir()), vec!["acceptedEpoch", "currentEpoch"]);
     // ZooKeeper's own files may end with a newline.
     std::fs::write(&accepted, "12\n").unwrap();
-    assert_eq!(
-        read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap(),
-        Some(12)
-    );
+    assert_eq!(read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap(), Some(12));
     std::fs::write(&accepted, "x1").unwrap();
     let error = read_epoch(&RealDisk, &dirs, EpochFile::Accepted).unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        format!(
-            "{}:0: expected an epoch number, found \"x1\"",
-            accepted.display()
-        )
-    );
+    assert_eq!(error.to_string(), format!("{}:0: expected an epoch number, found \"x1\"", accepted.display()));
 }
 
 #[test]

@@ -35,10 +35,7 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> LogOptions {
-        LogOptions {
-            prealloc_size: 64 << 20,
-            segment_size_max: None,
-        }
+        LogOptions { prealloc_size: 64 << 20, segment_size_max: None }
     }
 }
 
@@ -79,10 +76,8 @@ pub fn parse_segment_name(name: &str) -> Option<u64> {
 /// The segments in `dir`, oldest first, as (first zxid, path).
 pub fn list_segments<D: Disk>(disk: &D, dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
     let names = disk.list_dir(dir).map_err(StorageError::io(dir, "list"))?;
-    let mut segments: Vec<(u64, PathBuf)> = names
-        .iter()
-        .filter_map(|name| Some((parse_segment_name(name)?, dir.join(name))))
-        .collect();
+    let mut segments: Vec<(u64, PathBuf)> =
+        names.iter().filter_map(|name| Some((parse_segment_name(name)?, dir.join(name)))).collect();
     segments.sort();
     Ok(segments)
 }
@@ -101,15 +96,7 @@ impl<D: Disk> TxnLog<D> {
             Some((path, written)) => Some(open_segment(&disk, path, written)?),
             None => None,
         };
-        Ok(TxnLog {
-            disk,
-            dir,
-            options,
-            segment,
-            buffer: Vec::new(),
-            last_zxid,
-            dir_dirty: false,
-        })
+        Ok(TxnLog { disk, dir, options, segment, buffer: Vec::new(), last_zxid, dir_dirty: false })
     }
 
     /// The directory holding the segments (`<dataLogDir>/version-2`).
@@ -160,16 +147,11 @@ impl<D: Disk> TxnLog<D> {
         self.flush()?;
         if let Some(segment) = &mut self.segment {
             let path = &segment.path;
-            segment
-                .file
-                .sync_data()
-                .map_err(StorageError::io(path, "fdatasync"))?;
+            segment.file.sync_data().map_err(StorageError::io(path, "fdatasync"))?;
         }
         if self.dir_dirty {
             let dir = &self.dir;
-            self.disk
-                .sync_dir(dir)
-                .map_err(StorageError::io(dir, "fsync directory"))?;
+            self.disk.sync_dir(dir).map_err(StorageError::io(dir, "fsync directory"))?;
             self.dir_dirty = false;
         }
         Ok(())
@@ -193,9 +175,7 @@ impl<D: Disk> TxnLog<D> {
         let mut last_kept = None;
         for (first, path) in segments.iter().rev() {
             if *first > zxid {
-                self.disk
-                    .remove(path)
-                    .map_err(StorageError::io(path, "remove"))?;
+                self.disk.remove(path).map_err(StorageError::io(path, "remove"))?;
                 self.dir_dirty = true;
                 continue;
             }
@@ -212,10 +192,7 @@ impl<D: Disk> TxnLog<D> {
     /// Cuts the segment at `path` after its last record with a zxid at most
     /// `zxid`, opens it as the current segment, and returns that zxid.
     fn truncate_segment(&mut self, path: &Path, zxid: u64) -> Result<u64, StorageError> {
-        let bytes = self
-            .disk
-            .read(path)
-            .map_err(StorageError::io(path, "read"))?;
+        let bytes = self.disk.read(path).map_err(StorageError::io(path, "read"))?;
         let scan = scan_segment(&bytes);
         let kept: Vec<_> = scan.records.iter().filter(|r| r.zxid <= zxid).collect();
         let Some(last) = kept.last() else {
@@ -242,18 +219,10 @@ impl<D: Disk> TxnLog<D> {
 
     fn create_segment(&mut self, zxid: u64) -> Result<(), StorageError> {
         let path = self.dir.join(segment_name(zxid));
-        let mut file = self
-            .disk
-            .create(&path)
-            .map_err(StorageError::io(&path, "create"))?;
-        file.write_at(0, &segment_header())
-            .map_err(StorageError::io(&path, "write"))?;
-        self.segment = Some(OpenSegment {
-            file,
-            path,
-            written: SEGMENT_HEADER_LEN as u64,
-            allocated: SEGMENT_HEADER_LEN as u64,
-        });
+        let mut file = self.disk.create(&path).map_err(StorageError::io(&path, "create"))?;
+        file.write_at(0, &segment_header()).map_err(StorageError::io(&path, "write"))?;
+        self.segment =
+            Some(OpenSegment { file, path, written: SEGMENT_HEADER_LEN as u64, allocated: SEGMENT_HEADER_LEN as u64 });
         self.dir_dirty = true;
         Ok(())
     }
@@ -272,35 +241,18 @@ impl<D: Disk> TxnLog<D> {
         if end > segment.allocated {
             let block = self.options.prealloc_size.max(1);
             let allocated = end.div_ceil(block) * block;
-            segment
-                .file
-                .set_len(allocated)
-                .map_err(StorageError::io(path, "preallocate"))?;
+            segment.file.set_len(allocated).map_err(StorageError::io(path, "preallocate"))?;
             segment.allocated = allocated;
         }
-        segment
-            .file
-            .write_at(segment.written, &self.buffer)
-            .map_err(StorageError::io(path, "write"))?;
+        segment.file.write_at(segment.written, &self.buffer).map_err(StorageError::io(path, "write"))?;
         segment.written = end;
         self.buffer.clear();
         Ok(())
     }
 }
 
-fn open_segment<D: Disk>(
-    disk: &D,
-    path: PathBuf,
-    written: u64,
-) -> Result<OpenSegment<D::File>, StorageError> {
-    let file = disk
-        .open_write(&path)
-        .map_err(StorageError::io(&path, "open"))?;
+fn open_segment<D: Disk>(disk: &D, path: PathBuf, written: u64) -> Result<OpenSegment<D::File>, StorageError> {
+    let file = disk.open_write(&path).map_err(StorageError::io(&path, "open"))?;
     let allocated = file.size().map_err(StorageError::io(&path, "stat"))?;
-    Ok(OpenSegment {
-        file,
-        path,
-        written,
-        allocated,
-    })
+    Ok(OpenSegment { file, path, written, allocated })
 }

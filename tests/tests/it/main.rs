@@ -2,3 +2,7 @@
 //! binaries link faster than many).
 
 mod differential;
+
+mod c_client;
+mod clients;
+mod zkcli;

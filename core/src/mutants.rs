@@ -1,0 +1,29 @@
+//! Deliberate bugs, for proving that the simulator's checkers can fail (issue C item 7).
+//!
+//! This module exists only with the `mutants` cargo feature, which only the simulator's
+//! tests enable; the `zab` binary is built without it and cannot reach any of this. The
+//! mutant is chosen at run time through [`crate::node::Config::mutant`].
+
+/// One deliberate bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mutant {
+    /// Replies to a write as soon as it is prepared, before the driver made it durable.
+    ReplyBeforeFsync,
+    /// On session expiry, drops the session without deleting its ephemerals.
+    ForgetEphemeralsOnExpiry,
+    /// Numbers sequential children by the parent's current child count instead of its
+    /// cversion, so a number is reused after a delete.
+    ReuseSequentialNumber,
+    /// Sends a write's reply before the watch events it triggers.
+    WatchAfterReply,
+}
+
+impl Mutant {
+    /// Every mutant, for sweeps.
+    pub const ALL: [Mutant; 4] = [
+        Mutant::ReplyBeforeFsync,
+        Mutant::ForgetEphemeralsOnExpiry,
+        Mutant::ReuseSequentialNumber,
+        Mutant::WatchAfterReply,
+    ];
+}
