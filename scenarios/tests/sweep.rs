@@ -162,6 +162,39 @@ fn caught_by(mutant: Mutant, checker: &str) -> Vec<&'static str> {
     fired
 }
 
+/// Runs seeds with a core mutant until `checker` reports it; returns every checker that fired.
+fn core_mutant_caught_by(mutant: zab_core::mutants::Mutant, checker: &str) -> Vec<&'static str> {
+    let mut fired = Vec::new();
+    for seed in 0..40 {
+        let mut options = Options::draw(seed);
+        options.core_mutant = Some(mutant);
+        let report = World::swarm_with(options, false).run();
+        for violation in &report.violations {
+            if !fired.contains(&violation.checker) {
+                fired.push(violation.checker);
+            }
+        }
+        if fired.contains(&checker) {
+            break;
+        }
+    }
+    fired
+}
+
+#[test]
+fn each_checker_catches_a_deliberately_broken_node() {
+    use zab_core::mutants::Mutant as Core;
+    for (mutant, checker) in [
+        (Core::ReplyBeforeFsync, "durability"),
+        (Core::ForgetEphemeralsOnExpiry, "ephemerals"),
+        (Core::ReuseSequentialNumber, "sequential"),
+        (Core::WatchAfterReply, "watches"),
+    ] {
+        let checkers = core_mutant_caught_by(mutant, checker);
+        assert!(checkers.contains(&checker), "{mutant:?} was caught by {checkers:?}, expected {checker}");
+    }
+}
+
 #[test]
 fn each_checker_catches_its_mutant() {
     for (mutant, checker) in [

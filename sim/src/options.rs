@@ -116,6 +116,9 @@ pub struct Options {
     pub client_pause_interval_ms_mean: Option<u64>,
     /// A deliberately broken driver (tests of the checkers only).
     pub mutant: Option<Mutant>,
+    /// A deliberate bug in the node itself (tests of the checkers only).
+    #[cfg(feature = "mutants")]
+    pub core_mutant: Option<zab_core::mutants::Mutant>,
 }
 
 impl Options {
@@ -169,6 +172,8 @@ impl Options {
             crash_resets_connections: on(&mut rng),
             client_pause_interval_ms_mean: on(&mut rng).then(|| rng.range(2000, 20_000)),
             mutant: None,
+            #[cfg(feature = "mutants")]
+            core_mutant: None,
         }
     }
 
@@ -206,6 +211,8 @@ impl Options {
             crash_resets_connections: true,
             client_pause_interval_ms_mean: None,
             mutant: None,
+            #[cfg(feature = "mutants")]
+            core_mutant: None,
         }
     }
 

@@ -9,7 +9,9 @@
 //!   to consume;
 //! - **event before data**: a read of a path that returns a different state (mzxid, or pzxid
 //!   for children, or presence) than the state at which a still-armed one-shot watch was set
-//!   means the client saw the change before its event.
+//!   means the client saw the change before its event. The client's own successful write
+//!   counts too: ZooKeeper fires the watches of a transaction when it applies it, before it
+//!   answers, so the writer hears its own watch events before its reply.
 //!
 //! A new session starts with no watches; a reconnect in the same session keeps them (the
 //! client re-registers them with setWatches).
@@ -73,6 +75,29 @@ fn violation(message: String) -> Violation {
     Violation { checker: "watches", message }
 }
 
+/// The one-shot watches a successful write fires, `None` for a request that is not a write.
+fn write_effects(request: &Request, err: ErrorCode, response: &Response) -> Option<Vec<(String, Class)>> {
+    let parent = |path: &str| match path.rsplit_once('/') {
+        Some(("", _)) => "/".to_string(),
+        Some((parent, _)) => parent.to_string(),
+        None => "/".to_string(),
+    };
+    let fired = match (request, err, response) {
+        (Request::Create(_) | Request::Create2(_) | Request::CreateContainer(_), ErrorCode::Ok, response) => {
+            let (Response::Create(path) | Response::Create2 { path, .. }) = response else { return Some(Vec::new()) };
+            vec![(path.clone(), Class::Data), (parent(path), Class::Child)]
+        }
+        (Request::Delete(r), ErrorCode::Ok, _) => {
+            vec![(r.path.clone(), Class::Data), (r.path.clone(), Class::Child), (parent(&r.path), Class::Child)]
+        }
+        (Request::SetData(r), ErrorCode::Ok, _) => vec![(r.path.clone(), Class::Data)],
+        (Request::Create(_) | Request::Create2(_) | Request::CreateContainer(_), ..)
+        | (Request::Delete(_) | Request::SetData(_), ..) => Vec::new(),
+        _ => return None,
+    };
+    Some(fired)
+}
+
 /// Whether `path` is `root` or below it.
 fn is_under(path: &str, root: &str) -> bool {
     root == "/" || path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'))
@@ -107,6 +132,14 @@ impl ClientWatches {
     fn on_reply(&mut self, op: &Op) -> Result<(), String> {
         let completion = op.completion.as_ref().expect("a reply observation completes its op");
         let found = completion.err == ErrorCode::Ok;
+        if let Some(fired) = write_effects(&op.request, completion.err, &completion.response) {
+            return match fired.iter().find(|key| self.armed.contains_key(*key)) {
+                Some((path, class)) => {
+                    Err(format!("its own write's reply came before the event of its {class:?} watch on {path}"))
+                }
+                None => Ok(()),
+            };
+        }
         if !found && completion.err != ErrorCode::NoNode {
             return Ok(());
         }
@@ -195,6 +228,26 @@ mod tests {
         assert_eq!(
             messages,
             vec!["client 0 at #9 (op#1): read /a at state Some(6) while its Data watch armed at Some(5) has not fired"]
+        );
+    }
+
+    #[test]
+    fn a_write_reply_before_its_own_watch_event_is_a_violation() {
+        let mut history = History::default();
+        established(&mut history);
+        get(&mut history, true, 5);
+        let request =
+            Request::SetData(zab_core::proto::SetDataRequest { path: "/a".into(), data: vec![], version: -1 });
+        let op = history.invoke(0, 0, SessionId(1), request, OpKind::Plain);
+        history.complete(0, op, Zxid(6), ErrorCode::Ok, Response::Stat(Stat { mzxid: 6, ..Stat::default() }));
+        let reply = Observation::Reply { connection: C, xid: 9, zxid: Zxid(6), err: ErrorCode::Ok, op: Some(op) };
+        history.observe(0, 0, reply);
+        changed(&mut history);
+        let (violations, _) = check(&history);
+        let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec!["client 0 at #8 (op#1): its own write's reply came before the event of its Data watch on /a"]
         );
     }
 

@@ -240,6 +240,10 @@ impl World {
         let mut config = Config::standalone(options.tick_time_ms);
         config.container_check_interval_ms = options.container_check_interval_ms;
         config.snap_count = options.snap_count;
+        #[cfg(feature = "mutants")]
+        {
+            config.mutant = options.core_mutant;
+        }
         let mut trace = Trace::new(print_trace, TRACE_TAIL_MAX);
         trace.line(0, &format!("options {}", options.summary()));
         let mut rng_node = SimRng::new(options.seed, Stream::Node);
