@@ -25,6 +25,7 @@ pub mod ids;
 pub mod mutants;
 pub mod node;
 pub mod proto;
+pub mod quorum;
 pub mod session;
 pub mod tree;
 pub mod txn;
