@@ -129,7 +129,7 @@ fn check_sent_votes(cluster: &Cluster, seed: u64) {
     }
 }
 
-const SEEDS: u64 = 300;
+const SEEDS: u64 = 1000;
 
 #[test]
 fn every_decision_follows_zookeepers_rule_under_delays_and_drops() {
