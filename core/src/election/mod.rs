@@ -35,7 +35,9 @@
 //! a non-voter never replies to notifications (voters never read them, and ZooKeeper's
 //! replies ping-pong between an observer and a LOOKING voter); while LOOKING, the answer to an
 //! observer carries our current proposal rather than `QuorumPeer.currentVote`; notifications
-//! received before the first `start` are dropped rather than queued.
+//! received before the first `start` are dropped rather than queued (the driver should `start`
+//! right after `new`); out-of-election votes agree on leader and peer epoch everywhere, where
+//! ZooKeeper's `Vote.equals` compares only the leader when the two sides' format versions differ.
 
 mod vote;
 

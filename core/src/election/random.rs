@@ -133,6 +133,7 @@ const SEEDS: u64 = 1000;
 
 #[test]
 fn every_decision_follows_zookeepers_rule_under_delays_and_drops() {
+    let mut decisions = 0;
     for seed in 0..SEEDS {
         let voters = if seed % 2 == 0 { 3 } else { 5 };
         let options = Options {
@@ -148,7 +149,10 @@ fn every_decision_follows_zookeepers_rule_under_delays_and_drops() {
             check_decision(&cluster, decision, seed);
         }
         check_sent_votes(&cluster, seed);
+        decisions += cluster.decisions.len();
     }
+    // Not vacuous: most servers of most runs decide despite the drops.
+    assert!(decisions as u64 > 3 * SEEDS, "only {decisions} decisions");
 }
 
 #[test]
