@@ -63,3 +63,33 @@ pub const QUORUM_CLOSE_SESSION_PATHS_MAX: usize = 1 << 20;
 
 const _: () = assert!(QUORUM_ELECTION_ADDRESS_MAX < QUORUM_ELECTION_FRAME_MAX);
 const _: () = assert!(QUORUM_ELECTION_FRAME_MAX < QUORUM_FIELD_MAX);
+
+// ---- leader election (branch `election`) ----
+
+/// `FastLeaderElection.finalizeWait`: how long a server that sees a quorum agree waits for a
+/// better vote before it decides, in ms.
+pub const ELECTION_FINALIZE_WAIT_MS: u64 = 200;
+
+/// Default first notification timeout (`zookeeper.fastleader.minNotificationInterval`, which
+/// defaults to `finalizeWait`), in ms.
+pub const ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT: u64 = ELECTION_FINALIZE_WAIT_MS;
+
+/// Default ceiling of the doubling notification timeout
+/// (`zookeeper.fastleader.maxNotificationInterval`), in ms.
+pub const ELECTION_NOTIFICATION_TIMEOUT_MS_MAX_DEFAULT: u64 = 60_000;
+
+/// Default largest random extra delay added to each notification timeout, in ms. ZooKeeper has
+/// none; a little keeps servers that started together from resending in lockstep.
+pub const ELECTION_TIMEOUT_JITTER_MS_MAX_DEFAULT: u64 = 20;
+
+/// Most servers (voters and observers) one election knows.
+pub const ELECTION_SERVERS_MAX: usize = 1024;
+
+/// Most outputs an election holds undrained. One input emits at most one notification per voter,
+/// one reply and one decision; the driver drains after every input.
+pub const ELECTION_OUTPUTS_MAX: usize = 2 * ELECTION_SERVERS_MAX + 2;
+
+const _: () = assert!(ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT > 0);
+const _: () = assert!(ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT < ELECTION_NOTIFICATION_TIMEOUT_MS_MAX_DEFAULT);
+const _: () = assert!(ELECTION_TIMEOUT_JITTER_MS_MAX_DEFAULT < ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT);
+const _: () = assert!(ELECTION_OUTPUTS_MAX > ELECTION_SERVERS_MAX + 2);

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod constants;
+pub mod election;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "mutants")]
