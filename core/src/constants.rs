@@ -36,3 +36,60 @@ pub const CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT: i64 = 0;
 /// Largest server id that may own ephemerals: with extended types, a session id's high byte
 /// is its server id, and `0xff` marks TTL nodes (`EphemeralType.MAX_EXTENDED_SERVER_ID`).
 pub const SERVER_ID_EXTENDED_MAX: u64 = 0xfe;
+
+// ---- quorum protocol (branch `quorum`) ----
+
+/// Largest election-port frame ZooKeeper accepts (`QuorumCnxManager.PACKETMAXSIZE`).
+pub const QUORUM_ELECTION_FRAME_MAX: usize = 512 * 1024;
+
+/// Largest address string in an election handshake (`QuorumCnxManager.InitialMessage`).
+pub const QUORUM_ELECTION_ADDRESS_MAX: usize = 2048;
+
+/// Largest jute buffer or string on the quorum port: `jute.maxbuffer` plus
+/// `jute.maxbuffer.extrasize` (1024), as `BinaryInputArchive.checkLength` allows.
+pub const QUORUM_FIELD_MAX: usize = JUTE_MAX_BUFFER_DEFAULT + 1024;
+
+/// Largest `authinfo` vector on a quorum packet (a client's auth ids; ZooKeeper sets no limit).
+pub const QUORUM_AUTHINFO_MAX: usize = 1024;
+
+/// Largest ACL list in a transaction or in the SNAP database's ACL cache.
+pub const QUORUM_ACL_ENTRIES_MAX: usize = 1024;
+
+/// Largest number of sessions, and of ACL cache entries, in a SNAP database.
+pub const QUORUM_SNAP_ENTRIES_MAX: usize = 1 << 24;
+
+/// Largest number of ephemeral paths in one `CloseSessionTxn`.
+pub const QUORUM_CLOSE_SESSION_PATHS_MAX: usize = 1 << 20;
+
+const _: () = assert!(QUORUM_ELECTION_ADDRESS_MAX < QUORUM_ELECTION_FRAME_MAX);
+const _: () = assert!(QUORUM_ELECTION_FRAME_MAX < QUORUM_FIELD_MAX);
+
+// ---- leader election (branch `election`) ----
+
+/// `FastLeaderElection.finalizeWait`: how long a server that sees a quorum agree waits for a
+/// better vote before it decides, in ms.
+pub const ELECTION_FINALIZE_WAIT_MS: u64 = 200;
+
+/// Default first notification timeout (`zookeeper.fastleader.minNotificationInterval`, which
+/// defaults to `finalizeWait`), in ms.
+pub const ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT: u64 = ELECTION_FINALIZE_WAIT_MS;
+
+/// Default ceiling of the doubling notification timeout
+/// (`zookeeper.fastleader.maxNotificationInterval`), in ms.
+pub const ELECTION_NOTIFICATION_TIMEOUT_MS_MAX_DEFAULT: u64 = 60_000;
+
+/// Default largest random extra delay added to each notification timeout, in ms. ZooKeeper has
+/// none; a little keeps servers that started together from resending in lockstep.
+pub const ELECTION_TIMEOUT_JITTER_MS_MAX_DEFAULT: u64 = 20;
+
+/// Most servers (voters and observers) one election knows.
+pub const ELECTION_SERVERS_MAX: usize = 1024;
+
+/// Most outputs an election holds undrained. One input emits at most one notification per voter,
+/// one reply and one decision; the driver drains after every input.
+pub const ELECTION_OUTPUTS_MAX: usize = 2 * ELECTION_SERVERS_MAX + 2;
+
+const _: () = assert!(ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT > 0);
+const _: () = assert!(ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT < ELECTION_NOTIFICATION_TIMEOUT_MS_MAX_DEFAULT);
+const _: () = assert!(ELECTION_TIMEOUT_JITTER_MS_MAX_DEFAULT < ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT);
+const _: () = assert!(ELECTION_OUTPUTS_MAX > ELECTION_SERVERS_MAX + 2);

@@ -19,12 +19,14 @@
 #![deny(missing_docs)]
 
 pub mod constants;
+pub mod election;
 pub mod error;
 pub mod ids;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod node;
 pub mod proto;
+pub mod quorum;
 pub mod session;
 pub mod tree;
 pub mod txn;
