@@ -483,3 +483,22 @@ fn an_ensemble_config_is_refused_not_pretended() {
     assert!(!success);
     assert!(log.contains("ensemble mode (replication) is not supported yet"), "{log}");
 }
+
+#[test]
+fn pipelined_requests_over_global_outstanding_limit_are_all_answered_in_order() {
+    let server = Server::start("globalOutstandingLimit=1");
+    let mut client = server.client();
+    let count = 300;
+    let mut bytes = Vec::new();
+    for i in 0..count {
+        let create = CreateRequest { path: format!("/p{i}"), data: vec![], acl: Acl::open_unsafe(), flags: 0 };
+        bytes.extend(frame(encode_request(&RequestHeader { xid: i + 1, op: op::CREATE }, &Request::Create(create))));
+    }
+    // Everything at once: the server stops reading while it is over the limit, then resumes.
+    client.stream.write_all(&bytes).expect("send");
+    for i in 0..count {
+        let payload = read_frame(&mut client.stream).expect("reply");
+        let (reply, response) = decode_reply(op::CREATE, &payload).expect("decode");
+        assert_eq!((reply.xid, reply.err, response), (i + 1, ErrorCode::Ok, Response::Create(format!("/p{i}"))));
+    }
+}

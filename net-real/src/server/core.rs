@@ -184,6 +184,12 @@ impl Core {
                 _ = sleep => self.node.handle_timeout(now_millis()),
                 _ = purge_timer.tick(), if purge_hours > 0 => self.send_persister(PersistCommand::Purge).await?,
             }
+            // Under a steady stream of inputs the sleep branch may never win the select: check
+            // the deadline here too, so sessions still expire on time.
+            let now = now_millis();
+            if self.node.poll_timeout().is_some_and(|deadline| now >= deadline) {
+                self.node.handle_timeout(now);
+            }
             self.execute_outputs().await?;
             let over = self.node.outstanding_requests() > self.config.global_outstanding_limit as usize;
             self.paused.send_if_modified(|paused| std::mem::replace(paused, over) != over);
