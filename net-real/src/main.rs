@@ -34,7 +34,6 @@ fn main() -> ExitCode {
     match run_server(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            tracing::error!("{message}");
             eprintln!("zab: {message}");
             ExitCode::FAILURE
         }

@@ -140,6 +140,9 @@ pub async fn serve<D: Disk>(
     result
 }
 
+#[cfg(test)]
+mod tests;
+
 /// Connections per client address, for `maxClientCnxns`.
 type PerAddress = Arc<Mutex<BTreeMap<IpAddr, u32>>>;
 
