@@ -72,7 +72,8 @@ fn a_failed_fsync_stops_the_server_and_acknowledges_nothing_after_it() {
         assert_eq!(created(&mut client).await, (1, ErrorCode::Ok, Response::Create("/a".into())));
         disk.fail_syncs(true);
         send_create(&mut client, 2, "/b").await;
-        let error = server.await.expect("task").expect_err("the server stops");
+        let stopped = tokio::time::timeout(Duration::from_secs(10), server).await.expect("the server stops in time");
+        let error = stopped.expect("task").expect_err("the server stops with an error");
         assert!(error.to_string().contains("fdatasync failed"), "{error}");
         let mut rest = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut rest)).await.expect("closed");

@@ -104,13 +104,25 @@ fn a_failed_sync_reports_no_token_and_stops() {
         commands_tx.try_send(PersistCommand::Append { txns, token }).expect("room");
     }
     disk.fail_syncs(true);
-    persister.run(commands, events);
-    match events_rx.try_recv() {
-        Ok(PersistEvent::Failed(error)) => assert!(error.to_string().contains("fdatasync failed"), "{error}"),
+    let running = std::thread::spawn(move || persister.run(commands, events));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let event = loop {
+        match events_rx.try_recv() {
+            Ok(event) => break event,
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(error) => panic!("no event from the persister: {error}"),
+        }
+    };
+    match event {
+        PersistEvent::Failed(error) => assert!(error.to_string().contains("fdatasync failed"), "{error}"),
         other => panic!("expected Failed, got {other:?}"),
     }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let stopped = commands_tx.is_closed();
+    drop(commands_tx);
+    running.join().expect("persister thread");
+    assert!(stopped, "the persister stops by itself after a failed sync");
     assert!(events_rx.try_recv().is_err(), "no token after a failed sync");
-    assert!(commands_tx.is_closed(), "the persister stopped");
 }
 
 #[test]
