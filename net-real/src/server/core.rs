@@ -1,0 +1,369 @@
+//! The core task: owns the [`Node`], feeds it inputs with the wall clock, and executes its
+//! outputs: frames to connection writers, batches to the persister, closes.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op, ConnectRequest};
+use zab_core::{ClientEvent, ConnectionId, Node, Output};
+
+use super::four_letter::{answer, ConnectionView, ServerView, SessionView};
+use super::persist::{PersistCommand, PersistEvent};
+use super::{now_millis, ServerError};
+use crate::config::ServerConfig;
+
+/// An input for the core task.
+#[derive(Debug)]
+pub enum CoreInput {
+    /// A connection sent its handshake.
+    Connect {
+        /// The driver's id for it.
+        connection: ConnectionId,
+        /// The client's address.
+        address: SocketAddr,
+        /// Frames to send it.
+        writer: mpsc::Sender<Vec<u8>>,
+        /// The handshake.
+        request: ConnectRequest,
+    },
+    /// A later event on a connection.
+    Client {
+        /// The connection.
+        connection: ConnectionId,
+        /// The event.
+        event: ClientEvent,
+    },
+    /// A whitelisted four-letter word; the answer is `None` for a word zab does not serve.
+    FourLetter {
+        /// The word.
+        word: &'static str,
+        /// Who asked (listed by `cons` and `stat`).
+        address: SocketAddr,
+        /// Where to send the text.
+        answer: oneshot::Sender<Option<String>>,
+    },
+}
+
+/// What the driver knows about a connection that the node does not.
+#[derive(Debug)]
+struct ConnectionState {
+    address: SocketAddr,
+    writer: mpsc::Sender<Vec<u8>>,
+    received: u64,
+    sent: u64,
+    /// Requests awaiting their reply, in order: (received at, opcode). Replies are FIFO.
+    waiting: VecDeque<(u64, i32)>,
+    established_ms: u64,
+    last_op: &'static str,
+    last_cxid: i32,
+    last_zxid: i64,
+    last_response_ms: u64,
+    last_latency_ms: u64,
+    latency: (u64, u64, u64, u64),
+}
+
+impl ConnectionState {
+    fn new(address: SocketAddr, writer: mpsc::Sender<Vec<u8>>) -> ConnectionState {
+        ConnectionState {
+            address,
+            writer,
+            received: 0,
+            sent: 0,
+            waiting: VecDeque::new(),
+            established_ms: 0,
+            last_op: "NA",
+            last_cxid: 0,
+            last_zxid: 0,
+            last_response_ms: 0,
+            last_latency_ms: 0,
+            latency: (0, 0, 0, 0),
+        }
+    }
+
+    fn reset_stats(&mut self) {
+        self.received = 0;
+        self.sent = 0;
+        self.last_op = "NA";
+        self.last_cxid = 0;
+        self.last_zxid = 0;
+        self.last_response_ms = 0;
+        self.last_latency_ms = 0;
+        self.latency = (0, 0, 0, 0);
+    }
+
+    fn record_reply(&mut self, now_ms: u64, zxid: i64) {
+        self.sent += 1;
+        self.last_zxid = zxid;
+        self.last_response_ms = now_ms;
+        let Some((received_ms, opcode)) = self.waiting.pop_front() else { return };
+        let latency = now_ms.saturating_sub(received_ms);
+        self.last_op = op_abbreviation(opcode);
+        self.last_latency_ms = latency;
+        let (min, max, total, count) = self.latency;
+        let min = if count == 0 { latency } else { min.min(latency) };
+        self.latency = (min, max.max(latency), total + latency, count + 1);
+    }
+}
+
+/// ZooKeeper's abbreviations of operations in `cons` (`lop=`).
+pub fn op_abbreviation(opcode: i32) -> &'static str {
+    match opcode {
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => "CREA",
+        op::DELETE => "DELE",
+        op::EXISTS => "EXIS",
+        op::GET_DATA => "GETD",
+        op::SET_DATA => "SETD",
+        op::GET_ACL => "GACL",
+        op::SET_ACL => "SACL",
+        op::GET_CHILDREN | op::GET_CHILDREN2 => "GETC",
+        op::SYNC => "SYNC",
+        op::PING => "PING",
+        op::CHECK => "CHEC",
+        op::MULTI => "MULT",
+        op::MULTI_READ => "MLTR",
+        op::SET_WATCHES | op::SET_WATCHES2 => "SETW",
+        op::CLOSE_SESSION => "CLOS",
+        _ => "NA",
+    }
+}
+
+/// The core task's state.
+pub struct Core {
+    node: Node,
+    config: ServerConfig,
+    connections: BTreeMap<ConnectionId, ConnectionState>,
+    persister: mpsc::Sender<PersistCommand>,
+    paused: watch::Sender<bool>,
+    started_ms: u64,
+}
+
+impl Core {
+    /// A core over a recovered node.
+    pub fn new(
+        node: Node,
+        config: ServerConfig,
+        persister: mpsc::Sender<PersistCommand>,
+        paused: watch::Sender<bool>,
+    ) -> Core {
+        Core { node, config, connections: BTreeMap::new(), persister, paused, started_ms: now_millis().0 }
+    }
+
+    /// Runs until `shutdown` completes (then syncs the log) or storage fails.
+    pub async fn run(
+        mut self,
+        mut inputs: mpsc::Receiver<CoreInput>,
+        mut persisted: mpsc::UnboundedReceiver<PersistEvent>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        tokio::pin!(shutdown);
+        let purge_hours = u64::from(self.config.purge_interval_hours);
+        let purge_period = Duration::from_secs(3600 * purge_hours.max(1));
+        let mut purge_timer = tokio::time::interval_at(tokio::time::Instant::now() + purge_period, purge_period);
+        loop {
+            let sleep = self.sleep_until_deadline();
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                event = persisted.recv() => match event {
+                    Some(PersistEvent::Persisted(tokens)) => {
+                        for token in tokens {
+                            self.node.handle_persisted(now_millis(), token);
+                        }
+                    }
+                    Some(PersistEvent::Failed(error)) => return Err(ServerError::Storage(error)),
+                    None => return Err(ServerError::PersisterGone),
+                },
+                input = inputs.recv() => match input {
+                    Some(input) => self.on_input(input),
+                    None => break,
+                },
+                _ = sleep => self.node.handle_timeout(now_millis()),
+                _ = purge_timer.tick(), if purge_hours > 0 => self.send_persister(PersistCommand::Purge).await?,
+            }
+            // Under a steady stream of inputs the sleep branch may never win the select: check
+            // the deadline here too, so sessions still expire on time.
+            let now = now_millis();
+            if self.node.poll_timeout().is_some_and(|deadline| now >= deadline) {
+                self.node.handle_timeout(now);
+            }
+            self.execute_outputs().await?;
+            let over = self.node.outstanding_requests() > self.config.global_outstanding_limit as usize;
+            self.paused.send_if_modified(|paused| std::mem::replace(paused, over) != over);
+        }
+        self.shutdown().await
+    }
+
+    fn sleep_until_deadline(&self) -> tokio::time::Sleep {
+        let wait_ms = match self.node.poll_timeout() {
+            Some(deadline) => deadline.0.saturating_sub(now_millis().0),
+            None => 3_600_000,
+        };
+        tokio::time::sleep(Duration::from_millis(wait_ms))
+    }
+
+    async fn shutdown(self) -> Result<(), ServerError> {
+        let (answer, answered) = oneshot::channel();
+        self.send_persister(PersistCommand::Shutdown(answer)).await?;
+        match answered.await {
+            Ok(result) => result.map_err(ServerError::Storage),
+            Err(_) => Err(ServerError::PersisterGone),
+        }
+    }
+
+    async fn send_persister(&self, command: PersistCommand) -> Result<(), ServerError> {
+        self.persister.send(command).await.map_err(|_| ServerError::PersisterGone)
+    }
+
+    fn on_input(&mut self, input: CoreInput) {
+        let now = now_millis();
+        match input {
+            CoreInput::Connect { connection, address, writer, request } => {
+                let mut state = ConnectionState::new(address, writer);
+                state.received = 1;
+                self.connections.insert(connection, state);
+                let event = ClientEvent::Connect { request, address: address.ip() };
+                self.node.handle_client(now, connection, event);
+            }
+            CoreInput::Client { connection, event } => {
+                if let Some(state) = self.connections.get_mut(&connection) {
+                    if let ClientEvent::Request { header, .. } | ClientEvent::Undecodable { header, .. } = &event {
+                        state.received += 1;
+                        state.last_cxid = header.xid;
+                        state.waiting.push_back((now.0, header.op));
+                    }
+                }
+                if event == ClientEvent::Disconnected {
+                    self.connections.remove(&connection);
+                }
+                self.node.handle_client(now, connection, event);
+            }
+            CoreInput::FourLetter { word, address, answer: reply } => {
+                let _ = reply.send(self.four_letter_word(word, address));
+            }
+        }
+    }
+
+    /// Executes every pending output, in order. A connection whose writer queue is full or
+    /// gone is disconnected, which may give the node more to say: loop until it is quiet.
+    async fn execute_outputs(&mut self) -> Result<(), ServerError> {
+        loop {
+            let failed = self.drain_outputs().await?;
+            if failed.is_empty() {
+                return Ok(());
+            }
+            for connection in failed {
+                if self.connections.remove(&connection).is_some() {
+                    tracing::warn!(?connection, "closing a connection that does not read its replies");
+                    self.node.handle_client(now_millis(), connection, ClientEvent::Disconnected);
+                }
+            }
+        }
+    }
+
+    /// Executes outputs until none is left; returns the connections whose frames could not be queued.
+    async fn drain_outputs(&mut self) -> Result<Vec<ConnectionId>, ServerError> {
+        let now_ms = now_millis().0;
+        let mut failed = Vec::new();
+        while let Some(output) = self.node.poll_output() {
+            let (connection, payload) = match output {
+                Output::Connected { connection, response } => {
+                    if let Some(state) = self.connections.get_mut(&connection) {
+                        state.sent += 1;
+                        state.established_ms = now_ms;
+                    }
+                    (connection, encode_connect_response(&response))
+                }
+                Output::Reply { connection, header, response } => {
+                    if let Some(state) = self.connections.get_mut(&connection) {
+                        state.record_reply(now_ms, header.zxid.0);
+                    }
+                    (connection, encode_reply(&header, &response))
+                }
+                Output::WatchEvent { connection, zxid, event } => {
+                    if let Some(state) = self.connections.get_mut(&connection) {
+                        state.sent += 1;
+                    }
+                    (connection, encode_watch_event(zxid, &event))
+                }
+                Output::Persist { txns, token } => {
+                    self.send_persister(PersistCommand::Append { txns, token }).await?;
+                    continue;
+                }
+                Output::WriteSnapshot { snapshot } => {
+                    self.send_persister(PersistCommand::Snapshot(snapshot)).await?;
+                    continue;
+                }
+                Output::CloseConnection { connection } => {
+                    // Dropping the sender lets the writer send what is queued, then close.
+                    self.connections.remove(&connection);
+                    continue;
+                }
+            };
+            let Some(state) = self.connections.get(&connection) else { continue };
+            if state.writer.try_send(frame(payload)).is_err() {
+                failed.push(connection);
+            }
+        }
+        Ok(failed)
+    }
+
+    fn four_letter_word(&mut self, word: &str, address: SocketAddr) -> Option<String> {
+        match word {
+            "crst" => self.connections.values_mut().for_each(ConnectionState::reset_stats),
+            "srst" => self.node.reset_stats(),
+            _ => {}
+        }
+        let dirs = self.config.storage_dirs();
+        let mut connections: Vec<ConnectionView> =
+            self.connections.iter().map(|(id, c)| self.view_of(*id, c)).collect();
+        connections.push(ConnectionView { address, queued: 0, received: 1, sent: 0, session: None });
+        let view = ServerView {
+            node: &self.node,
+            config: &self.config,
+            connections,
+            now_ms: now_millis().0,
+            started_ms: self.started_ms,
+            data_dir_size: directory_size(&dirs.snap_dir()),
+            data_log_size: directory_size(&dirs.log_dir()),
+            open_file_descriptors: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64),
+            max_file_descriptors: max_open_files(),
+        };
+        answer(word, &view)
+    }
+
+    fn view_of(&self, connection: ConnectionId, state: &ConnectionState) -> ConnectionView {
+        let session = self.node.connection_session(connection).map(|id| {
+            let (min, max, total, count) = state.latency;
+            SessionView {
+                id,
+                last_op: state.last_op,
+                established_ms: state.established_ms,
+                timeout_ms: self.node.sessions().timeout_ms(id).unwrap_or(0),
+                last_cxid: state.last_cxid,
+                last_zxid: state.last_zxid,
+                last_response_ms: state.last_response_ms,
+                last_latency_ms: state.last_latency_ms,
+                latency_ms: (min, total.checked_div(count).unwrap_or(0), max),
+            }
+        });
+        let queued = state.waiting.len() as u64;
+        ConnectionView { address: state.address, queued, received: state.received, sent: state.sent, session }
+    }
+}
+
+/// Bytes in the regular files of `dir` (0 when it cannot be read).
+pub fn directory_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn max_open_files() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}

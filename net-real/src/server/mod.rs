@@ -1,0 +1,213 @@
+//! The real runtime: recovery, the client listener, connection tasks, the core task that owns
+//! the [`Node`], and the persister that owns the log.
+//!
+//! ```text
+//!  listener ──spawn──> connection task (reader) ──CoreInput──> core task ──PersistCommand──> persister
+//!                      writer task <──frames (bounded)──────── (Node)    <──PersistEvent──── (blocking)
+//! ```
+//!
+//! Tokio comes through `madsim-tokio`, so the same code can later run under madsim; storage
+//! is generic over [`Disk`] for the same reason.
+
+pub mod connection;
+pub mod core;
+pub mod four_letter;
+pub mod frames;
+pub mod persist;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use zab_core::txn::Txn;
+use zab_core::{Config, ConnectionId, DurableState, Millis, Node, ServerId};
+
+use crate::config::ServerConfig;
+use crate::storage::{recover, Disk, RecoveryError, RecoveryWarning, StorageError, TxnLog};
+use connection::{serve_connection, Shared};
+use persist::Persister;
+
+/// Inputs queued for the core task before connections wait to send more.
+pub const CORE_INPUTS_MAX: usize = 4096;
+/// Commands queued for the persister before the core task waits.
+pub const PERSIST_COMMANDS_MAX: usize = 1024;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Recovery found data it must not serve from.
+    #[error("recovery failed: {0}")]
+    Recovery(#[from] RecoveryError),
+    /// The client port could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Writing or syncing the log failed: durability unknown, so the server stops.
+    #[error("storage failed, stopping (durability of the last writes is unknown): {0}")]
+    Storage(StorageError),
+    /// The persister task ended unexpectedly.
+    #[error("the persister task stopped")]
+    PersisterGone,
+}
+
+/// Milliseconds since the Unix epoch: the `now` every `Node` call gets.
+pub fn now_millis() -> Millis {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Millis(since.as_millis() as u64)
+}
+
+/// The core's view of the configuration.
+pub fn node_config(config: &ServerConfig) -> Config {
+    let mut node = Config::standalone(u64::from(config.tick_time_ms));
+    node.server_id = ServerId(config.my_id.map_or(0, u64::from));
+    node.session_timeout_ms_min = config.min_session_timeout_ms as i32;
+    node.session_timeout_ms_max = config.max_session_timeout_ms as i32;
+    node.max_buffer = config.jute_max_buffer as usize;
+    node.super_digest = config.super_digest.clone();
+    node.extended_types_enabled = config.extended_types_enabled;
+    node.snap_count = u64::from(config.snap_count);
+    node
+}
+
+/// What [`recover_node`] returns: the node, the log to append to, and what was repaired.
+pub struct Recovered<D: Disk> {
+    /// The node, replayed to the last durable transaction.
+    pub node: Node,
+    /// The log, ready to append.
+    pub log: TxnLog<D>,
+    /// Repairs made (torn tails truncated, bad snapshots skipped).
+    pub warnings: Vec<RecoveryWarning>,
+}
+
+/// Recovers the newest snapshot and the log after it, and builds the node from them.
+pub fn recover_node<D: Disk>(config: &ServerConfig, disk: &D, now: Millis) -> Result<Recovered<D>, RecoveryError> {
+    let recovered = recover::<D, zab_core::Snapshot, Txn>(disk, &config.storage_dirs(), config.log_options())?;
+    let durable = DurableState {
+        snapshot: recovered.snapshot.map(|s| s.state),
+        log: recovered.records.into_iter().map(|r| r.record).collect(),
+    };
+    let seed = config.my_id.map_or(0, u64::from) ^ now.0;
+    let node = Node::new(node_config(config), durable, now, seed);
+    Ok(Recovered { node, log: recovered.log, warnings: recovered.warnings })
+}
+
+/// Binds the client port (`clientPortAddress:clientPort`).
+pub async fn bind(config: &ServerConfig) -> Result<TcpListener, ServerError> {
+    let host = config.client_port_address.as_str();
+    let address = match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, config.client_port).to_string(),
+        Err(_) => format!("{host}:{}", config.client_port),
+    };
+    TcpListener::bind(address.as_str()).await.map_err(|source| ServerError::Bind { address, source })
+}
+
+/// Serves clients on `listener` until `shutdown` completes (then syncs the log and returns
+/// `Ok`) or storage fails.
+pub async fn serve<D: Disk>(
+    config: ServerConfig,
+    disk: D,
+    recovered: Recovered<D>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let (core_tx, core_rx) = mpsc::channel(CORE_INPUTS_MAX);
+    let (persist_tx, persist_rx) = mpsc::channel(PERSIST_COMMANDS_MAX);
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (paused_tx, paused_rx) = watch::channel(false);
+    let purge_retain = (config.purge_interval_hours > 0).then_some(config.snap_retain_count as usize);
+    let persister = Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain);
+    let persister_task = tokio::task::spawn_blocking(move || persister.run(persist_rx, events_tx));
+    let shared = Arc::new(Shared {
+        core: core_tx,
+        paused: paused_rx,
+        max_buffer: config.jute_max_buffer as usize,
+        four_letter_words: config.four_letter_words.clone(),
+    });
+    let accepting = tokio::spawn(accept(listener, shared, config.max_client_cnxns));
+    let core = core::Core::new(recovered.node, config, persist_tx, paused_tx);
+    let result = core.run(core_rx, events_rx, shutdown).await;
+    accepting.abort();
+    if result.is_ok() {
+        let _ = persister_task.await;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Connections per client address, for `maxClientCnxns`.
+type PerAddress = Arc<Mutex<BTreeMap<IpAddr, u32>>>;
+
+/// Accepts connections, refusing (closing) those over `maxClientCnxns` from one address.
+async fn accept(listener: TcpListener, shared: Arc<Shared>, max_per_address: u32) {
+    let per_address: PerAddress = Arc::default();
+    let mut next_id = 0u64;
+    loop {
+        let (stream, address) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors, usually: wait a little rather than spin.
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(slot) = AddressSlot::take(&per_address, address.ip(), max_per_address) else {
+            tracing::warn!("Too many connections from /{} - max is {max_per_address}", address.ip());
+            drop(stream);
+            continue;
+        };
+        next_id += 1;
+        tokio::spawn(run_connection(stream, ConnectionId(next_id), address, shared.clone(), slot));
+    }
+}
+
+async fn run_connection(
+    stream: TcpStream,
+    id: ConnectionId,
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    slot: AddressSlot,
+) {
+    let _ = stream.set_nodelay(true);
+    serve_connection(stream, id, address, shared).await;
+    drop(slot);
+}
+
+/// One connection counted against its address; released on drop.
+struct AddressSlot {
+    per_address: PerAddress,
+    ip: IpAddr,
+}
+
+impl AddressSlot {
+    fn take(per_address: &PerAddress, ip: IpAddr, max: u32) -> Option<AddressSlot> {
+        let mut counts = per_address.lock().expect("connection counts lock");
+        let count = counts.entry(ip).or_insert(0);
+        if max > 0 && *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot { per_address: per_address.clone(), ip })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.per_address.lock().expect("connection counts lock");
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The persister on a simulated disk: tokens come back only after the fsync that covers them,
+//! Appends waiting together share one fsync, and a failed fsync reports no token at all.
+
+use super::*;
+use crate::config::ServerConfig;
+use crate::server::recover_node;
+use crate::storage::MemDisk;
+use zab_core::proto::{op, Acl, ConnectRequest, CreateRequest, Request, RequestHeader};
+use zab_core::{ClientEvent, ConnectionId, Millis, Node, Output, SessionId, Zxid};
+
+const NOW: Millis = Millis(1_700_000_000_000);
+
+fn config() -> ServerConfig {
+    let mut config = ServerConfig::standalone_default();
+    config.data_dir = "/zab".into();
+    config.data_log_dir = "/zab".into();
+    config.prealloc_size_kb = 4;
+    config
+}
+
+/// A node on a fresh disk with one session; its handshake's transaction already durable.
+fn node_with_session(disk: &MemDisk) -> (Node, Persister<MemDisk>) {
+    let config = config();
+    let recovered = recover_node(&config, disk, NOW).expect("fresh disk recovers");
+    let mut persister = Persister::new(disk.clone(), config.storage_dirs(), recovered.log, None);
+    let mut node = recovered.node;
+    let connect = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: Zxid(0),
+        timeout_ms: 30_000,
+        session_id: SessionId(0),
+        passwd: vec![0; 16],
+        read_only: None,
+    };
+    node.handle_client(NOW, ConnectionId(1), ClientEvent::Connect { request: connect, address: [127, 0, 0, 1].into() });
+    let batches = persists(&mut node);
+    for token in persister.commit_group(batches).expect("sync") {
+        node.handle_persisted(NOW, token);
+    }
+    while node.poll_output().is_some() {}
+    (node, persister)
+}
+
+/// Asks for `count` creates of `/n<i>` and returns the Persist outputs (one per request here).
+fn create_nodes(node: &mut Node, count: i32) -> Vec<(Vec<Txn>, PersistToken)> {
+    let mut batches = Vec::new();
+    for i in 0..count {
+        let create = CreateRequest { path: format!("/n{i}"), data: vec![], acl: Acl::open_unsafe(), flags: 0 };
+        let header = RequestHeader { xid: i + 1, op: op::CREATE };
+        node.handle_client(NOW, ConnectionId(1), ClientEvent::Request { header, request: Request::Create(create) });
+        batches.extend(persists(node));
+    }
+    batches
+}
+
+fn persists(node: &mut Node) -> Vec<(Vec<Txn>, PersistToken)> {
+    let mut batches = Vec::new();
+    while let Some(output) = node.poll_output() {
+        match output {
+            Output::Persist { txns, token } => batches.push((txns, token)),
+            other => panic!("no reply may leave before its persist: {other:?}"),
+        }
+    }
+    batches
+}
+
+#[test]
+fn appends_waiting_together_share_one_sync_and_survive_a_crash() {
+    let disk = MemDisk::new();
+    let (mut node, persister) = node_with_session(&disk);
+    let batches = create_nodes(&mut node, 5);
+    assert_eq!(batches.len(), 5, "the node hands over one batch per create");
+    let tokens: Vec<PersistToken> = batches.iter().map(|(_, token)| *token).collect();
+    let (commands_tx, commands) = mpsc::channel(16);
+    let (events, mut events_rx) = mpsc::unbounded_channel();
+    for (txns, token) in batches {
+        commands_tx.try_send(PersistCommand::Append { txns, token }).expect("room");
+    }
+    let (answer, answered) = oneshot::channel();
+    commands_tx.try_send(PersistCommand::Shutdown(answer)).expect("room");
+    persister.run(commands, events);
+    match events_rx.try_recv() {
+        Ok(PersistEvent::Persisted(reported)) => assert_eq!(reported, tokens, "one group, in order"),
+        other => panic!("expected one Persisted event, got {other:?}"),
+    }
+    assert!(events_rx.try_recv().is_err(), "nothing else reported");
+    assert!(answered.blocking_recv().expect("answered").is_ok());
+    for seed in 0..8 {
+        let crashed = disk.fork();
+        crashed.crash(seed);
+        let recovered = recover_node(&config(), &crashed, NOW).expect("recovers after a crash");
+        assert_eq!(recovered.node.tree().node_count(), 4 + 5, "seed {seed}: every acknowledged create survives");
+    }
+}
+
+#[test]
+fn a_failed_sync_reports_no_token_and_stops() {
+    let disk = MemDisk::new();
+    let (mut node, persister) = node_with_session(&disk);
+    let batches = create_nodes(&mut node, 2);
+    let (commands_tx, commands) = mpsc::channel(16);
+    let (events, mut events_rx) = mpsc::unbounded_channel();
+    for (txns, token) in batches {
+        commands_tx.try_send(PersistCommand::Append { txns, token }).expect("room");
+    }
+    disk.fail_syncs(true);
+    let running = std::thread::spawn(move || persister.run(commands, events));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let event = loop {
+        match events_rx.try_recv() {
+            Ok(event) => break event,
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(error) => panic!("no event from the persister: {error}"),
+        }
+    };
+    match event {
+        PersistEvent::Failed(error) => assert!(error.to_string().contains("fdatasync failed"), "{error}"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let stopped = commands_tx.is_closed();
+    drop(commands_tx);
+    running.join().expect("persister thread");
+    assert!(stopped, "the persister stops by itself after a failed sync");
+    assert!(events_rx.try_recv().is_err(), "no token after a failed sync");
+}
+
+#[test]
+fn commit_group_returns_tokens_only_when_synced() {
+    let disk = MemDisk::new();
+    let (mut node, mut persister) = node_with_session(&disk);
+    let batches = create_nodes(&mut node, 3);
+    disk.fail_syncs(true);
+    assert!(persister.commit_group(batches).is_err());
+    // The writes were never acknowledged: after a crash they may be gone, never half-applied.
+    disk.crash(3);
+    let recovered = recover_node(&config(), &disk, NOW).expect("a torn unsynced tail is repaired");
+    let count = recovered.node.tree().node_count();
+    assert!((4..=7).contains(&count), "a prefix of the creates at most: {count}");
+}
+
+#[test]
+fn a_snapshot_rolls_the_log_and_recovery_starts_from_it() {
+    let disk = MemDisk::new();
+    let (mut node, mut persister) = node_with_session(&disk);
+    let batches = create_nodes(&mut node, 3);
+    for token in persister.commit_group(batches).expect("sync") {
+        node.handle_persisted(NOW, token);
+    }
+    let snapshot = zab_core::Snapshot {
+        zxid: node.last_zxid(),
+        tree: node.tree().snapshot(),
+        sessions: node.sessions().iter().collect(),
+    };
+    let path = persister.snapshot(&snapshot).expect("roll").expect("written");
+    assert_eq!(path, std::path::PathBuf::from("/zab/version-2/snapshot.4"));
+    disk.crash(1);
+    let recovered = recover_node(&config(), &disk, NOW).expect("recovers");
+    assert_eq!(recovered.node.last_zxid(), Zxid(4));
+    assert_eq!(recovered.node.tree().node_count(), 7);
+}
