@@ -64,6 +64,9 @@ pub struct ServerConfig {
     pub jute_max_buffer: u32,
     /// `globalOutstandingLimit`: outstanding requests before throttling.
     pub global_outstanding_limit: u32,
+    /// `znode.container.checkIntervalMs`: how often empty containers and expired TTL nodes
+    /// are swept (ZooKeeper reads it as a JVM property; zab also takes it from zoo.cfg).
+    pub container_check_interval_ms: u32,
     /// `4lw.commands.whitelist`: the four-letter words served.
     pub four_letter_words: FourLetterWords,
     /// `admin.enableServer`: run the HTTP AdminServer.
@@ -220,6 +223,7 @@ impl ServerConfig {
             purge_interval_hours: 0,
             jute_max_buffer: 0xfffff,
             global_outstanding_limit: 1000,
+            container_check_interval_ms: 60_000,
             four_letter_words: FourLetterWords::Only(BTreeSet::from(["srvr".to_string()])),
             admin_enable_server: true,
             admin_server_port: 8080,
@@ -475,6 +479,7 @@ impl Builder {
             "preAllocSize" => config.prealloc_size_kb = u64::from(positive()?),
             "autopurge.purgeInterval" => config.purge_interval_hours = non_negative()?,
             "globalOutstandingLimit" => config.global_outstanding_limit = positive()?,
+            "znode.container.checkIntervalMs" => config.container_check_interval_ms = positive()?,
             "jute.maxbuffer" => {
                 let parsed = parse_java_int(&entry.value).filter(|n| *n > 0);
                 config.jute_max_buffer = parsed.ok_or_else(|| invalid(EXPECT_POSITIVE))?;

@@ -105,6 +105,7 @@ autopurge.snapRetainCount=5
 autopurge.purgeInterval=24
 jute.maxbuffer=0x200000
 globalOutstandingLimit=50
+znode.container.checkIntervalMs=1000
 4lw.commands.whitelist=srvr, RUOK ,mntr
 admin.enableServer=false
 admin.serverPort=9090
@@ -134,6 +135,7 @@ reconfigEnabled=true
         purge_interval_hours: 24,
         jute_max_buffer: 0x200000,
         global_outstanding_limit: 50,
+        container_check_interval_ms: 1000,
         four_letter_words: words(&["mntr", "ruok", "srvr"]),
         admin_enable_server: false,
         admin_server_port: 9090,

@@ -73,6 +73,7 @@ pub fn node_config(config: &ServerConfig) -> Config {
     node.super_digest = config.super_digest.clone();
     node.extended_types_enabled = config.extended_types_enabled;
     node.snap_count = u64::from(config.snap_count);
+    node.container_check_interval_ms = u64::from(config.container_check_interval_ms);
     node
 }
 
