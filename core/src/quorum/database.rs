@@ -25,36 +25,13 @@ use super::{decode_exact, decode_prefix_with, QuorumError};
 use crate::constants::QUORUM_SNAP_ENTRIES_MAX;
 use crate::ids::SessionId;
 use crate::proto::{Acl, JuteReader, JuteWriter};
+pub use crate::tree::StatPersisted;
 
 /// The string a leader writes after the database (`LearnerHandler`), checked by the learner.
 pub const SNAP_SIGNATURE: &str = "BenWasHere";
 
 /// The path that ends the node list (no node is written under it: the root is `""`).
 const NODES_END: &str = "/";
-
-/// `data.StatPersisted`: a node's metadata as stored (60 bytes; no dataLength or numChildren,
-/// which are derived).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StatPersisted {
-    /// zxid of the create.
-    pub czxid: i64,
-    /// zxid of the last data change.
-    pub mzxid: i64,
-    /// Creation time, ms since the epoch.
-    pub ctime: i64,
-    /// Last modification time, ms since the epoch.
-    pub mtime: i64,
-    /// Number of data changes.
-    pub version: i32,
-    /// Number of child changes.
-    pub cversion: i32,
-    /// Number of ACL changes.
-    pub aversion: i32,
-    /// Owning session for ephemerals; container and TTL markers otherwise.
-    pub ephemeral_owner: i64,
-    /// zxid of the last child change.
-    pub pzxid: i64,
-}
 
 /// One node: its path (`""` for the root), data (`None` when ZooKeeper holds null, e.g. a
 /// node created without data), the ACL cache reference (−1 = open ACL) and its stat.
