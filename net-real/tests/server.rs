@@ -289,6 +289,28 @@ fn connections_over_max_client_cnxns_are_closed() {
     assert!(Client::connect(server.port).is_err(), "a third connection from one address is refused");
 }
 
+#[test]
+fn a_connection_that_never_sends_its_handshake_is_closed_and_frees_its_slot() {
+    let server = Server::start("maxClientCnxns=1");
+    // The readiness probe's own connection may still hold the one slot for a moment: a
+    // connection refused for that reason is closed at once, so try again.
+    for _attempt in 0..20 {
+        let mut idle = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        idle.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let started = Instant::now();
+        let read = idle.read(&mut [0u8; 1]);
+        assert!(matches!(read, Ok(0)), "the server closes a silent connection, got {read:?}");
+        if started.elapsed() < Duration::from_secs(1) {
+            thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        assert!(started.elapsed() >= Duration::from_secs(9), "not before the handshake timeout");
+        assert!(Client::connect(server.port).is_ok(), "the slot is free again");
+        return;
+    }
+    panic!("every connection was refused at once");
+}
+
 /// Writes sequential nodes until the server dies; returns the acknowledged paths.
 fn write_until_killed(port: u16, cycle: usize, stop: Arc<AtomicBool>) -> Vec<String> {
     let mut acknowledged = Vec::new();

@@ -19,6 +19,11 @@ use crate::config::FourLetterWords;
 /// Frames queued for one connection's writer; a client that lets more pile up is closed.
 pub const WRITE_QUEUE_FRAMES_MAX: usize = 4096;
 
+/// How long a new connection may take to send its handshake (or a four-letter word) before it
+/// is closed, so idle sockets cannot hold `maxClientCnxns` slots forever. ZooKeeper's
+/// `zookeeper.nio.sessionlessCnxnTimeout` has the same default.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(10_000);
+
 /// What every connection task shares.
 #[derive(Debug)]
 pub struct Shared {
@@ -35,9 +40,10 @@ pub struct Shared {
 /// Serves one accepted connection until it closes.
 pub async fn serve_connection(stream: TcpStream, connection: ConnectionId, address: SocketAddr, shared: Arc<Shared>) {
     let (mut reader, mut writer) = stream.into_split();
-    let prefix = match read_prefix(&mut reader).await {
-        Ok(Some(prefix)) => prefix,
-        Ok(None) | Err(_) => return,
+    let prefix = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_prefix(&mut reader)).await {
+        Ok(Ok(Some(prefix))) => prefix,
+        Ok(Ok(None) | Err(_)) => return,
+        Err(_) => return tracing::debug!(%address, "closing: no handshake within {HANDSHAKE_TIMEOUT:?}"),
     };
     let length = match classify_first_prefix(prefix, shared.max_buffer) {
         FirstPrefix::FourLetterWord(word) => return four_letter_word(word, address, &shared, &mut writer).await,
@@ -47,7 +53,11 @@ pub async fn serve_connection(stream: TcpStream, connection: ConnectionId, addre
             return;
         }
     };
-    let request = match read_payload(&mut reader, length).await.map(|p| decode_connect_request(&p)) {
+    let payload = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_payload(&mut reader, length)).await {
+        Ok(result) => result,
+        Err(_) => return tracing::debug!(%address, "closing: no handshake within {HANDSHAKE_TIMEOUT:?}"),
+    };
+    let request = match payload.map(|p| decode_connect_request(&p)) {
         Ok(Ok(request)) => request,
         Ok(Err(error)) => return tracing::debug!(%address, "closing: bad ConnectRequest: {error}"),
         Err(error) => return tracing::debug!(%address, "closing: {error}"),
