@@ -1,0 +1,1 @@
+//! ZAB unit tests.
