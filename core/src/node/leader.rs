@@ -412,6 +412,9 @@ impl Node {
         for txn in &txns {
             let applied = self.tree.last_zxid();
             self.log.append(txn.clone(), self.config.commit_log_count, applied);
+            // Also unapplied until its commit: should we stop leading first, it stays logged
+            // and is applied if a later leader's history confirms it.
+            self.log.unapplied.push_back(txn.clone());
         }
         self.push_durable(
             |token| Output::Persist { txns: txns.clone(), token },

@@ -43,8 +43,6 @@ pub(super) struct LearnerState {
     ack_epoch_current: i32,
     /// A SNAP packet arrived; its database is next.
     snap_zxid: Option<Zxid>,
-    /// A TRUNC cut below the tree: the node is rebuilt once the truncation is durable.
-    pub(super) restart_pending: bool,
     /// Writes forwarded to the leader, by (session, xid): who to answer at commit.
     pub(super) forwarded: BTreeMap<(SessionId, Xid), Origin>,
     /// Reconnecting clients waiting for REVALIDATE: connection and the timeout asked for.
@@ -85,7 +83,6 @@ impl Node {
             newleader_seen: false,
             ack_epoch_current: -1,
             snap_zxid: None,
-            restart_pending: false,
             forwarded: BTreeMap::new(),
             revalidating: BTreeMap::new(),
             syncs_forwarded: VecDeque::new(),
@@ -119,7 +116,7 @@ impl Node {
 
     pub(super) fn learner_receive(&mut self, now: Millis, from: ServerId, message: QuorumMessage) {
         let Some(learner) = self.learner() else { return };
-        if from != learner.leader || learner.restart_pending {
+        if from != learner.leader {
             return;
         }
         let phase = learner.phase;
@@ -200,13 +197,9 @@ impl Node {
     /// TRUNC: the log ends at `zxid`. If the tree already holds more (it was rebuilt from the
     /// whole log at start), the node is rebuilt from disk once the truncation is durable.
     fn learner_on_trunc(&mut self, zxid: Zxid) {
-        let restart = self.tree.last_zxid() > zxid;
+        self.log.restart_pending |= self.tree.last_zxid() > zxid;
         self.log.truncate(zxid);
-        if let Some(learner) = self.learner() {
-            learner.restart_pending = restart;
-        }
-        let then = if restart { vec![After::Restart] } else { Vec::new() };
-        self.push_durable(|token| Output::Truncate { after: zxid, token }, Effect::Truncated(zxid), then);
+        self.push_durable(|token| Output::Truncate { after: zxid, token }, Effect::Truncated(zxid), Vec::new());
     }
 
     /// The database after SNAP: it replaces the tree at once (nothing is served before

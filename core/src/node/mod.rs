@@ -392,7 +392,7 @@ impl Node {
 
     /// Handles one input from a client connection.
     pub fn handle_client(&mut self, now: Millis, connection: ConnectionId, event: ClientEvent) {
-        if self.role.is_halted() {
+        if self.is_frozen() {
             return;
         }
         #[cfg(feature = "mutants")]
@@ -410,7 +410,7 @@ impl Node {
 
     /// Handles one message from a peer of the ensemble (ignored by a standalone server).
     pub fn handle_peer_message(&mut self, now: Millis, from: ServerId, message: PeerMessage) {
-        if self.role.is_halted() || !self.config.peers.contains_key(&from) || from == self.config.server_id {
+        if self.is_frozen() || !self.config.peers.contains_key(&from) || from == self.config.server_id {
             return;
         }
         match message {
@@ -434,6 +434,9 @@ impl Node {
     /// The driver saw the connection to `peer` break. A learner whose leader is gone looks
     /// for a new one; a leader forgets the learner (it must sync again to come back).
     pub fn handle_peer_disconnected(&mut self, now: Millis, peer: ServerId) {
+        if self.is_frozen() {
+            return;
+        }
         match &mut self.role {
             replica::Role::Learning(learner) if learner.leader == peer => self.become_looking(now),
             replica::Role::Leading(leader) => {
@@ -466,7 +469,7 @@ impl Node {
 
     /// Time has reached (or passed) the deadline given by [`Node::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Millis) {
-        if self.role.is_halted() {
+        if self.is_frozen() {
             return;
         }
         #[cfg(feature = "mutants")]
@@ -523,7 +526,7 @@ impl Node {
 
     /// The next deadline at which [`Node::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        if self.role.is_halted() {
+        if self.is_frozen() {
             return None;
         }
         let mut deadline = self.replica_deadline();

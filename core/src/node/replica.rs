@@ -30,6 +30,13 @@ impl Role {
     }
 }
 
+impl Node {
+    /// Halted, or about to be: after a TRUNC below the tree only the disk's answers matter.
+    pub(super) fn is_frozen(&self) -> bool {
+        self.role.is_halted() || self.log.restart_pending
+    }
+}
+
 /// The replicated log as this node knows it.
 ///
 /// `history` holds the newest logged transactions (persisted or handed to the driver), at
@@ -47,6 +54,9 @@ pub(super) struct Log {
     /// The newest zxid known committed.
     pub(super) committed: Zxid,
     pub(super) unapplied: VecDeque<Txn>,
+    /// A TRUNC cut below the tree: the node is rebuilt from disk once it is durable,
+    /// whatever the role is by then.
+    pub(super) restart_pending: bool,
 }
 
 impl Log {
@@ -58,6 +68,7 @@ impl Log {
             persisted: tree_zxid,
             committed: tree_zxid,
             unapplied: VecDeque::new(),
+            restart_pending: false,
         }
     }
 
@@ -147,8 +158,6 @@ pub(super) enum After {
     LeaderCurrentEpoch,
     /// Leader: its own log holds its proposals up to this zxid; its own ACK counts.
     LeaderLogged(Zxid),
-    /// Rebuild from disk (`Output::Restart`).
-    Restart,
 }
 
 /// The election of server `config.server_id` among `config.peers`.
@@ -184,7 +193,13 @@ impl Node {
                 }
             }
             Effect::Logged(zxid) => self.log.persisted = self.log.persisted.max(zxid),
-            Effect::Truncated(zxid) => self.log.persisted = self.log.persisted.min(zxid),
+            Effect::Truncated(zxid) => {
+                self.log.persisted = self.log.persisted.min(zxid);
+                if self.tree.last_zxid() > zxid {
+                    self.restart_from_disk();
+                    return;
+                }
+            }
             Effect::Snapshot(zxid) => self.log.persisted = zxid,
             Effect::Epoch => {}
         }
@@ -205,12 +220,13 @@ impl Node {
             After::LeaderInfo => self.leader_epoch_accepted(now),
             After::LeaderCurrentEpoch => self.leader_epoch_current(now),
             After::LeaderLogged(zxid) => self.leader_logged(now, zxid),
-            After::Restart => {
-                self.close_all_connections();
-                self.role = Role::Halted;
-                self.outputs.push_back(Output::Restart);
-            }
         }
+    }
+
+    fn restart_from_disk(&mut self) {
+        self.close_all_connections();
+        self.role = Role::Halted;
+        self.outputs.push_back(Output::Restart);
     }
 
     /// Applies logged transactions that are durable here and known committed, in zxid order;
@@ -333,8 +349,7 @@ impl Node {
     pub(super) fn check_replica_invariants(&self) {
         let log = &self.log;
         assert!(log.persisted <= log.logged, "durable beyond what was logged");
-        let restarting = matches!(&self.role, Role::Learning(learner) if learner.restart_pending);
-        if !restarting {
+        if !log.restart_pending {
             // A SNAP installs the tree before its write is durable, so only `logged` bounds it.
             assert!(self.tree.last_zxid() <= log.logged, "applied beyond what was logged");
         }
@@ -343,7 +358,7 @@ impl Node {
             assert!(txn.header.zxid > previous, "history in strictly increasing zxid order");
             previous = txn.header.zxid;
         }
-        for txn in &log.unapplied {
+        for txn in log.unapplied.iter().filter(|_| !log.restart_pending) {
             assert!(txn.header.zxid > self.tree.last_zxid(), "unapplied entries are above the tree");
         }
         if !self.serving() {
