@@ -123,6 +123,25 @@ struct Ensemble {
     applied: BTreeMap<Zxid, Txn>,
     digests: BTreeMap<Zxid, u64>,
     steps: usize,
+    coverage: Coverage,
+}
+
+/// How often the rare paths ran, so a sweep that never reaches them fails.
+#[derive(Clone, Copy, Debug, Default)]
+struct Coverage {
+    truncates: u64,
+    snaps: u64,
+    restarts_for_trunc: u64,
+    session_closes: u64,
+}
+
+impl Coverage {
+    fn add(&mut self, other: Coverage) {
+        self.truncates += other.truncates;
+        self.snaps += other.snaps;
+        self.restarts_for_trunc += other.restarts_for_trunc;
+        self.session_closes += other.session_closes;
+    }
 }
 
 impl Ensemble {
@@ -176,6 +195,7 @@ impl Ensemble {
             applied: BTreeMap::new(),
             digests: BTreeMap::new(),
             steps: 0,
+            coverage: Coverage::default(),
         };
         for id in ids {
             ensemble.drain(id);
@@ -200,18 +220,27 @@ impl Ensemble {
             let done_at = member.writing.back().map_or(self.now, |(at, _, _)| *at).max(self.now).plus(disk_delay);
             match output {
                 Output::Send { to, message } => self.send(id, to, message),
-                Output::Persist { txns, token } => member.writing.push_back((done_at, DiskWrite::Log(txns), token)),
+                Output::Persist { txns, token } => {
+                    let closes = txns.iter().filter(|t| matches!(t.body, crate::txn::TxnBody::CloseSession { .. }));
+                    self.coverage.session_closes += closes.count() as u64;
+                    member.writing.push_back((done_at, DiskWrite::Log(txns), token))
+                }
                 Output::PersistEpoch { accepted, current, token } => {
                     member.writing.push_back((done_at, DiskWrite::Epoch { accepted, current }, token))
                 }
                 Output::Truncate { after, token } => {
+                    self.coverage.truncates += 1;
                     member.writing.push_back((done_at, DiskWrite::Truncate(after), token))
                 }
                 Output::ResetToSnapshot { snapshot, token } => {
+                    self.coverage.snaps += 1;
                     member.writing.push_back((done_at, DiskWrite::Reset(snapshot), token))
                 }
                 Output::WriteSnapshot { .. } => {} // The log covers it.
-                Output::Restart => restart = true,
+                Output::Restart => {
+                    self.coverage.restarts_for_trunc += 1;
+                    restart = true
+                }
                 Output::Connected { connection, response } => self.client_connected(connection, response.session_id),
                 Output::Reply { connection, header, .. } => self.client_reply(connection, header),
                 Output::WatchEvent { .. } => {}
@@ -572,16 +601,29 @@ fn three_servers_elect_one_leader_and_replicate_writes_from_every_member() {
     assert!(!ensemble.leaders.is_empty(), "a leader was established");
 }
 
+/// Runs the seeds and checks the sweep reached the rare paths at least once each.
+fn sweep(seeds: std::ops::Range<u64>, voters: u64, observers: u64) -> Coverage {
+    let mut total = Coverage::default();
+    let mut epochs_max = 0;
+    for seed in seeds {
+        let ensemble = run(seed, voters, observers);
+        total.add(ensemble.coverage);
+        epochs_max = epochs_max.max(ensemble.leaders.len());
+    }
+    assert!(epochs_max >= 3, "some run went through several epochs ({epochs_max})");
+    assert!(total.truncates > 0, "TRUNC was exercised: {total:?}");
+    assert!(total.snaps > 0, "SNAP was exercised: {total:?}");
+    assert!(total.session_closes > 0, "sessions were closed through consensus: {total:?}");
+    total
+}
+
 #[test]
 fn randomized_three_servers_with_crashes_and_partitions_stay_safe_and_live() {
-    for seed in 0..150 {
-        run(seed, 3, 0);
-    }
+    let total = sweep(0..150, 3, 0);
+    assert!(total.restarts_for_trunc > 0, "a TRUNC below the tree restarted a server: {total:?}");
 }
 
 #[test]
 fn randomized_five_servers_and_an_observer_stay_safe_and_live() {
-    for seed in 1000..1060 {
-        run(seed, 5, 1);
-    }
+    sweep(1000..1050, 5, 1);
 }
