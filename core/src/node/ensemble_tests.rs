@@ -627,3 +627,13 @@ fn randomized_three_servers_with_crashes_and_partitions_stay_safe_and_live() {
 fn randomized_five_servers_and_an_observer_stay_safe_and_live() {
     sweep(1000..1050, 5, 1);
 }
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let fingerprint = |ensemble: &Ensemble| {
+        (ensemble.acked.clone(), ensemble.leaders.clone(), ensemble.digests.clone(), ensemble.steps)
+    };
+    let first = run(77, 3, 1);
+    let second = run(77, 3, 1);
+    assert_eq!(fingerprint(&first), fingerprint(&second), "seed 77 diverged between two runs");
+}
