@@ -93,3 +93,17 @@ const _: () = assert!(ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT > 0);
 const _: () = assert!(ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT < ELECTION_NOTIFICATION_TIMEOUT_MS_MAX_DEFAULT);
 const _: () = assert!(ELECTION_TIMEOUT_JITTER_MS_MAX_DEFAULT < ELECTION_NOTIFICATION_TIMEOUT_MS_MIN_DEFAULT);
 const _: () = assert!(ELECTION_OUTPUTS_MAX > ELECTION_SERVERS_MAX + 2);
+
+// ---- ZAB replication (branch `zab`) ----
+
+/// Default `initLimit` in ticks (ZooKeeper's sample zoo.cfg).
+pub const ZAB_INIT_LIMIT_DEFAULT: u64 = 10;
+
+/// Default `syncLimit` in ticks (ZooKeeper's sample zoo.cfg).
+pub const ZAB_SYNC_LIMIT_DEFAULT: u64 = 5;
+
+/// Default `zookeeper.commitLogCount`: committed transactions kept in memory for DIFF.
+pub const ZAB_COMMIT_LOG_COUNT_DEFAULT: usize = 500;
+
+const _: () = assert!(ZAB_SYNC_LIMIT_DEFAULT > 0);
+const _: () = assert!(ZAB_SYNC_LIMIT_DEFAULT <= ZAB_INIT_LIMIT_DEFAULT);

@@ -31,7 +31,8 @@ pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 
 pub use error::ErrorCode;
 pub use ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Xid, Zxid};
-pub use node::{ClientEvent, Config, DurableState, Node, Output, Snapshot};
+pub use node::{ClientEvent, Config, DurableState, Node, Output, PeerMessage, PeerRole, Snapshot};

@@ -38,7 +38,7 @@ pub(super) struct Queued {
 }
 
 /// Whether a request changes state, and so goes through prepare → persist → apply.
-fn is_write(request: &Request) -> bool {
+pub(super) fn is_write(request: &Request) -> bool {
     matches!(
         request,
         Request::Create(_)
@@ -73,6 +73,11 @@ impl Node {
             queue: VecDeque::new(),
         };
         assert!(self.connections.insert(connection, state).is_none(), "connection id reused");
+        if !self.serving() {
+            // ZooKeeper closes a client's socket while it is not serving (electing, syncing).
+            self.close_connection(connection);
+            return;
+        }
         if request.last_zxid_seen > self.tree.last_zxid() {
             // ZooKeeper refuses, without an answer, a client that has seen a newer zxid than
             // ours: it must try another server rather than see the tree go back in time.
@@ -89,11 +94,19 @@ impl Node {
         if request.session_id == SessionId(0) {
             let session = self.sessions.next_session_id();
             self.connections.get_mut(&connection).expect("just inserted").session = Some(session);
+            if self.is_learner() {
+                self.learner_create_session(connection, session, timeout_ms);
+                return;
+            }
             let body = TxnBody::CreateSession { timeout_ms };
             self.push_txn(now, session, 0, op::CREATE_SESSION, body, Origin::Connect(connection));
             return;
         }
         let session = request.session_id;
+        if self.is_learner() && check_password(session, &request.passwd) {
+            self.learner_revalidate(connection, session, timeout_ms);
+            return;
+        }
         let valid = self.sessions.contains(session)
             && !self.sessions.is_closing(session)
             && check_password(session, &request.passwd);
@@ -116,6 +129,19 @@ impl Node {
     /// Gives `session` to `connection` (closing any older connection holding it) and answers
     /// the handshake.
     fn bind_session(&mut self, now: Millis, connection: ConnectionId, session: SessionId) {
+        let timeout_ms = self.sessions.timeout_ms(session).expect("bound session is live");
+        self.bind_session_with_timeout(now, connection, session, timeout_ms);
+    }
+
+    /// [`Self::bind_session`] with the timeout to announce when this replica may not have
+    /// applied the session yet (a learner revalidating through its leader).
+    pub(super) fn bind_session_with_timeout(
+        &mut self,
+        now: Millis,
+        connection: ConnectionId,
+        session: SessionId,
+        timeout_ms: i32,
+    ) {
         if let Some(previous) = self.session_connections.insert(session, connection) {
             if previous != connection {
                 self.close_connection(previous);
@@ -127,7 +153,7 @@ impl Node {
         state.established = true;
         let response = ConnectResponse {
             protocol_version: 0,
-            timeout_ms: self.sessions.timeout_ms(session).expect("bound session is live"),
+            timeout_ms: self.sessions.timeout_ms(session).unwrap_or(timeout_ms),
             session_id: session,
             passwd: session_password(session).to_vec(),
             read_only: state.read_only_byte.then_some(false),
@@ -149,7 +175,11 @@ impl Node {
         };
         if let Some(session) = state.session {
             self.sessions.touch(session, now);
+            if let Some(timeout_ms) = self.sessions.timeout_ms(session) {
+                self.learner_touch(session, timeout_ms);
+            }
         }
+        let Some(state) = self.connections.get_mut(&connection) else { return };
         state.queue.push_back(Queued { header, request, received: now, in_flight: false });
         self.drain(now, connection);
     }
@@ -188,7 +218,15 @@ impl Node {
                 continue;
             }
             let session = state.session.expect("established connection has a session");
+            let learner = matches!(self.role, super::replica::Role::Learning(_));
             match &queued.request {
+                Ok(request) if learner && (is_write(request) || matches!(request, Request::Sync(_))) => {
+                    queued.in_flight = true;
+                    let (header, request) = (queued.header, request.clone());
+                    let auth = state.auth.clone();
+                    self.learner_forward(connection, session, header, &request, &auth);
+                    index += 1;
+                }
                 Ok(request) if is_write(request) => {
                     queued.in_flight = true;
                     let (header, request) = (queued.header, request.clone());
@@ -244,13 +282,23 @@ impl Node {
         self.push_txn(now, session, cxid, opcode, body, origin);
     }
 
-    /// Prepares the closing of a session: its ephemerals go with it, at one zxid.
-    pub(super) fn prepare_close_session(&mut self, now: Millis, session: SessionId) {
+    /// Prepares the closing of a session (expiry: `cxid` 0; or a client's closeSession
+    /// forwarded by a learner, which answers it by `cxid`): its ephemerals go with it, at one
+    /// zxid, on every replica.
+    pub(super) fn prepare_close_session(&mut self, now: Millis, session: SessionId, cxid: Xid) {
         self.sessions.set_closing(session);
-        self.prepare_write(now, session, 0, op::CLOSE_SESSION, &Request::CloseSession, Origin::Internal, None);
+        self.prepare_write(now, session, cxid, op::CLOSE_SESSION, &Request::CloseSession, Origin::Internal, None);
     }
 
-    fn push_txn(&mut self, now: Millis, session: SessionId, cxid: Xid, opcode: i32, body: TxnBody, origin: Origin) {
+    pub(super) fn push_txn(
+        &mut self,
+        now: Millis,
+        session: SessionId,
+        cxid: Xid,
+        opcode: i32,
+        body: TxnBody,
+        origin: Origin,
+    ) {
         let zxid = Zxid(self.zxid_prepared.0 + 1);
         self.zxid_prepared = zxid;
         let header = TxnHeader { client_id: session, cxid, zxid, time: now.0 as i64, op: opcode };

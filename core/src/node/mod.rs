@@ -5,18 +5,47 @@
 //! [`Node::poll_timeout`]. The node never replies to a write before the driver has reported,
 //! through [`Node::handle_persisted`], that the transaction is durable.
 //!
-//! This is the standalone role. Replication (election, ZAB) extends the same boundary with
-//! `handle_peer_message` and `Output::Send`.
+//! # Standalone and ensemble
+//!
+//! With no peers in [`Config::peers`] the node is a standalone server: a write is prepared,
+//! persisted ([`Output::Persist`]) and applied. With peers it is one replica of an ensemble
+//! and runs Fast Leader Election, then ZAB (zookeeper-features.md §5.3):
+//!
+//! - peer messages come in through [`Node::handle_peer_message`] and leave as
+//!   [`Output::Send`]; a driver that sees a peer connection break may say so with
+//!   [`Node::handle_peer_disconnected`] (timeouts alone also work: `syncLimit`/`initLimit`);
+//! - durable steps other than log appends are outputs too, acknowledged in order with
+//!   [`Node::handle_persisted`] like [`Output::Persist`]: [`Output::PersistEpoch`],
+//!   [`Output::Truncate`], [`Output::ResetToSnapshot`];
+//! - [`Output::Restart`] asks the driver to rebuild the node from its durable state (after a
+//!   TRUNC below transactions already in the tree, the one case where rolling back is needed).
+//!
+//! Ordering rules kept here rather than in drivers: a learner sends ACKEPOCH only after its
+//! acceptedEpoch is durable; it acknowledges NEWLEADER only after the synced transactions
+//! and then currentEpoch are durable, in that order (ZOOKEEPER-3911, 4643, 4646); it
+//! acknowledges a proposal only after it is logged; the leader counts its own ACK only after
+//! its own log write and commits in zxid order on a quorum; a client is answered only after
+//! the commit is applied locally. A server that is not serving (electing, syncing) closes
+//! its client connections and refuses new ones, as ZooKeeper does.
 
 mod client;
+#[cfg(test)]
+mod ensemble_tests;
+mod leader;
+mod learner;
 mod reads;
+mod replica;
 mod stats;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod zab_tests;
 
+pub use crate::zab::{PeerMessage, PeerRole};
+pub use replica::ReplicaState;
 pub use stats::Stats;
 
-use crate::ids::{ConnectionId, Millis, PersistToken, ServerId, SessionId, Zxid};
+use crate::ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Zxid};
 use crate::proto::{ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent};
 use crate::session::SessionTracker;
 use crate::tree::{DataTree, PendingChanges, TreeSnapshot};
@@ -48,6 +77,17 @@ pub struct Config {
     pub container_check_interval_ms: u64,
     /// Transactions between snapshots (`snapCount`).
     pub snap_count: u64,
+    /// The ensemble, this server included (`server.N=...` lines). Empty: standalone.
+    pub peers: BTreeMap<ServerId, PeerRole>,
+    /// `initLimit`: ticks a learner may take to connect and sync, and a new leader to gather
+    /// a quorum of synced followers.
+    pub init_limit: u64,
+    /// `syncLimit`: ticks a follower may go without hearing from its leader, and a leader
+    /// without hearing from a quorum, before giving up (back to LOOKING).
+    pub sync_limit: u64,
+    /// `zookeeper.commitLogCount`: committed transactions a leader keeps in memory to sync
+    /// learners by DIFF; a learner further behind gets a SNAP.
+    pub commit_log_count: usize,
     /// A deliberate bug to switch on (tests of the checkers only).
     #[cfg(feature = "mutants")]
     pub mutant: Option<crate::mutants::Mutant>,
@@ -66,9 +106,24 @@ impl Config {
             extended_types_enabled: false,
             container_check_interval_ms: crate::constants::CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             snap_count: 100_000,
+            peers: BTreeMap::new(),
+            init_limit: crate::constants::ZAB_INIT_LIMIT_DEFAULT,
+            sync_limit: crate::constants::ZAB_SYNC_LIMIT_DEFAULT,
+            commit_log_count: crate::constants::ZAB_COMMIT_LOG_COUNT_DEFAULT,
             #[cfg(feature = "mutants")]
             mutant: None,
         }
+    }
+
+    /// ZooKeeper's defaults for server `server_id` of an ensemble (`peers` includes it).
+    pub fn ensemble(server_id: ServerId, tick_time_ms: u64, peers: BTreeMap<ServerId, PeerRole>) -> Config {
+        assert!(peers.contains_key(&server_id), "the ensemble must include this server");
+        Config { server_id, peers, ..Config::standalone(tick_time_ms) }
+    }
+
+    /// Whether this server is one of an ensemble (it has peers).
+    pub fn is_ensemble(&self) -> bool {
+        !self.peers.is_empty()
     }
 }
 
@@ -90,6 +145,10 @@ pub struct DurableState {
     pub snapshot: Option<Snapshot>,
     /// Logged transactions after the snapshot, in zxid order.
     pub log: Vec<Txn>,
+    /// `acceptedEpoch`: the newest epoch this server agreed to follow (ensembles only).
+    pub epoch_accepted: Epoch,
+    /// `currentEpoch`: the epoch of the leader this server last synced with (ensembles only).
+    pub epoch_current: Epoch,
 }
 
 /// An input from a client connection, already decoded by the driver.
@@ -168,6 +227,45 @@ pub enum Output {
         /// The connection.
         connection: ConnectionId,
     },
+    /// Send a message to a peer (ensembles only), on the election or the quorum port.
+    Send {
+        /// The recipient.
+        to: ServerId,
+        /// The message.
+        message: PeerMessage,
+    },
+    /// Write these epochs durably (`acceptedEpoch`, `currentEpoch` files; `None` leaves one
+    /// unchanged), then call [`Node::handle_persisted`] with the token.
+    PersistEpoch {
+        /// The new `acceptedEpoch`.
+        accepted: Option<Epoch>,
+        /// The new `currentEpoch`.
+        current: Option<Epoch>,
+        /// The token to report.
+        token: PersistToken,
+    },
+    /// Drop every logged transaction with a zxid above `after` (TRUNC), durably, then call
+    /// [`Node::handle_persisted`] with the token. Snapshots above `after` must go too.
+    Truncate {
+        /// The last zxid kept.
+        after: Zxid,
+        /// The token to report.
+        token: PersistToken,
+    },
+    /// Replace the durable database with this snapshot (received by SNAP): write it, drop the
+    /// whole log and older snapshots, then call [`Node::handle_persisted`] with the token.
+    ResetToSnapshot {
+        /// The snapshot.
+        snapshot: Box<Snapshot>,
+        /// The token to report.
+        token: PersistToken,
+    },
+    /// Discard this node and build a new one with [`Node::new`] from the durable state, after
+    /// executing every output polled before. Emitted when a TRUNC removed transactions the
+    /// tree had already applied (recovered from the log at start): rebuilding from disk is
+    /// ZooKeeper's way too (`ZKDatabase.truncateLog` reloads the database). The node ignores
+    /// every input after it.
+    Restart,
 }
 
 /// One zab server's state machine.
@@ -182,8 +280,18 @@ pub struct Node {
     session_connections: BTreeMap<SessionId, ConnectionId>,
     /// Prepared transactions not yet handed to the driver.
     unpersisted: Vec<Pending>,
-    /// Transactions handed to the driver, by token, awaiting `handle_persisted`.
-    persisting: VecDeque<(PersistToken, Vec<Pending>)>,
+    /// Durable outputs handed to the driver, by token, awaiting `handle_persisted`.
+    persisting: VecDeque<(PersistToken, replica::Durable)>,
+    /// Standalone, electing, leading or learning.
+    role: replica::Role,
+    /// Fast Leader Election (ensembles only).
+    election: Option<crate::election::Election>,
+    /// The replicated log as this node knows it (ensembles only).
+    log: replica::Log,
+    /// Bumped on every role change: work queued for an older role is not resumed.
+    generation: u64,
+    epoch_accepted: Epoch,
+    epoch_current: Epoch,
     /// The zxid of the last prepared transaction.
     zxid_prepared: Zxid,
     token_next: u64,
@@ -221,6 +329,7 @@ impl Node {
     ///
     /// `now` starts the session clocks of recovered sessions (they expire unless their clients
     /// come back) and seeds session ids; `seed` drives every random choice the node makes.
+    /// A member of an ensemble starts LOOKING: its first outputs are election notifications.
     pub fn new(config: Config, durable: DurableState, now: Millis, seed: u64) -> Node {
         assert!(config.tick_time_ms > 0, "tickTime must be positive");
         assert!(config.session_timeout_ms_min <= config.session_timeout_ms_max);
@@ -237,6 +346,8 @@ impl Node {
             sessions.add(id, timeout_ms, now);
         }
         let container_check_at = now.plus(config.container_check_interval_ms);
+        let election = config.is_ensemble().then(|| replica::new_election(&config, seed));
+        let log = replica::Log::new(tree.last_zxid());
         let mut node = Node {
             config,
             tree,
@@ -247,6 +358,12 @@ impl Node {
             session_connections: BTreeMap::new(),
             unpersisted: Vec::new(),
             persisting: VecDeque::new(),
+            role: replica::Role::Standalone,
+            election,
+            log,
+            generation: 0,
+            epoch_accepted: durable.epoch_accepted,
+            epoch_current: durable.epoch_current,
             zxid_prepared: Zxid::ZERO,
             token_next: 0,
             txns_since_snapshot: 0,
@@ -261,14 +378,23 @@ impl Node {
         for txn in durable.log {
             if txn.header.zxid > node.tree.last_zxid() {
                 node.apply_txn(now, &txn);
+                if node.config.is_ensemble() {
+                    node.log.recovered(txn, node.config.commit_log_count);
+                }
             }
         }
         node.zxid_prepared = node.tree.last_zxid();
+        if node.config.is_ensemble() {
+            node.become_looking(now);
+        }
         node
     }
 
     /// Handles one input from a client connection.
     pub fn handle_client(&mut self, now: Millis, connection: ConnectionId, event: ClientEvent) {
+        if self.is_frozen() {
+            return;
+        }
         #[cfg(feature = "mutants")]
         {
             self.mutant_now = now;
@@ -282,28 +408,86 @@ impl Node {
         self.flush_prepared();
     }
 
-    /// The driver made durable everything in the `Persist` output carrying `token`.
+    /// Handles one message from a peer of the ensemble (ignored by a standalone server).
+    pub fn handle_peer_message(&mut self, now: Millis, from: ServerId, message: PeerMessage) {
+        if self.is_frozen() || !self.config.peers.contains_key(&from) || from == self.config.server_id {
+            return;
+        }
+        match message {
+            PeerMessage::Election(notification) => {
+                let notification = crate::zab::notification_from_wire(&notification);
+                if let Some(election) = &mut self.election {
+                    election.handle_notification(now, from, notification);
+                }
+                self.pump_election(now);
+            }
+            PeerMessage::Quorum(message) => match self.role {
+                replica::Role::Leading(_) => self.leader_receive(now, from, message),
+                replica::Role::Learning(_) => self.learner_receive(now, from, message),
+                _ => {}
+            },
+            PeerMessage::SnapDatabase(database) => self.learner_receive_database(now, from, *database),
+        }
+        self.flush_prepared();
+    }
+
+    /// The driver saw the connection to `peer` break. A learner whose leader is gone looks
+    /// for a new one; a leader forgets the learner (it must sync again to come back).
+    pub fn handle_peer_disconnected(&mut self, now: Millis, peer: ServerId) {
+        if self.is_frozen() {
+            return;
+        }
+        match &mut self.role {
+            replica::Role::Learning(learner) if learner.leader == peer => self.become_looking(now),
+            replica::Role::Leading(leader) => {
+                leader.learners.remove(&peer);
+            }
+            _ => {}
+        }
+        self.flush_prepared();
+    }
+
+    /// The driver made durable everything in the output carrying `token` (`Persist`,
+    /// `PersistEpoch`, `Truncate`, `ResetToSnapshot`). Tokens must be reported in order.
     ///
-    /// Applies those transactions in zxid order: watch events first, then the replies.
+    /// Standalone, this applies the persisted transactions in zxid order: watch events first,
+    /// then the replies. In an ensemble it lets the step that waited on it go on (an ACK, an
+    /// ACKEPOCH, the NEWLEADER ACK, the leader's own ACK, applying committed transactions).
     pub fn handle_persisted(&mut self, now: Millis, token: PersistToken) {
+        if self.role.is_halted() {
+            return;
+        }
         #[cfg(feature = "mutants")]
         {
             self.mutant_now = now;
         }
-        let (expected, batch) = self.persisting.pop_front().expect("handle_persisted with nothing persisting");
+        let (expected, durable) = self.persisting.pop_front().expect("handle_persisted with nothing persisting");
         assert_eq!(expected, token, "persist tokens must be reported in order");
-        for pending in batch {
-            self.on_applied(now, pending);
-        }
+        self.on_persisted(now, durable);
         self.flush_prepared();
     }
 
     /// Time has reached (or passed) the deadline given by [`Node::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Millis) {
+        if self.is_frozen() {
+            return;
+        }
         #[cfg(feature = "mutants")]
         {
             self.mutant_now = now;
         }
+        if self.config.is_ensemble() {
+            self.replica_timeout(now);
+        }
+        if self.owns_sessions() {
+            self.expire_sessions_and_containers(now);
+        }
+        self.flush_prepared();
+    }
+
+    /// Session expiry and the container/TTL sweep: only where sessions are owned (standalone,
+    /// or an established leader), so every replica deletes through consensus.
+    fn expire_sessions_and_containers(&mut self, now: Millis) {
         for session in self.sessions.expired(now) {
             tracing::info!(%session, "session expired");
             #[cfg(feature = "mutants")]
@@ -311,7 +495,7 @@ impl Node {
                 self.sessions.remove(session);
                 continue;
             }
-            self.prepare_close_session(now, session);
+            self.prepare_close_session(now, session, 0);
         }
         if now >= self.container_check_at {
             self.container_check_at = now.plus(self.config.container_check_interval_ms);
@@ -329,7 +513,6 @@ impl Node {
                 );
             }
         }
-        self.flush_prepared();
     }
 
     /// The next output to execute, if any. Drain after every `handle_*` call.
@@ -343,23 +526,41 @@ impl Node {
 
     /// The next deadline at which [`Node::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let expiry = self.sessions.next_expiry();
-        Some(match expiry {
-            Some(at) => at.min(self.container_check_at),
-            None => self.container_check_at,
-        })
+        if self.is_frozen() {
+            return None;
+        }
+        let mut deadline = self.replica_deadline();
+        if self.owns_sessions() {
+            let sessions = match self.sessions.next_expiry() {
+                Some(at) => at.min(self.container_check_at),
+                None => self.container_check_at,
+            };
+            deadline = Some(deadline.map_or(sessions, |d| d.min(sessions)));
+        }
+        deadline
     }
 
     /// Asserts every internal invariant; the simulator and tests call it after each input.
     pub fn check_invariants(&self) {
         self.tree.check_invariants();
         self.watches.check_invariants();
-        assert!(self.zxid_prepared >= self.tree.last_zxid(), "prepared zxid behind applied zxid");
         for (session, connection) in &self.session_connections {
             let holder = self.connections.get(connection).expect("session bound to a missing connection");
             assert_eq!(holder.session, Some(*session), "session/connection binding disagrees");
         }
-        let persisting: usize = self.persisting.iter().map(|(_, batch)| batch.len()).sum();
+        if self.config.is_ensemble() {
+            self.check_replica_invariants();
+            return;
+        }
+        assert!(self.zxid_prepared >= self.tree.last_zxid(), "prepared zxid behind applied zxid");
+        let persisting: usize = self
+            .persisting
+            .iter()
+            .map(|(_, durable)| match &durable.effect {
+                replica::Effect::Standalone(batch) => batch.len(),
+                _ => 0,
+            })
+            .sum();
         let in_flight = self.unpersisted.len() + persisting;
         let expected = self.zxid_prepared.0 - self.tree.last_zxid().0;
         assert_eq!(in_flight as i64, expected, "every prepared zxid is in flight exactly once");
@@ -410,24 +611,34 @@ impl Node {
         self.config.mutant == Some(mutant)
     }
 
-    /// Hands prepared transactions to the driver as one `Persist` (one group commit).
+    /// Hands prepared transactions to the driver as one `Persist` (one group commit); a
+    /// leader also proposes them to its followers.
     fn flush_prepared(&mut self) {
         if self.unpersisted.is_empty() {
             return;
         }
+        if self.config.is_ensemble() {
+            self.leader_flush();
+            return;
+        }
         let batch = std::mem::take(&mut self.unpersisted);
-        let token = PersistToken(self.token_next);
-        self.token_next += 1;
         let txns = batch.iter().map(|p| p.txn.clone()).collect();
+        let token = self.next_token();
         self.outputs.push_back(Output::Persist { txns, token });
         #[cfg(feature = "mutants")]
         if self.mutant_is(crate::mutants::Mutant::ReplyBeforeFsync) {
-            self.persisting.push_back((token, Vec::new()));
+            self.persisting.push_back((token, replica::Durable::standalone(Vec::new())));
             for pending in batch {
                 self.on_applied(self.mutant_now, pending);
             }
             return;
         }
-        self.persisting.push_back((token, batch));
+        self.persisting.push_back((token, replica::Durable::standalone(batch)));
+    }
+
+    fn next_token(&mut self) -> PersistToken {
+        let token = PersistToken(self.token_next);
+        self.token_next += 1;
+        token
     }
 }

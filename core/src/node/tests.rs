@@ -339,7 +339,8 @@ fn recovery_replays_the_log_into_the_same_tree() {
     h.send(c, 2, op::CREATE, create("/r/s-", 2));
     h.send(c, 3, op::SET_DATA, Request::SetData(SetDataRequest { path: "/r".into(), data: b"z".to_vec(), version: 0 }));
     let log = h.log.clone();
-    let recovered = Node::new(Config::standalone(TICK), DurableState { snapshot: None, log }, h.now, 1);
+    let recovered =
+        Node::new(Config::standalone(TICK), DurableState { snapshot: None, log, ..DurableState::default() }, h.now, 1);
     recovered.check_invariants();
     assert_eq!(recovered.tree().digest(), h.node.tree().digest());
     assert_eq!(recovered.last_zxid(), h.node.last_zxid());

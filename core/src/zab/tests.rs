@@ -1,0 +1,92 @@
+//! The pure ZAB pieces: how a leader chooses DIFF, TRUNC or SNAP (`LearnerHandler.syncFollower`)
+//! and the SNAP database and notification mappings.
+
+use super::*;
+use crate::ids::Epoch;
+use crate::proto::Acl;
+use crate::tree::DataTree;
+use crate::txn::{TxnBody, TxnHeader};
+
+fn txn(epoch: u32, counter: u32) -> Txn {
+    let zxid = Zxid::new(Epoch(epoch), counter);
+    let header = TxnHeader { client_id: SessionId(0), cxid: 0, zxid, time: 0, op: crate::proto::op::ERROR };
+    Txn { header, body: TxnBody::Error { err: -1 } }
+}
+
+fn zxids(txns: &[Txn]) -> Vec<Zxid> {
+    txns.iter().map(|t| t.header.zxid).collect()
+}
+
+#[test]
+fn a_learner_inside_the_history_gets_a_diff_of_what_it_lacks_up_to_the_limit() {
+    let history = vec![txn(1, 1), txn(1, 2), txn(2, 1), txn(2, 2)];
+    let limit = Zxid::new(Epoch(2), 1);
+    let SyncPlan::Diff(txns) = plan_sync(&history, Zxid::ZERO, limit, Zxid::new(Epoch(1), 1), limit) else {
+        panic!("expected DIFF")
+    };
+    assert_eq!(zxids(&txns), vec![Zxid::new(Epoch(1), 2), Zxid::new(Epoch(2), 1)]);
+    assert_eq!(plan_sync(&history, Zxid::ZERO, limit, limit, limit), SyncPlan::Diff(vec![]));
+}
+
+#[test]
+fn a_learner_with_transactions_the_leader_lacks_truncates_to_the_shared_prefix() {
+    // The learner logged 1:3 (never committed); the leader went on in epoch 2.
+    let history = vec![txn(1, 1), txn(1, 2), txn(2, 1)];
+    let limit = Zxid::new(Epoch(2), 1);
+    let plan = plan_sync(&history, Zxid::ZERO, limit, Zxid::new(Epoch(1), 3), limit);
+    assert_eq!(plan, SyncPlan::Trunc { zxid: Zxid::new(Epoch(1), 2), txns: vec![txn(2, 1)] });
+    // Ahead of everything the leader has committed: truncate to the limit.
+    let plan = plan_sync(&history, Zxid::ZERO, Zxid::new(Epoch(1), 2), Zxid::new(Epoch(2), 1), limit);
+    assert_eq!(plan, SyncPlan::Trunc { zxid: Zxid::new(Epoch(1), 2), txns: vec![] });
+}
+
+#[test]
+fn a_learner_behind_the_history_gets_a_snap_then_the_entries_above_the_tree() {
+    let history = vec![txn(1, 5), txn(1, 6)];
+    let base = Zxid::new(Epoch(1), 4);
+    let limit = Zxid::new(Epoch(1), 6);
+    let plan = plan_sync(&history, base, limit, Zxid::new(Epoch(1), 2), Zxid::new(Epoch(1), 5));
+    assert_eq!(plan, SyncPlan::Snap(vec![txn(1, 6)]));
+}
+
+#[test]
+fn a_tree_survives_the_snap_database_round_trip_with_zookeepers_open_acl_reference() {
+    let tree = DataTree::new();
+    let snapshot = tree.snapshot();
+    let sessions = vec![(SessionId(7), 4000)];
+    let mut database = database_from_snapshot(&snapshot, &sessions);
+    assert_eq!(database.nodes[0].path, "", "the root travels as \"\"");
+    let bytes = database.encode();
+    assert_eq!(WireDatabase::decode(&bytes).as_ref(), Ok(&database));
+    let (back, back_sessions) = snapshot_from_database(Zxid::ZERO, &database).expect("valid");
+    assert_eq!(back_sessions, sessions);
+    assert_eq!(DataTree::from_snapshot(back).expect("valid").digest(), tree.digest());
+    // ZooKeeper writes −1 for the open ACL, without a cache entry.
+    let open = database.nodes[0].acl_ref;
+    assert_eq!(database.acls.iter().find(|(r, _)| *r == open).map(|(_, a)| a.clone()), Some(Acl::open_unsafe()));
+    database.acls.retain(|(r, _)| *r != open);
+    for node in database.nodes.iter_mut().filter(|n| n.acl_ref == open) {
+        node.acl_ref = -1;
+    }
+    let (back, _) = snapshot_from_database(Zxid::ZERO, &database).expect("valid");
+    assert_eq!(DataTree::from_snapshot(back).expect("valid").digest(), tree.digest());
+}
+
+#[test]
+fn notifications_map_to_the_wire_and_back() {
+    let vote = Vote {
+        leader: ServerId(3),
+        zxid: Zxid::new(Epoch(2), 9),
+        election_epoch: ElectionEpoch(4),
+        peer_epoch: Epoch(2),
+    };
+    let logical = crate::election::Notification { state: crate::election::ServerState::Following, vote };
+    let wire = notification_to_wire(&logical);
+    assert_eq!(wire.state, crate::quorum::ServerState::Following);
+    assert_eq!((wire.election_epoch, wire.peer_epoch, wire.version), (4, Some(2), 2));
+    assert_eq!(crate::quorum::Notification::decode(&wire.encode()).as_ref(), Ok(&wire));
+    assert_eq!(notification_from_wire(&wire), logical);
+    // The 28-byte form has no peer epoch: the zxid's epoch stands in, as in ZooKeeper.
+    let old = crate::quorum::Notification { peer_epoch: None, version: 0, ..wire };
+    assert_eq!(notification_from_wire(&old).vote.peer_epoch, Epoch(2));
+}
