@@ -73,6 +73,11 @@ impl LocalNode {
                     self.inboxes.entry(connection).or_default().events.push(decoded);
                 }
                 Output::CloseConnection { connection } => self.inboxes.entry(connection).or_default().closed = true,
+                ensemble @ (Output::Send { .. }
+                | Output::PersistEpoch { .. }
+                | Output::Truncate { .. }
+                | Output::ResetToSnapshot { .. }
+                | Output::Restart) => panic!("a standalone node emitted an ensemble output: {ensemble:?}"),
             }
         }
     }

@@ -302,6 +302,12 @@ impl Core {
                     self.connections.remove(&connection);
                     continue;
                 }
+                // `zab server` refuses ensemble configs, so its node has no peers or epochs.
+                ensemble @ (Output::Send { .. }
+                | Output::PersistEpoch { .. }
+                | Output::Truncate { .. }
+                | Output::ResetToSnapshot { .. }
+                | Output::Restart) => panic!("a standalone node emitted an ensemble output: {ensemble:?}"),
             };
             let Some(state) = self.connections.get(&connection) else { continue };
             if state.writer.try_send(frame(payload)).is_err() {

@@ -93,6 +93,8 @@ pub fn recover_node<D: Disk>(config: &ServerConfig, disk: &D, now: Millis) -> Re
     let durable = DurableState {
         snapshot: recovered.snapshot.map(|s| s.state),
         log: recovered.records.into_iter().map(|r| r.record).collect(),
+        // Standalone: no epochs. Ensemble mode will read acceptedEpoch/currentEpoch here.
+        ..DurableState::default()
     };
     let seed = config.my_id.map_or(0, u64::from) ^ now.0;
     let node = Node::new(node_config(config), durable, now, seed);

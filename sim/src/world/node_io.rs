@@ -141,6 +141,12 @@ impl World {
                 self.trace(format!("n  snapshot {id} at {zxid}"));
                 self.queue.schedule(at, Event::SnapshotDone { incarnation: self.incarnation, id });
             }
+            // This world runs one standalone node, which has no peers and no epochs.
+            ensemble @ (Output::Send { .. }
+            | Output::PersistEpoch { .. }
+            | Output::Truncate { .. }
+            | Output::ResetToSnapshot { .. }
+            | Output::Restart) => panic!("a standalone node emitted an ensemble output: {ensemble:?}"),
         }
     }
 
@@ -280,7 +286,7 @@ impl World {
         if self.options.mutant == Some(Mutant::RecoverWithoutCloseSession) {
             log.retain(|txn| !matches!(txn.body, zab_core::txn::TxnBody::CloseSession { .. }));
         }
-        let durable = DurableState { snapshot: recovered.snapshot, log };
+        let durable = DurableState { snapshot: recovered.snapshot, log, ..DurableState::default() };
         let node = Node::new(self.config.clone(), durable, self.local_now(), self.rng_node.next_u64());
         let (zxid, digest) = (node.last_zxid(), node.tree().digest());
         self.trace(format!(
