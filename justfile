@@ -16,3 +16,40 @@ fix:
 # Run a standalone server on 127.0.0.1:2181 with ./zab-data.
 run:
     cargo run --release -p zab-net --bin zab -- server
+
+# Start a three-server ensemble on 127.0.0.1 (clients 2181-2183) with data in ./zab-ensemble.
+ensemble:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p zab-net --bin zab
+    for i in 1 2 3; do
+        dir="$PWD/zab-ensemble/$i"
+        mkdir -p "$dir/data"
+        echo "$i" > "$dir/data/myid"
+        {
+            echo "tickTime=2000"
+            echo "initLimit=10"
+            echo "syncLimit=5"
+            echo "dataDir=$dir/data"
+            echo "clientPortAddress=127.0.0.1"
+            echo "4lw.commands.whitelist=*"
+            for j in 1 2 3; do
+                echo "server.$j=127.0.0.1:$((2887 + j)):$((3887 + j));$((2180 + j))"
+            done
+        } > "$dir/zoo.cfg"
+        nohup ./target/release/zab server --config "$dir/zoo.cfg" > "$dir/server.log" 2>&1 &
+        echo $! > "$dir/pid"
+        echo "server.$i: pid $(cat "$dir/pid"), client port $((2180 + i)), log $dir/server.log"
+    done
+    echo "check: echo srvr | nc 127.0.0.1 2181; stop: just ensemble-stop"
+
+# Stop the servers started by `just ensemble`.
+ensemble-stop:
+    #!/usr/bin/env bash
+    for i in 1 2 3; do
+        pidfile="$PWD/zab-ensemble/$i/pid"
+        if [ -f "$pidfile" ]; then
+            kill "$(cat "$pidfile")" 2>/dev/null && echo "stopped server.$i (pid $(cat "$pidfile"))"
+            rm -f "$pidfile"
+        fi
+    done

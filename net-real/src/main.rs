@@ -46,13 +46,6 @@ fn run_server(path: Option<PathBuf>) -> Result<(), String> {
         Some(path) => ServerConfig::from_file(path).map_err(|e| format!("invalid configuration: {e}"))?.0,
         None => ServerConfig::standalone_default(),
     };
-    if !config.servers.is_empty() {
-        return Err(format!(
-            "{}: server.N lines configure an ensemble, and ensemble mode (replication) is not supported yet; \
-             remove them to run standalone",
-            path.map(|p| p.display().to_string()).unwrap_or_default()
-        ));
-    }
     let disk = RealDisk;
     let recovered = recover_node(&config, &disk, now_millis()).map_err(|e| format!("recovery failed: {e}"))?;
     for warning in &recovered.warnings {
@@ -67,7 +60,17 @@ fn run_server(path: Option<PathBuf>) -> Result<(), String> {
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         let dirs = config.storage_dirs();
         let (snaps, logs) = (dirs.snap_dir(), dirs.log_dir());
-        println!("zab {} standalone: listening on {address}", env!("CARGO_PKG_VERSION"));
+        match (config.is_replicated(), config.own_server()) {
+            (true, Some(own)) => println!(
+                "zab {} server.{} of {}: clients on {address}, quorum port {}, election port {}",
+                env!("CARGO_PKG_VERSION"),
+                own.id,
+                config.servers.len(),
+                own.quorum_port,
+                own.election_port
+            ),
+            _ => println!("zab {} standalone: listening on {address}", env!("CARGO_PKG_VERSION")),
+        }
         println!("data: snapshots in {}, log in {}", snaps.display(), logs.display());
         tracing::info!(%address, zxid = %recovered.node.last_zxid(), "serving");
         serve(config, disk, recovered, listener, shutdown_signal()).await.map_err(|e| e.to_string())

@@ -1,7 +1,7 @@
 //! The real `zab` binary on loopback: a client creates and reads; four-letter words obey the
 //! whitelist; SIGKILL never loses an acknowledged write; damaged log tails are repaired with a
 //! warning and a damaged middle record stops the server; hostile clients do not disturb a good
-//! one; bad configurations exit non-zero naming the key and line.
+//! one; bad configurations exit non-zero naming the key and line (ensemble mode: net-real/tests/ensemble.rs).
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -496,14 +496,14 @@ fn an_invalid_config_exits_non_zero_naming_the_key_and_line() {
 }
 
 #[test]
-fn an_ensemble_config_is_refused_not_pretended() {
+fn an_ensemble_config_whose_myid_has_no_server_line_is_refused() {
     let server = Server { dir: tempfile::tempdir().expect("dir"), port: free_port(), child: None };
     server.write_config("initLimit=5\nsyncLimit=2\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889");
     fs::create_dir_all(server.data_dir()).expect("data dir");
-    fs::write(server.data_dir().join("myid"), "1\n").expect("myid");
+    fs::write(server.data_dir().join("myid"), "3\n").expect("myid");
     let (success, log) = server.run_to_exit();
     assert!(!success);
-    assert!(log.contains("ensemble mode (replication) is not supported yet"), "{log}");
+    assert!(log.contains("myid is 3, but the server lines only define 1, 2"), "{log}");
 }
 
 #[test]

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op, ConnectRequest};
-use zab_core::{ClientEvent, ConnectionId, Node, Output};
+use zab_core::node::ReplicaState;
+use zab_core::{ClientEvent, ConnectionId, Node, Output, PeerMessage, ServerId};
 
 use super::four_letter::{answer, ConnectionView, ServerView, SessionView};
+use super::peers::{PeerCommand, PeerInput};
 use super::persist::{PersistCommand, PersistEvent};
 use super::{now_millis, ServerError};
 use crate::config::ServerConfig;
@@ -45,6 +47,18 @@ pub enum CoreInput {
         address: SocketAddr,
         /// Where to send the text.
         answer: oneshot::Sender<Option<String>>,
+    },
+    /// A message from a peer of the ensemble.
+    Peer {
+        /// The sender.
+        from: ServerId,
+        /// The message.
+        message: PeerMessage,
+    },
+    /// The quorum link to a peer broke.
+    PeerDisconnected {
+        /// The peer.
+        peer: ServerId,
     },
 }
 
@@ -139,6 +153,13 @@ pub struct Core {
     persister: mpsc::Sender<PersistCommand>,
     paused: watch::Sender<bool>,
     started_ms: u64,
+    /// The peer links (ensembles only).
+    peers: Option<mpsc::UnboundedSender<PeerInput>>,
+    /// The replica state after the last round, to close quorum links the node left behind.
+    replica: ReplicaState,
+    /// After `Output::Restart`: waiting for the persister's reload; tokens of the old node
+    /// still in flight are dropped.
+    restarting: bool,
 }
 
 impl Core {
@@ -149,7 +170,24 @@ impl Core {
         persister: mpsc::Sender<PersistCommand>,
         paused: watch::Sender<bool>,
     ) -> Core {
-        Core { node, config, connections: BTreeMap::new(), persister, paused, started_ms: now_millis().0 }
+        let replica = node.replica_state();
+        Core {
+            node,
+            config,
+            connections: BTreeMap::new(),
+            persister,
+            paused,
+            started_ms: now_millis().0,
+            peers: None,
+            replica,
+            restarting: false,
+        }
+    }
+
+    /// Connects the core to the peer links (an ensemble member).
+    pub fn with_peers(mut self, peers: Option<mpsc::UnboundedSender<PeerInput>>) -> Core {
+        self.peers = peers;
+        self
     }
 
     /// Runs until `shutdown` completes (then syncs the log) or storage fails.
@@ -169,11 +207,13 @@ impl Core {
                 biased;
                 _ = &mut shutdown => break,
                 event = persisted.recv() => match event {
+                    Some(PersistEvent::Persisted(_)) if self.restarting => {}
                     Some(PersistEvent::Persisted(tokens)) => {
                         for token in tokens {
                             self.node.handle_persisted(now_millis(), token);
                         }
                     }
+                    Some(PersistEvent::Reloaded(durable)) => self.restart(*durable),
                     Some(PersistEvent::Failed(error)) => return Err(ServerError::Storage(error)),
                     None => return Err(ServerError::PersisterGone),
                 },
@@ -191,10 +231,40 @@ impl Core {
                 self.node.handle_timeout(now);
             }
             self.execute_outputs().await?;
+            self.close_stale_quorum_links();
             let over = self.node.outstanding_requests() > self.config.global_outstanding_limit as usize;
             self.paused.send_if_modified(|paused| std::mem::replace(paused, over) != over);
         }
         self.shutdown().await
+    }
+
+    /// Rebuilds the node from the reloaded durable state. Client connections belonged to
+    /// the old node: they are closed (their clients reconnect).
+    fn restart(&mut self, durable: zab_core::DurableState) {
+        tracing::info!("restarting the node from disk");
+        self.connections.clear();
+        self.node = super::build_node(&self.config, durable, now_millis());
+        self.restarting = false;
+    }
+
+    /// Closes the quorum links of a role the node left: a learner's link to its old leader,
+    /// a former leader's links to its learners (ZooKeeper closes those sockets too).
+    fn close_stale_quorum_links(&mut self) {
+        let replica = self.node.replica_state();
+        let close = match (self.replica, replica) {
+            (ReplicaState::Learning { leader: old, .. }, ReplicaState::Learning { leader: new, .. }) if old == new => None,
+            (ReplicaState::Learning { leader, .. }, _) => Some(PeerCommand::CloseQuorum(Some(leader))),
+            (ReplicaState::Leading { .. }, ReplicaState::Leading { .. }) => None,
+            (ReplicaState::Leading { .. }, _) => Some(PeerCommand::CloseQuorum(None)),
+            _ => None,
+        };
+        if replica != self.replica {
+            tracing::info!(?replica, "replica state");
+        }
+        self.replica = replica;
+        if let (Some(command), Some(peers)) = (close, &self.peers) {
+            let _ = peers.send(PeerInput::Command(command));
+        }
     }
 
     fn sleep_until_deadline(&self) -> tokio::time::Sleep {
@@ -244,6 +314,8 @@ impl Core {
             CoreInput::FourLetter { word, address, answer: reply } => {
                 let _ = reply.send(self.four_letter_word(word, address));
             }
+            CoreInput::Peer { from, message } => self.node.handle_peer_message(now, from, message),
+            CoreInput::PeerDisconnected { peer } => self.node.handle_peer_disconnected(now, peer),
         }
     }
 
@@ -302,12 +374,30 @@ impl Core {
                     self.connections.remove(&connection);
                     continue;
                 }
-                // `zab server` refuses ensemble configs, so its node has no peers or epochs.
-                ensemble @ (Output::Send { .. }
-                | Output::PersistEpoch { .. }
-                | Output::Truncate { .. }
-                | Output::ResetToSnapshot { .. }
-                | Output::Restart) => panic!("a standalone node emitted an ensemble output: {ensemble:?}"),
+                Output::Send { to, message } => {
+                    if let Some(peers) = &self.peers {
+                        let _ = peers.send(PeerInput::Command(PeerCommand::Send { to, message }));
+                    }
+                    continue;
+                }
+                Output::PersistEpoch { accepted, current, token } => {
+                    self.send_persister(PersistCommand::Epoch { accepted, current, token }).await?;
+                    continue;
+                }
+                Output::Truncate { after, token } => {
+                    self.send_persister(PersistCommand::Truncate { after, token }).await?;
+                    continue;
+                }
+                Output::ResetToSnapshot { snapshot, token } => {
+                    self.send_persister(PersistCommand::Reset { snapshot, token }).await?;
+                    continue;
+                }
+                Output::Restart => {
+                    // Everything polled before is already queued to the persister, in order.
+                    self.restarting = true;
+                    self.send_persister(PersistCommand::Reload).await?;
+                    continue;
+                }
             };
             let Some(state) = self.connections.get(&connection) else { continue };
             if state.writer.try_send(frame(payload)).is_err() {

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
+use zab_core::node::ReplicaState;
 use zab_core::{Node, SessionId};
 
 use crate::config::ServerConfig;
@@ -90,6 +91,7 @@ pub fn answer(word: &str, view: &ServerView<'_>) -> Option<String> {
         "isro" => "rw".to_string(),
         "crst" => "Connection stats reset.\n".to_string(),
         "srst" => "Server stats reset.\n".to_string(),
+        "srvr" | "stat" | "mntr" if !view.node.is_serving() => NOT_SERVING.to_string(),
         "srvr" => srvr(view, false),
         "stat" => srvr(view, true),
         "conf" => conf(view),
@@ -121,6 +123,20 @@ fn znode_count(node: &Node) -> usize {
     node.tree().node_count() + 1
 }
 
+/// ZooKeeper's `Mode:` / `zk_server_state` word for what the replica does.
+pub fn mode(node: &Node) -> &'static str {
+    match node.replica_state() {
+        ReplicaState::Standalone => "standalone",
+        ReplicaState::Leading { .. } => "leader",
+        ReplicaState::Learning { observer: true, .. } => "observer",
+        ReplicaState::Learning { .. } => "follower",
+        ReplicaState::Looking | ReplicaState::Halted => "looking",
+    }
+}
+
+/// What ZooKeeper answers `srvr`, `stat` and `mntr` with while it does not serve (electing, syncing).
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests\n";
+
 fn srvr(view: &ServerView<'_>, with_clients: bool) -> String {
     let node = view.node;
     let stats = node.stats();
@@ -139,7 +155,7 @@ fn srvr(view: &ServerView<'_>, with_clients: bool) -> String {
     let _ = writeln!(out, "Connections: {}", view.connections.len());
     let _ = writeln!(out, "Outstanding: {}", node.outstanding_requests());
     let _ = writeln!(out, "Zxid: {}", node.last_zxid());
-    out.push_str("Mode: standalone\n");
+    let _ = writeln!(out, "Mode: {}", mode(node));
     let _ = writeln!(out, "Node count: {}", znode_count(node));
     out
 }
@@ -203,7 +219,7 @@ fn mntr(view: &ServerView<'_>) -> String {
     let stats = node.stats();
     let mut lines: Vec<(&str, String)> = vec![
         ("zk_version", version_text()),
-        ("zk_server_state", "standalone".into()),
+        ("zk_server_state", mode(node).into()),
         ("zk_ephemerals_count", node.tree().ephemeral_count().to_string()),
         ("zk_num_alive_connections", view.connections.len().to_string()),
         ("zk_avg_latency", java_double(stats.latency_ms_avg())),

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod core;
 pub mod four_letter;
 pub mod frames;
+pub mod peers;
 pub mod persist;
 
 use std::collections::BTreeMap;
@@ -22,11 +23,10 @@ use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use zab_core::txn::Txn;
 use zab_core::{Config, ConnectionId, DurableState, Millis, Node, ServerId};
 
-use crate::config::ServerConfig;
-use crate::storage::{recover, Disk, RecoveryError, RecoveryWarning, StorageError, TxnLog};
+use crate::config::{PeerRole as LineRole, ServerConfig};
+use crate::storage::{Disk, RecoveryError, RecoveryWarning, StorageError, TxnLog};
 use connection::{serve_connection, Shared};
 use persist::Persister;
 
@@ -63,9 +63,27 @@ pub fn now_millis() -> Millis {
     Millis(since.as_millis() as u64)
 }
 
-/// The core's view of the configuration.
+/// The core's view of the configuration: an ensemble member when `server.N` lines make the
+/// server replicated ([`ServerConfig::is_replicated`]), standalone otherwise.
 pub fn node_config(config: &ServerConfig) -> Config {
     let mut node = Config::standalone(u64::from(config.tick_time_ms));
+    if config.is_replicated() {
+        let peers = config
+            .servers
+            .iter()
+            .map(|line| {
+                let role = match line.role {
+                    LineRole::Participant => zab_core::PeerRole::Participant,
+                    LineRole::Observer => zab_core::PeerRole::Observer,
+                };
+                (ServerId(u64::from(line.id)), role)
+            })
+            .collect();
+        let me = ServerId(config.my_id.map_or(0, u64::from));
+        node = Config::ensemble(me, u64::from(config.tick_time_ms), peers);
+        node.init_limit = u64::from(config.init_limit);
+        node.sync_limit = u64::from(config.sync_limit);
+    }
     node.server_id = ServerId(config.my_id.map_or(0, u64::from));
     node.session_timeout_ms_min = config.min_session_timeout_ms as i32;
     node.session_timeout_ms_max = config.max_session_timeout_ms as i32;
@@ -89,16 +107,34 @@ pub struct Recovered<D: Disk> {
 
 /// Recovers the newest snapshot and the log after it, and builds the node from them.
 pub fn recover_node<D: Disk>(config: &ServerConfig, disk: &D, now: Millis) -> Result<Recovered<D>, RecoveryError> {
-    let recovered = recover::<D, zab_core::Snapshot, Txn>(disk, &config.storage_dirs(), config.log_options())?;
-    let durable = DurableState {
-        snapshot: recovered.snapshot.map(|s| s.state),
-        log: recovered.records.into_iter().map(|r| r.record).collect(),
-        // Standalone: no epochs. Ensemble mode will read acceptedEpoch/currentEpoch here.
-        ..DurableState::default()
-    };
+    let (durable, log, warnings) = persist::recover_durable(disk, &config.storage_dirs(), config.log_options())?;
+    let node = build_node(config, durable, now);
+    Ok(Recovered { node, log, warnings })
+}
+
+/// A node from recovered durable state (at start, and after `Output::Restart`).
+pub fn build_node(config: &ServerConfig, durable: DurableState, now: Millis) -> Node {
     let seed = config.my_id.map_or(0, u64::from) ^ now.0;
-    let node = Node::new(node_config(config), durable, now, seed);
-    Ok(Recovered { node, log: recovered.log, warnings: recovered.warnings })
+    Node::new(node_config(config), durable, now, seed)
+}
+
+/// Where each server of the ensemble listens (`server.N` lines).
+pub fn peer_addresses(config: &ServerConfig) -> BTreeMap<ServerId, peers::PeerAddress> {
+    let join = |host: &str, port: u16| match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
+        Err(_) => format!("{host}:{port}"),
+    };
+    config
+        .servers
+        .iter()
+        .map(|line| {
+            let address = peers::PeerAddress {
+                quorum: join(&line.host, line.quorum_port),
+                election: join(&line.host, line.election_port),
+            };
+            (ServerId(u64::from(line.id)), address)
+        })
+        .collect()
 }
 
 /// Binds the client port (`clientPortAddress:clientPort`).
@@ -125,7 +161,16 @@ pub async fn serve<D: Disk>(
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (paused_tx, paused_rx) = watch::channel(false);
     let purge_retain = (config.purge_interval_hours > 0).then_some(config.snap_retain_count as usize);
-    let persister = Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain);
+    let peer_links = match config.is_replicated() {
+        true => {
+            let me = ServerId(config.my_id.map_or(0, u64::from));
+            let started = peers::start(me, peer_addresses(&config), core_tx.clone()).await;
+            Some(started.map_err(|source| ServerError::Bind { address: "the quorum or election port".into(), source })?)
+        }
+        false => None,
+    };
+    let persister = Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain)
+        .with_log_options(config.log_options());
     let persister_task = tokio::task::spawn_blocking(move || persister.run(persist_rx, events_tx));
     let shared = Arc::new(Shared {
         core: core_tx,
@@ -134,7 +179,7 @@ pub async fn serve<D: Disk>(
         four_letter_words: config.four_letter_words.clone(),
     });
     let accepting = tokio::spawn(accept(listener, shared, config.max_client_cnxns));
-    let core = core::Core::new(recovered.node, config, persist_tx, paused_tx);
+    let core = core::Core::new(recovered.node, config, persist_tx, paused_tx).with_peers(peer_links);
     let result = core.run(core_rx, events_rx, shutdown).await;
     accepting.abort();
     if result.is_ok() {

@@ -2,6 +2,11 @@
 //! `Persist` batches and makes many of them durable with one fdatasync (group commit),
 //! writes snapshots and purges old files.
 //!
+//! In an ensemble it also executes the node's other durable steps (epoch files, TRUNC, a
+//! database received by SNAP) and reloads the durable state for a node restart. All of
+//! them share the node's one token sequence: commands are executed, and their tokens
+//! reported, in the order the core sent them.
+//!
 //! Ordering rule (the reason this file exists): a token goes back to the core only after the
 //! fsync covering its transactions returned. A failed fsync leaves durability unknown, so the
 //! persister reports the failure and stops; the server must exit.
@@ -10,9 +15,12 @@ use std::path::PathBuf;
 
 use tokio::sync::{mpsc, oneshot};
 use zab_core::txn::Txn;
-use zab_core::{PersistToken, Snapshot};
+use zab_core::{DurableState, Epoch, PersistToken, Snapshot, Zxid};
 
-use crate::storage::{purge, write_snapshot, Disk, StorageDirs, StorageError, TxnLog};
+use crate::storage::{
+    list_snapshots, purge, read_epoch, recover, write_epoch, write_snapshot, Disk, EpochFile, LogOptions,
+    RecoveryError, StorageDirs, StorageError, TxnLog,
+};
 
 /// Work for the persister, in the order the core emitted it.
 #[derive(Debug)]
@@ -30,6 +38,31 @@ pub enum PersistCommand {
     Purge,
     /// Sync the log and stop; the answer says whether the sync worked.
     Shutdown(oneshot::Sender<Result<(), StorageError>>),
+    /// Write the epoch files given (`None`: unchanged), then report the token.
+    Epoch {
+        /// `acceptedEpoch`.
+        accepted: Option<Epoch>,
+        /// `currentEpoch`.
+        current: Option<Epoch>,
+        /// The node's token.
+        token: PersistToken,
+    },
+    /// Drop every transaction (and snapshot) above `after`, then report the token.
+    Truncate {
+        /// The last zxid kept.
+        after: Zxid,
+        /// The node's token.
+        token: PersistToken,
+    },
+    /// Replace the database with this snapshot (SNAP), then report the token.
+    Reset {
+        /// The snapshot.
+        snapshot: Box<Snapshot>,
+        /// The node's token.
+        token: PersistToken,
+    },
+    /// Sync, recover the durable state from disk and report it ([`PersistEvent::Reloaded`]).
+    Reload,
 }
 
 /// What the persister tells the core.
@@ -39,6 +72,8 @@ pub enum PersistEvent {
     Persisted(Vec<PersistToken>),
     /// Appending or syncing failed: durability is unknown, stop the server.
     Failed(StorageError),
+    /// The durable state, recovered again after [`PersistCommand::Reload`].
+    Reloaded(Box<DurableState>),
 }
 
 /// The log, its directories and the autopurge settings.
@@ -49,13 +84,21 @@ pub struct Persister<D: Disk> {
     log: TxnLog<D>,
     /// `autopurge.snapRetainCount`, or `None` when autopurge is off.
     purge_retain: Option<usize>,
+    /// The log layout, for reloads.
+    log_options: LogOptions,
 }
 
 impl<D: Disk> Persister<D> {
     /// A persister over a recovered log. `purge_retain` is `Some(snapRetainCount)` when
     /// `autopurge.purgeInterval` is set.
     pub fn new(disk: D, dirs: StorageDirs, log: TxnLog<D>, purge_retain: Option<usize>) -> Persister<D> {
-        Persister { disk, dirs, log, purge_retain }
+        Persister { disk, dirs, log, purge_retain, log_options: LogOptions::default() }
+    }
+
+    /// Sets the log layout used when the log is reopened by a reload.
+    pub fn with_log_options(mut self, log_options: LogOptions) -> Persister<D> {
+        self.log_options = log_options;
+        self
     }
 
     /// Appends every batch, then syncs once. Returns the tokens only after the sync.
@@ -125,7 +168,7 @@ impl<D: Disk> Persister<D> {
                 }
             }
             match after {
-                Some(command) => match self.execute(command) {
+                Some(command) => match self.execute(command, &events) {
                     Ok(true) => next = commands.blocking_recv(),
                     Ok(false) => return,
                     Err(error) => {
@@ -139,9 +182,94 @@ impl<D: Disk> Persister<D> {
     }
 
     /// Runs a non-append command; `Ok(false)` after a shutdown.
-    fn execute(&mut self, command: PersistCommand) -> Result<bool, StorageError> {
+    fn execute(&mut self, command: PersistCommand, events: &mpsc::UnboundedSender<PersistEvent>) -> Result<bool, StorageError> {
+        let token = match command {
+            PersistCommand::Epoch { accepted, current, token } => {
+                self.write_epochs(accepted, current)?;
+                token
+            }
+            PersistCommand::Truncate { after, token } => {
+                self.truncate(after)?;
+                token
+            }
+            PersistCommand::Reset { snapshot, token } => {
+                self.reset(&snapshot)?;
+                token
+            }
+            PersistCommand::Reload => {
+                let durable = self.reload().map_err(|error| match error {
+                    RecoveryError::Storage(error) => error,
+                    other => StorageError::Corrupt { path: self.dirs.snap_dir(), offset: 0, reason: other.to_string() },
+                })?;
+                let _ = events.send(PersistEvent::Reloaded(Box::new(durable)));
+                return Ok(true);
+            }
+            other => return self.execute_local(other),
+        };
+        let _ = events.send(PersistEvent::Persisted(vec![token]));
+        Ok(true)
+    }
+
+    /// Writes the epoch files given, each durably (temp file, fsync, rename).
+    pub fn write_epochs(&mut self, accepted: Option<Epoch>, current: Option<Epoch>) -> Result<(), StorageError> {
+        if let Some(epoch) = accepted {
+            write_epoch(&self.disk, &self.dirs, EpochFile::Accepted, u64::from(epoch.0))?;
+        }
+        if let Some(epoch) = current {
+            write_epoch(&self.disk, &self.dirs, EpochFile::Current, u64::from(epoch.0))?;
+        }
+        Ok(())
+    }
+
+    /// TRUNC: drops logged transactions above `after`, and snapshots above it (recovery
+    /// would otherwise start from one).
+    pub fn truncate(&mut self, after: Zxid) -> Result<(), StorageError> {
+        let after = after.0.max(0) as u64;
+        self.log.truncate_after(after)?;
+        self.remove_snapshots_above(after)
+    }
+
+    /// SNAP: writes the received snapshot first (so a crash keeps a database), then removes
+    /// newer snapshots and the whole log, whose history may differ from the leader's.
+    pub fn reset(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        let zxid = snapshot.zxid.0.max(0) as u64;
+        self.log.roll()?;
+        write_snapshot(&self.disk, &self.dirs, zxid, snapshot)?;
+        self.remove_snapshots_above(zxid)?;
+        self.log.truncate_after(0)
+    }
+
+    fn remove_snapshots_above(&mut self, zxid: u64) -> Result<(), StorageError> {
+        let mut removed = false;
+        for (snapshot_zxid, path) in list_snapshots(&self.disk, &self.dirs)? {
+            if snapshot_zxid > zxid {
+                self.disk.remove(&path).map_err(StorageError::io(&path, "remove"))?;
+                removed = true;
+            }
+        }
+        if removed {
+            let dir = self.dirs.snap_dir();
+            self.disk.sync_dir(&dir).map_err(StorageError::io(&dir, "fsync directory"))?;
+        }
+        Ok(())
+    }
+
+    /// Syncs, then recovers snapshot, log and epochs from disk as at startup; appending
+    /// continues on the reopened log.
+    pub fn reload(&mut self) -> Result<DurableState, RecoveryError> {
+        self.log.sync()?;
+        let (durable, log, _) = recover_durable(&self.disk, &self.dirs, self.log_options)?;
+        self.log = log;
+        Ok(durable)
+    }
+
+    fn execute_local(&mut self, command: PersistCommand) -> Result<bool, StorageError> {
         match command {
             PersistCommand::Append { .. } => unreachable!("appends are grouped by run"),
+            PersistCommand::Epoch { .. }
+            | PersistCommand::Truncate { .. }
+            | PersistCommand::Reset { .. }
+            | PersistCommand::Reload => unreachable!("handled by execute"),
             PersistCommand::Snapshot(snapshot) => self.snapshot(&snapshot).map(|_| true),
             PersistCommand::Purge => {
                 self.purge();
@@ -153,6 +281,31 @@ impl<D: Disk> Persister<D> {
             }
         }
     }
+}
+
+/// Recovers the newest snapshot, the log after it and the epoch files (0 when absent).
+pub fn recover_durable<D: Disk>(
+    disk: &D,
+    dirs: &StorageDirs,
+    options: LogOptions,
+) -> Result<(DurableState, TxnLog<D>, Vec<crate::storage::RecoveryWarning>), RecoveryError> {
+    let recovered = recover::<D, Snapshot, Txn>(disk, dirs, options)?;
+    let epoch = |which| -> Result<Epoch, RecoveryError> {
+        let value = read_epoch(disk, dirs, which)?.unwrap_or(0);
+        let value = u32::try_from(value).map_err(|_| StorageError::Corrupt {
+            path: dirs.snap_dir().join(which.file_name()),
+            offset: 0,
+            reason: format!("epoch {value} does not fit 32 bits"),
+        })?;
+        Ok(Epoch(value))
+    };
+    let durable = DurableState {
+        snapshot: recovered.snapshot.map(|s| s.state),
+        log: recovered.records.into_iter().map(|r| r.record).collect(),
+        epoch_accepted: epoch(EpochFile::Accepted)?,
+        epoch_current: epoch(EpochFile::Current)?,
+    };
+    Ok((durable, recovered.log, recovered.warnings))
 }
 
 #[cfg(test)]

@@ -1,0 +1,479 @@
+//! The ensemble's links between servers: election connections (port 3888) and quorum
+//! connections (port 2888), carrying [`PeerMessage`]s between the core tasks.
+//!
+//! ```text
+//!  core task ──PeerInput::Command──> manager ──> election link task (one per peer) ──> TCP 3888
+//!            <──CoreInput::Peer───── link tasks (readers)          quorum link task ──> TCP 2888
+//! ```
+//!
+//! Election: ZooKeeper's rule, that only a connection initiated by the higher server id
+//! survives, is kept by dialing only lower ids (with backoff, forever) and closing any
+//! connection a lower id initiates; that server dials back, so every pair ends up with the
+//! one connection the rule allows, also with Apache servers. The initiator sends the V1
+//! handshake (`-65536`, id, `host:port`) as 3.8 does. Notifications queued while a peer is
+//! unreachable are cut to the newest on (re)connection, as ZooKeeper's one-slot send queue does.
+//!
+//! Quorum: one connection per pair of servers, opened on demand. Sending a quorum message to
+//! a peer without a link dials its quorum port (a learner's FOLLOWERINFO to its leader);
+//! an accepted connection is named by its first packet, FOLLOWERINFO or OBSERVERINFO, whose
+//! `LearnerInfo` carries the learner's id. Registration and commands go through one channel,
+//! so the core's answer to that first packet always finds the link. A broken link is
+//! reported to the core ([`CoreInput::PeerDisconnected`]); the core closes links itself when
+//! its node leaves the role they served ([`PeerCommand::CloseQuorum`]). Generations tell a
+//! replaced link's late close from the current link's.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use zab_core::quorum::{
+    decode_election_frame, encode_election_frame, ElectionHandshake, Notification, QuorumMessage, QuorumPacket,
+    WireDatabase,
+};
+use zab_core::{PeerMessage, ServerId};
+
+use super::core::CoreInput;
+
+/// Reconnection backoff bounds for election links.
+const DIAL_BACKOFF_MS_MIN: u64 = 50;
+/// The longest wait between two dials of an unreachable peer.
+const DIAL_BACKOFF_MS_MAX: u64 = 1_000;
+/// Dials of a quorum port before the link is reported broken.
+const QUORUM_DIAL_ATTEMPTS_MAX: u32 = 10;
+/// How long an accepted connection may take to send its handshake or first packet.
+const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes read per call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Where a peer listens.
+#[derive(Clone, Debug)]
+pub struct PeerAddress {
+    /// `host:quorumPort`.
+    pub quorum: String,
+    /// `host:electionPort`.
+    pub election: String,
+}
+
+/// What the core task asks of the peer links.
+#[derive(Debug)]
+pub enum PeerCommand {
+    /// Send a message to a peer (queued while it is unreachable).
+    Send {
+        /// The recipient.
+        to: ServerId,
+        /// The message.
+        message: PeerMessage,
+    },
+    /// Close the quorum links to these peers (`None`: all of them).
+    CloseQuorum(Option<ServerId>),
+}
+
+/// The manager's input: the core's commands and the quorum links' lifecycle, on one channel.
+#[derive(Debug)]
+pub enum PeerInput {
+    /// From the core.
+    Command(PeerCommand),
+    /// An accepted quorum connection named itself.
+    Register {
+        /// The learner.
+        peer: ServerId,
+        /// The link's generation.
+        generation: u64,
+        /// Where to queue its outgoing messages.
+        sender: mpsc::UnboundedSender<PeerMessage>,
+    },
+    /// A quorum link ended.
+    Closed {
+        /// The peer.
+        peer: ServerId,
+        /// The link's generation.
+        generation: u64,
+    },
+}
+
+/// Everything the link tasks share.
+struct Context {
+    me: ServerId,
+    my_election: String,
+    peers: BTreeMap<ServerId, PeerAddress>,
+    core: mpsc::Sender<CoreInput>,
+    manager: mpsc::UnboundedSender<PeerInput>,
+    generations: AtomicU64,
+}
+
+/// Binds both listeners and starts the links. Returns the manager's input channel.
+pub async fn start(
+    me: ServerId,
+    peers: BTreeMap<ServerId, PeerAddress>,
+    core: mpsc::Sender<CoreInput>,
+) -> std::io::Result<mpsc::UnboundedSender<PeerInput>> {
+    let own = peers.get(&me).cloned().expect("the ensemble includes this server");
+    let election_listener = TcpListener::bind(own.election.as_str()).await?;
+    let quorum_listener = TcpListener::bind(own.quorum.as_str()).await?;
+    let (manager_tx, manager_rx) = mpsc::unbounded_channel();
+    let others: BTreeMap<ServerId, PeerAddress> = peers.into_iter().filter(|(id, _)| *id != me).collect();
+    let context = Arc::new(Context {
+        me,
+        my_election: own.election.clone(),
+        peers: others,
+        core,
+        manager: manager_tx.clone(),
+        generations: AtomicU64::new(0),
+    });
+    let mut election = BTreeMap::new();
+    let mut accepted = BTreeMap::new();
+    for peer in context.peers.keys() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (accepted_tx, accepted_rx) = mpsc::unbounded_channel();
+        election.insert(*peer, tx);
+        accepted.insert(*peer, accepted_tx);
+        tokio::spawn(election_link(context.clone(), *peer, rx, accepted_rx));
+    }
+    tokio::spawn(accept_election(election_listener, context.clone(), accepted));
+    tokio::spawn(accept_quorum(quorum_listener, context.clone()));
+    tokio::spawn(manage(context, election, manager_rx));
+    Ok(manager_tx)
+}
+
+/// Routes the core's messages and keeps the table of quorum links.
+async fn manage(
+    context: Arc<Context>,
+    election: BTreeMap<ServerId, mpsc::UnboundedSender<Notification>>,
+    mut inputs: mpsc::UnboundedReceiver<PeerInput>,
+) {
+    let mut quorum: BTreeMap<ServerId, (u64, mpsc::UnboundedSender<PeerMessage>)> = BTreeMap::new();
+    while let Some(input) = inputs.recv().await {
+        match input {
+            PeerInput::Command(PeerCommand::Send { to, message: PeerMessage::Election(notification) }) => {
+                if let Some(link) = election.get(&to) {
+                    let _ = link.send(notification);
+                }
+            }
+            PeerInput::Command(PeerCommand::Send { to, message }) => {
+                if !context.peers.contains_key(&to) {
+                    continue;
+                }
+                let (_, link) = quorum.entry(to).or_insert_with(|| dial_quorum(&context, to));
+                let _ = link.send(message);
+            }
+            PeerInput::Command(PeerCommand::CloseQuorum(Some(peer))) => {
+                quorum.remove(&peer);
+            }
+            PeerInput::Command(PeerCommand::CloseQuorum(None)) => quorum.clear(),
+            PeerInput::Register { peer, generation, sender } => {
+                quorum.insert(peer, (generation, sender));
+            }
+            PeerInput::Closed { peer, generation } => {
+                if quorum.get(&peer).is_some_and(|(current, _)| *current == generation) {
+                    quorum.remove(&peer);
+                    let _ = context.core.send(CoreInput::PeerDisconnected { peer }).await;
+                }
+            }
+        }
+    }
+}
+
+/// Starts a dialing quorum link to `peer`; messages queue until it connects.
+fn dial_quorum(context: &Arc<Context>, peer: ServerId) -> (u64, mpsc::UnboundedSender<PeerMessage>) {
+    let generation = context.generations.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let context = context.clone();
+    tokio::spawn(async move {
+        let address = context.peers[&peer].quorum.clone();
+        let mut stream = None;
+        for attempt in 0..QUORUM_DIAL_ATTEMPTS_MAX {
+            match TcpStream::connect(address.as_str()).await {
+                Ok(connected) => {
+                    stream = Some(connected);
+                    break;
+                }
+                Err(error) => {
+                    tracing::debug!(?peer, %address, attempt, "quorum dial failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(DIAL_BACKOFF_MS_MIN << attempt.min(4))).await;
+                }
+            }
+        }
+        if let Some(stream) = stream {
+            tracing::info!(?peer, %address, "quorum link connected");
+            run_quorum_link(&context, stream, peer, Vec::new(), rx).await;
+        }
+        let _ = context.manager.send(PeerInput::Closed { peer, generation });
+    });
+    (generation, tx)
+}
+
+async fn accept_quorum(listener: TcpListener, context: Arc<Context>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, address)) => {
+                let context = context.clone();
+                tokio::spawn(async move {
+                    let name = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, name_quorum_link(&context, stream));
+                    if let Ok(Err(error)) | Err(error) = name.await.map_err(|_| "no FOLLOWERINFO in time".to_string())
+                    {
+                        tracing::warn!(%address, "quorum connection refused: {error}");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!("quorum accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(DIAL_BACKOFF_MS_MIN)).await;
+            }
+        }
+    }
+}
+
+/// Reads an accepted quorum connection's first packet, registers the link under the id it
+/// names, hands the packet to the core and serves the link.
+async fn name_quorum_link(context: &Arc<Context>, mut stream: TcpStream) -> Result<(), String> {
+    let mut buffer = Vec::new();
+    let (packet, used) = loop {
+        if let Some(found) = QuorumPacket::decode_prefix(&buffer).map_err(|e| e.to_string())? {
+            break found;
+        }
+        read_more(&mut stream, &mut buffer).await.map_err(|e| e.to_string())?;
+    };
+    buffer.drain(..used);
+    let message = QuorumMessage::from_packet(&packet).map_err(|e| e.to_string())?;
+    let peer = match &message {
+        QuorumMessage::FollowerInfo { info, .. } | QuorumMessage::ObserverInfo { info, .. } => info.server_id,
+        other => return Err(format!("first packet of type {} is not FOLLOWERINFO", other.packet_type())),
+    };
+    if !context.peers.contains_key(&peer) {
+        return Err(format!("server {peer:?} is not in the ensemble"));
+    }
+    let generation = context.generations.fetch_add(1, Ordering::Relaxed);
+    let (sender, outgoing) = mpsc::unbounded_channel();
+    let _ = context.manager.send(PeerInput::Register { peer, generation, sender });
+    tracing::info!(?peer, "quorum link accepted");
+    let from = peer;
+    let _ = context.core.send(CoreInput::Peer { from, message: PeerMessage::Quorum(message) }).await;
+    run_quorum_link(context, stream, peer, buffer, outgoing).await;
+    let _ = context.manager.send(PeerInput::Closed { peer, generation });
+    Ok(())
+}
+
+/// Serves one quorum link until it breaks or its sender is dropped.
+async fn run_quorum_link(
+    context: &Context,
+    stream: TcpStream,
+    peer: ServerId,
+    mut buffer: Vec<u8>,
+    mut outgoing: mpsc::UnboundedReceiver<PeerMessage>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut database_next = false;
+    loop {
+        // Deliver everything whole in the buffer first (bytes may have come with the first packet).
+        loop {
+            match decode_quorum(&buffer, &mut database_next) {
+                Ok(Some((message, used))) => {
+                    buffer.drain(..used);
+                    if context.core.send(CoreInput::Peer { from: peer, message }).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(?peer, "closing the quorum link: {error}");
+                    return;
+                }
+            }
+        }
+        buffer.reserve(READ_CHUNK);
+        tokio::select! {
+            read = reader.read_buf(&mut buffer) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            message = outgoing.recv() => {
+                let Some(message) = message else { return };
+                let bytes = match &message {
+                    PeerMessage::Quorum(message) => message.encode(),
+                    PeerMessage::SnapDatabase(database) => database.encode_snap_stream(),
+                    PeerMessage::Election(_) => continue,
+                };
+                if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One message from the front of a quorum stream: a packet, or after SNAP the database.
+fn decode_quorum(buffer: &[u8], database_next: &mut bool) -> Result<Option<(PeerMessage, usize)>, String> {
+    if *database_next {
+        let Some((database, used)) = WireDatabase::decode_snap_stream_prefix(buffer).map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        *database_next = false;
+        return Ok(Some((PeerMessage::SnapDatabase(Box::new(database)), used)));
+    }
+    let Some((packet, used)) = QuorumPacket::decode_prefix(buffer).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let message = QuorumMessage::from_packet(&packet).map_err(|e| e.to_string())?;
+    *database_next = matches!(message, QuorumMessage::Snap { .. });
+    Ok(Some((PeerMessage::Quorum(message), used)))
+}
+
+async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+    buffer.reserve(READ_CHUNK);
+    match stream.read_buf(buffer).await? {
+        0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Accepts election connections: a higher id's goes to its link task; a lower id's (or an
+/// unknown one's) is closed, and the link task of a lower id dials it anyway.
+async fn accept_election(
+    listener: TcpListener,
+    context: Arc<Context>,
+    accepted: BTreeMap<ServerId, mpsc::UnboundedSender<(TcpStream, Vec<u8>)>>,
+) {
+    let accepted = Arc::new(accepted);
+    loop {
+        let (mut stream, address) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("election accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(DIAL_BACKOFF_MS_MIN)).await;
+                continue;
+            }
+        };
+        let (context, accepted) = (context.clone(), accepted.clone());
+        tokio::spawn(async move {
+            let mut buffer = Vec::new();
+            let read = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, async {
+                loop {
+                    match ElectionHandshake::decode_prefix(&buffer) {
+                        Ok(Some(found)) => return Ok(found),
+                        Ok(None) => read_more(&mut stream, &mut buffer).await.map_err(|e| e.to_string())?,
+                        Err(error) => return Err(error.to_string()),
+                    }
+                }
+            });
+            let (handshake, used) = match read.await {
+                Ok(Ok(found)) => found,
+                Ok(Err(error)) => return tracing::debug!(%address, "election handshake failed: {error}"),
+                Err(_) => return tracing::debug!(%address, "no election handshake in time"),
+            };
+            buffer.drain(..used);
+            let peer = handshake.server_id();
+            if peer < context.me {
+                tracing::debug!(?peer, "closing an election connection from a lower id (it is dialed instead)");
+                return;
+            }
+            if let Some(link) = accepted.get(&peer) {
+                let _ = link.send((stream, buffer));
+            }
+        });
+    }
+}
+
+/// One peer's election link: dials (lower ids) or waits to be dialed (higher ids), then
+/// carries notifications both ways; starts over when the connection breaks.
+async fn election_link(
+    context: Arc<Context>,
+    peer: ServerId,
+    mut outgoing: mpsc::UnboundedReceiver<Notification>,
+    mut accepted: mpsc::UnboundedReceiver<(TcpStream, Vec<u8>)>,
+) {
+    let mut backoff_ms = DIAL_BACKOFF_MS_MIN;
+    let mut next: Option<(TcpStream, Vec<u8>)> = None;
+    loop {
+        let (stream, buffer) = match next.take() {
+            Some(found) => found,
+            None if peer < context.me => match dial_election(&context, peer).await {
+                Ok(stream) => (stream, Vec::new()),
+                Err(error) => {
+                    tracing::debug!(?peer, "election dial failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(backoff_ms)).await;
+                    backoff_ms = (backoff_ms * 2).min(DIAL_BACKOFF_MS_MAX);
+                    continue;
+                }
+            },
+            None => match accepted.recv().await {
+                Some(found) => found,
+                None => return,
+            },
+        };
+        backoff_ms = DIAL_BACKOFF_MS_MIN;
+        // Only the newest queued notification still says what this server thinks.
+        let mut newest = None;
+        while let Ok(notification) = outgoing.try_recv() {
+            newest = Some(notification);
+        }
+        tracing::info!(?peer, "election link up");
+        next = serve_election(&context, peer, stream, buffer, newest, &mut outgoing, &mut accepted).await;
+        tracing::info!(?peer, "election link down");
+    }
+}
+
+async fn dial_election(context: &Context, peer: ServerId) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(context.peers[&peer].election.as_str()).await?;
+    let _ = stream.set_nodelay(true);
+    let handshake =
+        ElectionHandshake::V1 { server_id: context.me, address: context.my_election.clone().into_bytes() };
+    stream.write_all(&handshake.encode()).await?;
+    stream.flush().await?;
+    Ok(stream)
+}
+
+/// Serves an election connection until it breaks (`None`) or a newer accepted one replaces it.
+async fn serve_election(
+    context: &Context,
+    peer: ServerId,
+    stream: TcpStream,
+    mut buffer: Vec<u8>,
+    first: Option<Notification>,
+    outgoing: &mut mpsc::UnboundedReceiver<Notification>,
+    accepted: &mut mpsc::UnboundedReceiver<(TcpStream, Vec<u8>)>,
+) -> Option<(TcpStream, Vec<u8>)> {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut pending = first;
+    loop {
+        if let Some(notification) = pending.take() {
+            let frame = encode_election_frame(&notification.encode());
+            if writer.write_all(&frame).await.is_err() || writer.flush().await.is_err() {
+                return None;
+            }
+        }
+        loop {
+            match decode_election_frame(&buffer) {
+                Ok(Some((payload, used))) => {
+                    let decoded = Notification::decode(payload);
+                    buffer.drain(..used);
+                    match decoded {
+                        Ok(notification) => {
+                            let message = PeerMessage::Election(notification);
+                            let _ = context.core.send(CoreInput::Peer { from: peer, message }).await;
+                        }
+                        Err(error) => tracing::warn!(?peer, "undecodable notification skipped: {error}"),
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(?peer, "closing the election link: {error}");
+                    return None;
+                }
+            }
+        }
+        tokio::select! {
+            read = reader.read_buf(&mut buffer) => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            },
+            notification = outgoing.recv() => pending = Some(notification?),
+            replacement = accepted.recv() => return replacement,
+        }
+    }
+}
