@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
-use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op, ConnectRequest};
 use zab_core::node::ReplicaState;
+use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op, ConnectRequest};
 use zab_core::{ClientEvent, ConnectionId, Node, Output, PeerMessage, ServerId};
 
 use super::four_letter::{answer, ConnectionView, ServerView, SessionView};
@@ -252,7 +252,9 @@ impl Core {
     fn close_stale_quorum_links(&mut self) {
         let replica = self.node.replica_state();
         let close = match (self.replica, replica) {
-            (ReplicaState::Learning { leader: old, .. }, ReplicaState::Learning { leader: new, .. }) if old == new => None,
+            (ReplicaState::Learning { leader: old, .. }, ReplicaState::Learning { leader: new, .. }) if old == new => {
+                None
+            }
             (ReplicaState::Learning { leader, .. }, _) => Some(PeerCommand::CloseQuorum(Some(leader))),
             (ReplicaState::Leading { .. }, ReplicaState::Leading { .. }) => None,
             (ReplicaState::Leading { .. }, _) => Some(PeerCommand::CloseQuorum(None)),

@@ -165,12 +165,15 @@ pub async fn serve<D: Disk>(
         true => {
             let me = ServerId(config.my_id.map_or(0, u64::from));
             let started = peers::start(me, peer_addresses(&config), core_tx.clone()).await;
-            Some(started.map_err(|source| ServerError::Bind { address: "the quorum or election port".into(), source })?)
+            Some(
+                started
+                    .map_err(|source| ServerError::Bind { address: "the quorum or election port".into(), source })?,
+            )
         }
         false => None,
     };
-    let persister = Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain)
-        .with_log_options(config.log_options());
+    let persister =
+        Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain).with_log_options(config.log_options());
     let persister_task = tokio::task::spawn_blocking(move || persister.run(persist_rx, events_tx));
     let shared = Arc::new(Shared {
         core: core_tx,

@@ -213,8 +213,7 @@ async fn accept_quorum(listener: TcpListener, context: Arc<Context>) {
                 let context = context.clone();
                 tokio::spawn(async move {
                     let name = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, name_quorum_link(&context, stream));
-                    if let Ok(Err(error)) | Err(error) = name.await.map_err(|_| "no FOLLOWERINFO in time".to_string())
-                    {
+                    if let Ok(Err(error)) | Err(error) = name.await.map_err(|_| "no FOLLOWERINFO in time".to_string()) {
                         tracing::warn!(%address, "quorum connection refused: {error}");
                     }
                 });
@@ -309,8 +308,7 @@ async fn run_quorum_link(
 /// One message from the front of a quorum stream: a packet, or after SNAP the database.
 fn decode_quorum(buffer: &[u8], database_next: &mut bool) -> Result<Option<(PeerMessage, usize)>, String> {
     if *database_next {
-        let Some((database, used)) = WireDatabase::decode_snap_stream_prefix(buffer).map_err(|e| e.to_string())?
-        else {
+        let Some((database, used)) = WireDatabase::decode_snap_stream_prefix(buffer).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         *database_next = false;
@@ -421,8 +419,7 @@ async fn election_link(
 async fn dial_election(context: &Context, peer: ServerId) -> std::io::Result<TcpStream> {
     let mut stream = TcpStream::connect(context.peers[&peer].election.as_str()).await?;
     let _ = stream.set_nodelay(true);
-    let handshake =
-        ElectionHandshake::V1 { server_id: context.me, address: context.my_election.clone().into_bytes() };
+    let handshake = ElectionHandshake::V1 { server_id: context.me, address: context.my_election.clone().into_bytes() };
     stream.write_all(&handshake.encode()).await?;
     stream.flush().await?;
     Ok(stream)

@@ -182,7 +182,11 @@ impl<D: Disk> Persister<D> {
     }
 
     /// Runs a non-append command; `Ok(false)` after a shutdown.
-    fn execute(&mut self, command: PersistCommand, events: &mpsc::UnboundedSender<PersistEvent>) -> Result<bool, StorageError> {
+    fn execute(
+        &mut self,
+        command: PersistCommand,
+        events: &mpsc::UnboundedSender<PersistEvent>,
+    ) -> Result<bool, StorageError> {
         let token = match command {
             PersistCommand::Epoch { accepted, current, token } => {
                 self.write_epochs(accepted, current)?;
