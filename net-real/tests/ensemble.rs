@@ -62,6 +62,24 @@ impl Member {
         self.child = Some(child);
     }
 
+    /// SIGTERM, and waits for the exit; returns whether it was clean.
+    fn terminate(&mut self) -> bool {
+        let mut child = self.child.take().expect("running");
+        // std can only SIGKILL a child; the workspace forbids the `unsafe` a libc call needs.
+        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+        assert!(sent.success());
+        child.wait().expect("wait").success()
+    }
+
+    /// The `acceptedEpoch` and `currentEpoch` files.
+    fn epochs(&self) -> (u64, u64) {
+        let read = |name: &str| {
+            let text = fs::read_to_string(self.dir.join("data/version-2").join(name)).expect(name);
+            text.trim().parse::<u64>().expect("an epoch number")
+        };
+        (read("acceptedEpoch"), read("currentEpoch"))
+    }
+
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill(); // SIGKILL
@@ -353,4 +371,48 @@ fn an_ensemble_elects_replicates_and_survives_the_loss_of_its_leader() {
     let all = ensemble.views();
     assert_eq!(all.len(), 3);
     assert!(all.iter().all(|view| *view == views[0]), "the rejoined server differs\n{}", ensemble.logs());
+    // Two elections with a synced quorum each: every member agreed to and synced with epoch 2.
+    for member in &ensemble.members {
+        assert_eq!(member.epochs(), (2, 2), "server.{} epochs", member.id);
+    }
+}
+
+#[test]
+fn a_rolling_restart_under_load_loses_no_acknowledged_write() {
+    let mut ensemble = Ensemble::start();
+    ensemble.wait_for_roles();
+    Client::connect(ensemble.members[0].client_port)
+        .expect("connect")
+        .create("/data", b"", 0)
+        .expect("io")
+        .expect("/data");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = thread::spawn({
+        let (stop, ports) = (stop.clone(), ensemble.running_ports());
+        move || write_until_stopped(ports, stop)
+    });
+    for i in 0..SERVERS {
+        thread::sleep(Duration::from_millis(300));
+        let restarted = Instant::now();
+        assert!(ensemble.members[i].terminate(), "server.{} did not exit cleanly", i + 1);
+        ensemble.members[i].start();
+        let leader = ensemble.wait_for_roles();
+        eprintln!(
+            "server.{} restarted; roles settled after {:?}, leader server.{}",
+            i + 1,
+            restarted.elapsed(),
+            leader + 1
+        );
+    }
+    thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::SeqCst);
+    let acknowledged = writer.join().expect("writer");
+    eprintln!("{} writes acknowledged over the rolling restart", acknowledged.len());
+    assert!(acknowledged.len() > 100, "the writer wrote too little to mean anything: {}", acknowledged.len());
+    let views = ensemble.views();
+    let names: BTreeSet<&String> = views[0].iter().map(|(name, _)| name).collect();
+    for (path, _) in &acknowledged {
+        assert!(names.contains(path), "acknowledged {path} lost\n{}", ensemble.logs());
+    }
+    assert!(views.iter().all(|view| *view == views[0]), "the replicas differ");
 }

@@ -159,3 +159,73 @@ fn a_snapshot_rolls_the_log_and_recovery_starts_from_it() {
     assert_eq!(recovered.node.last_zxid(), Zxid(4));
     assert_eq!(recovered.node.tree().node_count(), 7);
 }
+
+fn zxids(durable: &DurableState) -> Vec<i64> {
+    durable.log.iter().map(|txn| txn.header.zxid.0).collect()
+}
+
+#[test]
+fn ensemble_steps_execute_in_token_order_and_a_reload_sees_them() {
+    let disk = MemDisk::new();
+    let (mut node, persister) = node_with_session(&disk);
+    let batches = create_nodes(&mut node, 5);
+    let (commands_tx, commands) = mpsc::channel(16);
+    let (events, mut events_rx) = mpsc::unbounded_channel();
+    for (txns, token) in batches {
+        commands_tx.try_send(PersistCommand::Append { txns, token }).expect("room");
+    }
+    let epoch = PersistCommand::Epoch { accepted: Some(Epoch(7)), current: None, token: PersistToken(100) };
+    commands_tx.try_send(epoch).expect("room");
+    commands_tx.try_send(PersistCommand::Truncate { after: Zxid(3), token: PersistToken(101) }).expect("room");
+    let current = PersistCommand::Epoch { accepted: None, current: Some(Epoch(6)), token: PersistToken(102) };
+    commands_tx.try_send(current).expect("room");
+    commands_tx.try_send(PersistCommand::Reload).expect("room");
+    let (answer, answered) = oneshot::channel();
+    commands_tx.try_send(PersistCommand::Shutdown(answer)).expect("room");
+    persister.run(commands, events);
+    let mut reported = Vec::new();
+    let reloaded = loop {
+        match events_rx.try_recv().expect("an event") {
+            PersistEvent::Persisted(tokens) => reported.extend(tokens.into_iter().map(|t| t.0)),
+            PersistEvent::Reloaded(durable) => break durable,
+            PersistEvent::Failed(error) => panic!("{error}"),
+        }
+    };
+    assert_eq!(reported, vec![1, 2, 3, 4, 5, 100, 101, 102], "every token, in the order sent");
+    assert_eq!(zxids(&reloaded), vec![1, 2, 3], "TRUNC kept the transactions up to zxid 3");
+    assert_eq!((reloaded.epoch_accepted, reloaded.epoch_current), (Epoch(7), Epoch(6)));
+    assert!(answered.blocking_recv().expect("answered").is_ok());
+    // The recovered node holds the session and /n0, /n1 (zxids 2, 3), not /n2../n4.
+    let recovered = recover_node(&config(), &disk, NOW).expect("recovers");
+    assert_eq!(recovered.node.last_zxid(), Zxid(3));
+    assert_eq!(recovered.node.epochs(), (Epoch(7), Epoch(6)));
+    assert_eq!(recovered.node.tree().node_count(), 4 + 2);
+}
+
+#[test]
+fn a_reset_replaces_the_log_by_the_snapshot_and_appending_continues_after_it() {
+    let disk = MemDisk::new();
+    let (mut node, mut persister) = node_with_session(&disk);
+    let batches = create_nodes(&mut node, 3);
+    persister.commit_group(batches).expect("sync");
+    // A snapshot from "the leader": this tree at zxid 0x1_0000_0009, a history this log never had.
+    let zxid = Zxid((1 << 32) | 9);
+    let snapshot = Snapshot { zxid, tree: node.tree().snapshot(), sessions: Vec::new() };
+    persister.reset(&snapshot).expect("reset");
+    let (durable, _, _) = recover_durable(&disk, &config().storage_dirs(), config().log_options()).expect("recovers");
+    assert_eq!(durable.snapshot.as_ref().map(|s| s.zxid), Some(zxid));
+    assert!(durable.log.is_empty(), "the old log is gone: {:?}", zxids(&durable));
+    let mut txn = node_txn(&mut node);
+    txn.header.zxid = Zxid(zxid.0 + 1);
+    persister.commit_group(vec![(vec![txn], PersistToken(9))]).expect("append after the snapshot");
+    let durable = persister.reload().expect("reload");
+    assert_eq!(zxids(&durable), vec![zxid.0 + 1]);
+}
+
+/// One more create's transaction.
+fn node_txn(node: &mut Node) -> Txn {
+    let create = CreateRequest { path: "/after".into(), data: vec![], acl: Acl::open_unsafe(), flags: 0 };
+    let header = RequestHeader { xid: 99, op: op::CREATE };
+    node.handle_client(NOW, ConnectionId(1), ClientEvent::Request { header, request: Request::Create(create) });
+    persists(node).remove(0).0.remove(0)
+}
