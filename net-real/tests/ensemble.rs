@@ -341,10 +341,12 @@ fn an_ensemble_elects_replicates_and_survives_the_loss_of_its_leader() {
     stop.store(true, Ordering::SeqCst);
     let acknowledged = writer.join().expect("writer");
     let before = acknowledged.iter().filter(|(_, at)| *at < killed_at).count();
-    let first_after = acknowledged.iter().find(|(_, at)| *at > killed_at).map(|(_, at)| *at - killed_at);
+    let elected_at = killed_at + elected_after;
+    let first_after = acknowledged.iter().find(|(_, at)| *at > elected_at).map(|(_, at)| *at - killed_at);
+    let outage = acknowledged.windows(2).map(|w| w[1].1 - w[0].1).max();
     eprintln!(
-        "leader server.{} killed: server.{} leads after {elected_after:?}; first write acknowledged after {first_after:?}; \
-         {before} writes before the kill, {} after",
+        "leader server.{} killed: server.{} leads after {elected_after:?}; longest gap between acknowledged writes \
+         {outage:?}; {before} writes before the kill, {} after",
         leader + 1,
         new_leader + 1,
         acknowledged.len() - before

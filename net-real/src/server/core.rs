@@ -160,7 +160,15 @@ pub struct Core {
     /// After `Output::Restart`: waiting for the persister's reload; tokens of the old node
     /// still in flight are dropped.
     restarting: bool,
+    /// Quorum messages that arrived while the node was still electing (a learner that
+    /// finished the election first sends FOLLOWERINFO before its leader knows it leads):
+    /// handed to the node once it leads, as ZooKeeper's leader reads them from the socket
+    /// buffer once it starts leading. Dropped if it ends up following.
+    held: Vec<(ServerId, PeerMessage)>,
 }
+
+/// Quorum messages held while electing, at most.
+pub const HELD_PEER_MESSAGES_MAX: usize = 1024;
 
 impl Core {
     /// A core over a recovered node.
@@ -181,6 +189,7 @@ impl Core {
             peers: None,
             replica,
             restarting: false,
+            held: Vec::new(),
         }
     }
 
@@ -231,7 +240,9 @@ impl Core {
                 self.node.handle_timeout(now);
             }
             self.execute_outputs().await?;
-            self.close_stale_quorum_links();
+            if self.follow_replica_state() {
+                self.execute_outputs().await?;
+            }
             let over = self.node.outstanding_requests() > self.config.global_outstanding_limit as usize;
             self.paused.send_if_modified(|paused| std::mem::replace(paused, over) != over);
         }
@@ -248,8 +259,9 @@ impl Core {
     }
 
     /// Closes the quorum links of a role the node left: a learner's link to its old leader,
-    /// a former leader's links to its learners (ZooKeeper closes those sockets too).
-    fn close_stale_quorum_links(&mut self) {
+    /// a former leader's links to its learners (ZooKeeper closes those sockets too); hands
+    /// held messages to a new leader. Returns whether the node was given messages.
+    fn follow_replica_state(&mut self) -> bool {
         let replica = self.node.replica_state();
         let close = match (self.replica, replica) {
             (ReplicaState::Learning { leader: old, .. }, ReplicaState::Learning { leader: new, .. }) if old == new => {
@@ -263,10 +275,22 @@ impl Core {
         if replica != self.replica {
             tracing::info!(?replica, "replica state");
         }
+        let held = std::mem::take(&mut self.held);
+        let replay = !held.is_empty() && matches!(replica, ReplicaState::Leading { .. });
+        match replica {
+            ReplicaState::Looking => self.held = held,
+            ReplicaState::Leading { .. } => {
+                for (from, message) in held {
+                    self.node.handle_peer_message(now_millis(), from, message);
+                }
+            }
+            _ => {}
+        }
         self.replica = replica;
         if let (Some(command), Some(peers)) = (close, &self.peers) {
             let _ = peers.send(PeerInput::Command(command));
         }
+        replay
     }
 
     fn sleep_until_deadline(&self) -> tokio::time::Sleep {
@@ -315,6 +339,13 @@ impl Core {
             }
             CoreInput::FourLetter { word, address, answer: reply } => {
                 let _ = reply.send(self.four_letter_word(word, address));
+            }
+            CoreInput::Peer { from, message: message @ PeerMessage::Quorum(_) }
+                if self.node.replica_state() == ReplicaState::Looking =>
+            {
+                if self.held.len() < HELD_PEER_MESSAGES_MAX {
+                    self.held.push((from, message));
+                }
             }
             CoreInput::Peer { from, message } => self.node.handle_peer_message(now, from, message),
             CoreInput::PeerDisconnected { peer } => self.node.handle_peer_disconnected(now, peer),
