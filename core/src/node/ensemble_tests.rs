@@ -113,6 +113,10 @@ struct Ensemble {
     link_last: BTreeMap<(ServerId, ServerId), Millis>,
     sequence: u64,
     cut: BTreeSet<(ServerId, ServerId)>,
+    /// Quorum connections that lost a message to a cut. TCP never loses a message and goes
+    /// on: the connection is broken, so nothing more passes on it until the learner
+    /// registers again (a new connection), whether or not the ends were told.
+    broken: BTreeSet<(ServerId, ServerId)>,
     /// Whether cuts are reported to both ends (a TCP reset) or only found by timeouts.
     report_disconnects: bool,
     clients: Vec<Client>,
@@ -186,6 +190,7 @@ impl Ensemble {
             link_last: BTreeMap::new(),
             sequence: 0,
             cut: BTreeSet::new(),
+            broken: BTreeSet::new(),
             report_disconnects,
             clients,
             connections: BTreeMap::new(),
@@ -255,7 +260,24 @@ impl Ensemble {
 
     fn send(&mut self, from: ServerId, to: ServerId, message: PeerMessage) {
         let up = self.members[&to].node.is_some();
+        let pair = (from.min(to), from.max(to));
+        let quorum = !matches!(message, PeerMessage::Election(_));
+        let registers = matches!(
+            message,
+            PeerMessage::Quorum(
+                crate::quorum::QuorumMessage::FollowerInfo { .. } | crate::quorum::QuorumMessage::ObserverInfo { .. }
+            )
+        );
+        if quorum && self.is_cut(from, to) {
+            self.broken.insert(pair);
+        }
         if !up || self.is_cut(from, to) {
+            return;
+        }
+        if registers {
+            self.broken.remove(&pair);
+        }
+        if quorum && self.broken.contains(&pair) {
             return;
         }
         let delay = self.rng.gen_range(1..15);
@@ -312,6 +334,12 @@ impl Ensemble {
     }
 
     fn partition(&mut self, pairs: BTreeSet<(ServerId, ServerId)>) {
+        for (from, to, message) in self.network.values() {
+            let pair = ((*from).min(*to), (*from).max(*to));
+            if pairs.contains(&pair) && !matches!(message, PeerMessage::Election(_)) {
+                self.broken.insert(pair);
+            }
+        }
         self.network.retain(|_, (from, to, _)| !pairs.contains(&((*from).min(*to), (*from).max(*to))));
         self.cut.extend(pairs.iter().copied());
         if self.report_disconnects {

@@ -347,3 +347,23 @@ fn session_expiry_at_the_leader_deletes_ephemerals_through_a_proposal() {
     assert_eq!(node.tree().session_ephemerals(session), Vec::<String>::new());
     assert_eq!(node.last_zxid(), zxid, "the ephemeral goes at the closeSession's zxid");
 }
+
+#[test]
+fn a_follower_registers_again_until_leaderinfo_arrives() {
+    // The leader may still be electing when the first FOLLOWERINFO arrives, and drops it.
+    // ZooKeeper's learner retries its connection every 100 ms within initLimit; without the
+    // retry both sides wait initLimit and, deciding at the same moment again, livelock
+    // (transcript leader_crash_keeps_the_committed_write).
+    let mut node = follower_registered();
+    assert_eq!(node.poll_timeout(), Some(Millis(101)));
+    node.handle_timeout(Millis(101));
+    let info = LearnerInfo { server_id: ServerId(2), protocol_version: 0x10000, config_version: 0 };
+    assert_eq!(non_election(drain(&mut node)), vec![send(1, QuorumMessage::FollowerInfo { zxid: Zxid::ZERO, info })]);
+    assert_eq!(node.replica_state(), ReplicaState::Learning { leader: ServerId(1), observer: false, serving: false });
+    // Once LEADERINFO arrived, no more registering: only the initLimit deadline remains.
+    let mut node = follower_in_sync();
+    let deadline = Millis(2 + config(2).init_limit * TICK); // LEADERINFO was heard at 2
+    assert_eq!(node.poll_timeout(), Some(deadline));
+    node.handle_timeout(Millis(1000));
+    assert_eq!(non_election(drain(&mut node)), vec![]);
+}
