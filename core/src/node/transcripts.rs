@@ -515,6 +515,7 @@ macro_rules! transcript {
 
 transcript!(elect_and_write_through_a_follower);
 transcript!(leader_crash_keeps_the_committed_write);
+transcript!(observer_learns_by_inform);
 
 /// Three voters led by 3 (plus `observers`), and client c1's session created through 1.
 fn ensemble(observers: u64) -> Cluster {
