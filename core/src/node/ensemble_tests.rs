@@ -8,7 +8,8 @@
 //! (prefix agreement) and equal tree digest; each disk log grows in zxid order. Checked at the
 //! end of a run: once faults heal, a leader is established, every member serves, a fresh write
 //! through a follower completes within a bounded time, every acknowledged write is on every
-//! replica, and the replicas' trees are equal.
+//! replica, and the replicas' trees are equal. Clients keep their session when they
+//! reconnect, and every `sync` answer must reach the newest write acknowledged before it.
 
 use super::*;
 use crate::error::ErrorCode;
@@ -93,7 +94,16 @@ enum ClientState {
     Disconnected,
     Connecting(ConnectionId),
     Idle(ConnectionId),
-    Waiting { connection: ConnectionId, path: String, ephemeral: bool },
+    Waiting {
+        connection: ConnectionId,
+        path: String,
+        ephemeral: bool,
+    },
+    /// A `sync` sent when the newest write acknowledged to any client had this zxid.
+    Syncing {
+        connection: ConnectionId,
+        required: Zxid,
+    },
 }
 
 struct Client {
@@ -102,6 +112,8 @@ struct Client {
     next_at: Millis,
     ops: u64,
     last_zxid_seen: Zxid,
+    /// The session to present when reconnecting (0: none yet, or it expired).
+    session: SessionId,
 }
 
 struct Ensemble {
@@ -113,12 +125,19 @@ struct Ensemble {
     link_last: BTreeMap<(ServerId, ServerId), Millis>,
     sequence: u64,
     cut: BTreeSet<(ServerId, ServerId)>,
+    /// Quorum connections that lost a message to a cut. TCP never loses a message and goes
+    /// on: the connection is broken, so nothing more passes on it until the learner
+    /// registers again (a new connection), whether or not the ends were told.
+    broken: BTreeSet<(ServerId, ServerId)>,
     /// Whether cuts are reported to both ends (a TCP reset) or only found by timeouts.
     report_disconnects: bool,
     clients: Vec<Client>,
     connections: BTreeMap<ConnectionId, (usize, ServerId)>,
     next_connection: u64,
     acked: BTreeSet<String>,
+    /// The newest zxid of a write acknowledged to a client: a later `sync` must reach it.
+    acked_zxid_max: Zxid,
+    seed: u64,
     leaders: BTreeMap<Epoch, ServerId>,
     applied: BTreeMap<Zxid, Txn>,
     digests: BTreeMap<Zxid, u64>,
@@ -133,6 +152,11 @@ struct Coverage {
     snaps: u64,
     restarts_for_trunc: u64,
     session_closes: u64,
+    /// `sync`s answered (each checked against the newest acknowledged write when sent).
+    syncs: u64,
+    /// Reconnections that kept their session (any member, chosen at random; a learner asks
+    /// its leader with REVALIDATE first).
+    sessions_resumed: u64,
 }
 
 impl Coverage {
@@ -141,6 +165,8 @@ impl Coverage {
         self.snaps += other.snaps;
         self.restarts_for_trunc += other.restarts_for_trunc;
         self.session_closes += other.session_closes;
+        self.syncs += other.syncs;
+        self.sessions_resumed += other.sessions_resumed;
     }
 }
 
@@ -175,6 +201,7 @@ impl Ensemble {
                 next_at: Millis(500 + i as u64 * 37),
                 ops: 0,
                 last_zxid_seen: Zxid::ZERO,
+                session: SessionId(0),
             })
             .collect();
         let report_disconnects = rng.gen_bool(0.5);
@@ -186,11 +213,14 @@ impl Ensemble {
             link_last: BTreeMap::new(),
             sequence: 0,
             cut: BTreeSet::new(),
+            broken: BTreeSet::new(),
             report_disconnects,
             clients,
             connections: BTreeMap::new(),
             next_connection: 1,
             acked: BTreeSet::new(),
+            acked_zxid_max: Zxid::ZERO,
+            seed,
             leaders: BTreeMap::new(),
             applied: BTreeMap::new(),
             digests: BTreeMap::new(),
@@ -255,7 +285,24 @@ impl Ensemble {
 
     fn send(&mut self, from: ServerId, to: ServerId, message: PeerMessage) {
         let up = self.members[&to].node.is_some();
+        let pair = (from.min(to), from.max(to));
+        let quorum = !matches!(message, PeerMessage::Election(_));
+        let registers = matches!(
+            message,
+            PeerMessage::Quorum(
+                crate::quorum::QuorumMessage::FollowerInfo { .. } | crate::quorum::QuorumMessage::ObserverInfo { .. }
+            )
+        );
+        if quorum && self.is_cut(from, to) {
+            self.broken.insert(pair);
+        }
         if !up || self.is_cut(from, to) {
+            return;
+        }
+        if registers {
+            self.broken.remove(&pair);
+        }
+        if quorum && self.broken.contains(&pair) {
             return;
         }
         let delay = self.rng.gen_range(1..15);
@@ -312,6 +359,12 @@ impl Ensemble {
     }
 
     fn partition(&mut self, pairs: BTreeSet<(ServerId, ServerId)>) {
+        for (from, to, message) in self.network.values() {
+            let pair = ((*from).min(*to), (*from).max(*to));
+            if pairs.contains(&pair) && !matches!(message, PeerMessage::Election(_)) {
+                self.broken.insert(pair);
+            }
+        }
         self.network.retain(|_, (from, to, _)| !pairs.contains(&((*from).min(*to), (*from).max(*to))));
         self.cut.extend(pairs.iter().copied());
         if self.report_disconnects {
@@ -386,6 +439,7 @@ impl Ensemble {
 impl Ensemble {
     fn client_step(&mut self, index: usize) {
         let ids = self.ids();
+        let acked_zxid_max = self.acked_zxid_max;
         let client = &mut self.clients[index];
         client.next_at = Millis(u64::MAX);
         match client.state.clone() {
@@ -396,9 +450,15 @@ impl Ensemble {
                 let client = &mut self.clients[index];
                 client.server = server;
                 client.state = ClientState::Connecting(connection);
+                // A client keeps its session across servers (ZooKeeper's client does).
+                let passwd = match client.session {
+                    SessionId(0) => vec![0; 16],
+                    session => crate::session::session_password(session).to_vec(),
+                };
                 let request = ConnectRequest {
                     timeout_ms: 1000,
-                    passwd: vec![0; 16],
+                    passwd,
+                    session_id: client.session,
                     last_zxid_seen: client.last_zxid_seen,
                     ..ConnectRequest::default()
                 };
@@ -411,6 +471,17 @@ impl Ensemble {
                     }
                     None => self.client_closed(connection),
                 }
+            }
+            ClientState::Idle(connection) if client.ops % 4 == 2 => {
+                client.ops += 1;
+                client.state = ClientState::Syncing { connection, required: acked_zxid_max };
+                let server = client.server;
+                let request = Request::Sync(crate::proto::PathRequest { path: "/".into() });
+                let header = RequestHeader { xid: client.ops as i32, op: op::SYNC };
+                let node =
+                    self.members.get_mut(&server).and_then(|m| m.node.as_mut()).expect("connected to a live server");
+                node.handle_client(self.now, connection, ClientEvent::Request { header, request });
+                self.drain(server);
             }
             ClientState::Idle(connection) => {
                 client.ops += 1;
@@ -430,15 +501,21 @@ impl Ensemble {
                 node.handle_client(self.now, connection, ClientEvent::Request { header, request });
                 self.drain(server);
             }
-            ClientState::Connecting(_) | ClientState::Waiting { .. } => {}
+            ClientState::Connecting(_) | ClientState::Waiting { .. } | ClientState::Syncing { .. } => {}
         }
     }
 
     fn client_connected(&mut self, connection: ConnectionId, session: SessionId) {
         let Some((index, _)) = self.connections.get(&connection).copied() else { return };
+        let client = &mut self.clients[index];
         if session == SessionId(0) {
-            return; // A close follows.
+            client.session = SessionId(0); // Expired: a close follows; the next is a new one.
+            return;
         }
+        if client.session == session {
+            self.coverage.sessions_resumed += 1;
+        }
+        client.session = session;
         let pause = self.rng.gen_range(5..60);
         let client = &mut self.clients[index];
         client.state = ClientState::Idle(connection);
@@ -450,10 +527,22 @@ impl Ensemble {
         let pause = self.rng.gen_range(5..60);
         let client = &mut self.clients[index];
         client.last_zxid_seen = client.last_zxid_seen.max(header.zxid);
-        if let ClientState::Waiting { path, ephemeral, .. } = &client.state {
-            if header.err == ErrorCode::Ok && !ephemeral {
-                self.acked.insert(path.clone());
+        match &client.state {
+            ClientState::Waiting { path, ephemeral, .. } if header.err == ErrorCode::Ok => {
+                self.acked_zxid_max = self.acked_zxid_max.max(header.zxid);
+                if !ephemeral {
+                    self.acked.insert(path.clone());
+                }
             }
+            ClientState::Syncing { required, .. } => {
+                // ZooKeeper's guarantee: a read after `sync` sees every write acknowledged
+                // before the `sync` was sent, whichever server answers.
+                let seed = self.seed;
+                assert_eq!(header.err, ErrorCode::Ok, "seed {seed}: sync refused");
+                assert!(header.zxid >= *required, "seed {seed}: sync answered at {} before {required}", header.zxid);
+                self.coverage.syncs += 1;
+            }
+            _ => {}
         }
         client.state = ClientState::Idle(connection);
         client.next_at = self.now.plus(pause);
@@ -533,6 +622,7 @@ fn check_liveness(ensemble: &mut Ensemble, seed: u64) {
         next_at: Millis(u64::MAX),
         ops: 1000,
         last_zxid_seen: Zxid::ZERO,
+        session: SessionId(0),
     });
     for client in &mut ensemble.clients {
         client.next_at = Millis(u64::MAX); // Only the probe runs now.
@@ -614,6 +704,8 @@ fn sweep(seeds: std::ops::Range<u64>, voters: u64, observers: u64) -> Coverage {
     assert!(total.truncates > 0, "TRUNC was exercised: {total:?}");
     assert!(total.snaps > 0, "SNAP was exercised: {total:?}");
     assert!(total.session_closes > 0, "sessions were closed through consensus: {total:?}");
+    assert!(total.syncs > 0, "clients synced: {total:?}");
+    assert!(total.sessions_resumed > 0, "clients resumed their sessions elsewhere: {total:?}");
     total
 }
 

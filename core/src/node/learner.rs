@@ -15,6 +15,10 @@ use crate::txn::Txn;
 use crate::zab::PROTOCOL_VERSION;
 use std::collections::{BTreeMap, VecDeque};
 
+/// How long a learner in discovery waits for LEADERINFO before registering again:
+/// ZooKeeper's `leaderConnectDelayDuringRetryMs` default (`Learner.connectToLeader`).
+const REGISTER_RETRY_MS: u64 = 100;
+
 /// Where the learner is with its leader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum LearnerPhase {
@@ -36,6 +40,10 @@ pub(super) struct LearnerState {
     /// The leader's new epoch (from LEADERINFO).
     epoch: Option<Epoch>,
     last_heard: Millis,
+    /// In discovery: when to send FOLLOWERINFO (OBSERVERINFO) again. The leader may still
+    /// be electing when the first one arrives, and drops it; ZooKeeper's learner likewise
+    /// retries its connection every `leaderConnectDelayDuringRetryMs` (100 ms) within initLimit.
+    register_again_at: Millis,
     /// NEWLEADER arrived: later proposals are acknowledged one by one.
     newleader_seen: bool,
     /// ACKEPOCH's data: our currentEpoch if LEADERINFO brought a newer epoch than the one we
@@ -64,10 +72,15 @@ impl LearnerState {
         self.phase == LearnerPhase::Broadcast
     }
 
-    /// When to give up on a silent leader: syncLimit ticks once serving, initLimit before.
+    /// When to give up on a silent leader: syncLimit ticks once serving, initLimit before;
+    /// in discovery, earlier if registering again is due.
     pub(super) fn deadline(&self, config: &super::Config) -> Millis {
         let ticks = if self.up_to_date() { config.sync_limit } else { config.init_limit };
-        self.last_heard.plus(ticks * config.tick_time_ms)
+        let give_up = self.last_heard.plus(ticks * config.tick_time_ms);
+        if self.phase == LearnerPhase::Discovery {
+            return give_up.min(self.register_again_at);
+        }
+        give_up
     }
 }
 
@@ -80,6 +93,7 @@ impl Node {
             phase: LearnerPhase::Discovery,
             epoch: None,
             last_heard: now,
+            register_again_at: now.plus(REGISTER_RETRY_MS),
             newleader_seen: false,
             ack_epoch_current: -1,
             snap_zxid: None,
@@ -90,6 +104,13 @@ impl Node {
             touched: BTreeMap::new(),
         };
         self.change_role(Role::Learning(Box::new(state)));
+        self.learner_register();
+    }
+
+    /// FOLLOWERINFO (OBSERVERINFO): who we are and the epoch we accepted.
+    fn learner_register(&mut self) {
+        let Some(learner) = self.learner() else { return };
+        let (leader, observer) = (learner.leader, learner.observer);
         let zxid = Zxid::new(self.epoch_accepted, 0);
         let info =
             LearnerInfo { server_id: self.config.server_id, protocol_version: PROTOCOL_VERSION, config_version: 0 };
@@ -309,7 +330,13 @@ impl Node {
 
     /// Once neither hearing from the leader within the limit, look for another.
     pub(super) fn learner_tick(&mut self, now: Millis) {
-        let Role::Learning(learner) = &self.role else { return };
+        let Role::Learning(learner) = &mut self.role else { return };
+        let give_up = learner.last_heard.plus(self.config.init_limit * self.config.tick_time_ms);
+        if learner.phase == LearnerPhase::Discovery && now >= learner.register_again_at && now < give_up {
+            learner.register_again_at = now.plus(REGISTER_RETRY_MS);
+            self.learner_register();
+            return;
+        }
         if now >= learner.deadline(&self.config) {
             self.learner_abandon(now, "leader silent");
         }

@@ -39,6 +39,8 @@ mod stats;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod transcripts;
+#[cfg(test)]
 mod zab_tests;
 
 pub use crate::zab::{PeerMessage, PeerRole};

@@ -347,3 +347,79 @@ fn session_expiry_at_the_leader_deletes_ephemerals_through_a_proposal() {
     assert_eq!(node.tree().session_ephemerals(session), Vec::<String>::new());
     assert_eq!(node.last_zxid(), zxid, "the ephemeral goes at the closeSession's zxid");
 }
+
+#[test]
+fn a_follower_registers_again_until_leaderinfo_arrives() {
+    // The leader may still be electing when the first FOLLOWERINFO arrives, and drops it.
+    // ZooKeeper's learner retries its connection every 100 ms within initLimit; without the
+    // retry both sides wait initLimit and, deciding at the same moment again, livelock
+    // (transcript leader_crash_keeps_the_committed_write).
+    let mut node = follower_registered();
+    assert_eq!(node.poll_timeout(), Some(Millis(101)));
+    node.handle_timeout(Millis(101));
+    let info = LearnerInfo { server_id: ServerId(2), protocol_version: 0x10000, config_version: 0 };
+    assert_eq!(non_election(drain(&mut node)), vec![send(1, QuorumMessage::FollowerInfo { zxid: Zxid::ZERO, info })]);
+    assert_eq!(node.replica_state(), ReplicaState::Learning { leader: ServerId(1), observer: false, serving: false });
+    // Once LEADERINFO arrived, no more registering: only the initLimit deadline remains.
+    let mut node = follower_in_sync();
+    let deadline = Millis(2 + config(2).init_limit * TICK); // LEADERINFO was heard at 2
+    assert_eq!(node.poll_timeout(), Some(deadline));
+    node.handle_timeout(Millis(1000));
+    assert_eq!(non_election(drain(&mut node)), vec![]);
+}
+
+#[test]
+fn a_forwarded_sync_waits_for_the_commits_before_the_leaders_sync_to_be_durable_and_applied() {
+    // The leader's SYNC follows COMMIT of /x on the link, but /x is not durable here yet:
+    // the answer waits until it is applied, so a read after the sync sees /x.
+    let mut node = follower_in_sync();
+    quorum(&mut node, Millis(4), 1, QuorumMessage::Diff { zxid: Zxid::ZERO });
+    quorum(&mut node, Millis(4), 1, QuorumMessage::NewLeader { zxid: Zxid::new(E1, 0), config: None });
+    node.handle_persisted(Millis(5), PersistToken(1));
+    drain(&mut node);
+    quorum(&mut node, Millis(6), 1, QuorumMessage::UpToDate { zxid: Zxid(-1) });
+    let outputs = connect(&mut node, Millis(7), 9);
+    let [Output::Send { message: PeerMessage::Quorum(QuorumMessage::Request { session_id: session, .. }), .. }] =
+        outputs.as_slice()
+    else {
+        panic!("createSession forwarded: {outputs:?}")
+    };
+    let session = *session;
+    let z1 = Zxid::new(E1, 1);
+    let create_session = Txn {
+        header: TxnHeader { client_id: session, cxid: 0, zxid: z1, time: 7, op: op::CREATE_SESSION },
+        body: TxnBody::CreateSession { timeout_ms: 4000 },
+    };
+    quorum(&mut node, Millis(8), 1, QuorumMessage::Proposal { zxid: z1, txn: create_session, digest: None });
+    node.handle_persisted(Millis(9), PersistToken(2));
+    drain(&mut node);
+    quorum(&mut node, Millis(10), 1, QuorumMessage::Commit { zxid: z1 });
+    // Another client's /x: proposed, its log write handed out (token 3) but not yet durable.
+    let z2 = Zxid::new(E1, 2);
+    let outputs =
+        quorum(&mut node, Millis(11), 1, QuorumMessage::Proposal { zxid: z2, txn: txn(z2, "/x"), digest: None });
+    assert_eq!(outputs, vec![Output::Persist { txns: vec![txn(z2, "/x")], token: PersistToken(3) }]);
+    let header = RequestHeader { xid: 1, op: op::SYNC };
+    let request = Request::Sync(crate::proto::PathRequest { path: "/".into() });
+    node.handle_client(Millis(12), ConnectionId(9), ClientEvent::Request { header, request: request.clone() });
+    let forwarded = QuorumMessage::Request {
+        zxid: Zxid(-1),
+        session_id: session,
+        cxid: 1,
+        op: op::SYNC,
+        request: crate::proto::encode_request(&header, &request)[8..].to_vec(),
+        authinfo: Some(vec![crate::proto::Id { scheme: "ip".into(), id: "127.0.0.1".into() }]),
+    };
+    assert_eq!(non_election(drain(&mut node)), vec![send(1, forwarded)]);
+    assert_eq!(quorum(&mut node, Millis(13), 1, QuorumMessage::Commit { zxid: z2 }), vec![]);
+    let outputs = quorum(&mut node, Millis(14), 1, QuorumMessage::Sync { zxid: Zxid::ZERO });
+    assert_eq!(outputs, vec![], "/x is committed but not applied: no answer yet");
+    node.handle_persisted(Millis(15), PersistToken(3));
+    let reply = Output::Reply {
+        connection: ConnectionId(9),
+        header: ReplyHeader { xid: 1, zxid: z2, err: crate::error::ErrorCode::Ok },
+        response: crate::proto::Response::Sync("/".into()),
+    };
+    assert_eq!(non_election(drain(&mut node)), vec![send(1, QuorumMessage::Ack { zxid: z2 }), reply]);
+    assert_eq!(node.last_zxid(), z2);
+}
