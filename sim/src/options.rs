@@ -36,6 +36,9 @@ pub enum Mutant {
     DuplicateWatchEvents,
     /// At the heal the node crashes and never restarts.
     NoRestartAfterHeal,
+    /// TRUNC is acknowledged but never done: the divergent records come back at the next
+    /// restart or rebuild (ensembles).
+    IgnoreTruncate,
 }
 
 /// Which kinds of client operation a run issues, as weights.

@@ -181,7 +181,11 @@ impl World {
             Output::Truncate { after, token } => {
                 self.stats.truncations += 1;
                 let line = format!("n{server} truncate after {after} token={}", token.0);
-                self.durable_write(server, line, Write::Truncate(after), token)
+                let write = match self.options.mutant {
+                    Some(Mutant::IgnoreTruncate) => Write::Log(Vec::new()),
+                    _ => Write::Truncate(after),
+                };
+                self.durable_write(server, line, write, token)
             }
             Output::ResetToSnapshot { snapshot, token } => {
                 self.stats.snap_syncs += 1;
