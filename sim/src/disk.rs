@@ -424,4 +424,38 @@ mod tests {
             Err("snapshot at 0x1 covers records not yet durable (durable up to 0x0)".into())
         );
     }
+
+    #[test]
+    fn an_unsynced_epoch_file_can_outlive_the_unsynced_records_written_before_it() {
+        let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
+        disk.append(0, PersistToken(0), vec![txn(1)]);
+        disk.complete_fsync(5);
+        disk.append(6, PersistToken(1), vec![txn(2)]);
+        disk.write(6, PersistToken(2), Write::Epoch { accepted: None, current: Some(Epoch(2)) });
+        assert_eq!(disk.crash_with(CrashMode::KeepEpochFilesOnly), CrashDamage { kept: 0, torn: false, lost: 1 });
+        let recovered = disk.recover();
+        assert_eq!(zxids(&recovered.log), vec![1]);
+        assert_eq!((recovered.epoch_accepted, recovered.epoch_current), (Epoch(0), Epoch(2)));
+    }
+
+    #[test]
+    fn truncate_drops_records_and_snapshots_above_and_reset_replaces_everything() {
+        let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
+        disk.append(0, PersistToken(0), vec![txn(1), txn(2), txn(3)]);
+        disk.complete_fsync(5);
+        let (id, _) = disk.begin_snapshot(5, Zxid(1), "at 1");
+        assert_eq!(disk.complete_snapshot(id), Ok(()));
+        let (id, _) = disk.begin_snapshot(5, Zxid(3), "at 3");
+        assert_eq!(disk.complete_snapshot(id), Ok(()));
+        disk.write(6, PersistToken(1), Write::Truncate(Zxid(2)));
+        assert!(disk.has_pending_rewrite());
+        assert_eq!(disk.complete_fsync(9).0, vec![PersistToken(1)]);
+        let recovered = disk.recover();
+        assert_eq!((recovered.snapshot, zxids(&recovered.log)), (Some("at 1"), vec![2]), "the older snapshot serves");
+        disk.write(10, PersistToken(2), Write::Reset(Zxid(7), "received at 7"));
+        disk.append(10, PersistToken(3), vec![txn(8)]);
+        disk.process_exit();
+        let recovered = disk.recover();
+        assert_eq!((recovered.snapshot, zxids(&recovered.log)), (Some("received at 7"), vec![8]));
+    }
 }

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Lines (`#` starts a comment):
-//! - `scenario: TITLE` first, then `clients N`;
+//! - `scenario: TITLE` first, then `clients N`, then optionally `servers 3|5` (an ensemble;
+//!   servers are numbered 1..N; with equal logs the highest id wins the first election);
 //! - client operations `cN create PATH [DATA] [ephemeral|sequential|ephemeral-sequential|container]`,
 //!   `cN set PATH DATA [version V]`, `cN delete PATH [version V]`, `cN get PATH [watch]`,
 //!   `cN read PATH` (sync + getData), `cN exists PATH [watch]`, `cN children PATH [watch]`,
@@ -24,6 +25,13 @@
 //!   session expires if DURATION exceeds its timeout), `cN pause DURATION` (the link stays open
 //!   but the client sends nothing, like a long GC pause), `crash [tearing|keeping] [before fsync|after fsync]` (now, or armed
 //!   for the next write/fsync), `slow fsync DURATION`, `restart`, `wait DURATION`;
+//! - ensembles: `crash N|leader|follower [tearing|keeping|keeping-epochs-only] [before fsync|after
+//!   fsync|before current epoch fsync]`, `restart N` (`restart` alone restarts every crashed
+//!   server), `partition 1 | 2 3` (symmetric; `leader` and `rest` may name groups),
+//!   `partition 3 -> 1` (one-way), `heal`, `client cN on N|leader|follower` (the client's
+//!   next connection goes there; a live one elsewhere is cut, so its session moves),
+//!   `slow fsync DURATION on N`, `wait for leader` (an established leader and a serving
+//!   quorum), `wait for all` (every live server serving), `expect leader N`;
 //! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
 //!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
 //!   `expect cN children A B ...`, `expect cN lost`, `expect cN event TYPE PATH`,
@@ -628,5 +636,44 @@ mod tests {
             "line 3: client c2 does not exist (clients are c1..c1): `c2 get /a`"
         );
         assert_eq!(parse("clients 1").unwrap_err(), "the first line must be `scenario: TITLE`");
+    }
+
+    #[test]
+    fn parses_the_ensemble_commands() {
+        let script = parse(
+            "scenario: e\nclients 1\nservers 3\nwait for leader\nexpect leader 3\npartition leader | rest\n\
+             partition 3 -> 1 2\nheal\nclient c1 on follower\ncrash 2 keeping-epochs-only before current epoch fsync\n\
+             restart 2\nslow fsync 2s on 1\nwait for all\n",
+        )
+        .unwrap();
+        assert_eq!(script.servers, 3);
+        let steps: Vec<Step> = script.steps.into_iter().map(|(_, step)| step).collect();
+        assert_eq!(
+            steps,
+            vec![
+                Step::WaitForLeader { all: false },
+                Step::ExpectLeader(2),
+                Step::Partition(vec![vec![ServerRef::Leader], vec![ServerRef::Rest]], false),
+                Step::Partition(
+                    vec![vec![ServerRef::Number(2)], vec![ServerRef::Number(0), ServerRef::Number(1)]],
+                    true
+                ),
+                Step::Heal,
+                Step::ClientOn(0, ServerRef::Follower),
+                Step::CrashServer(
+                    ServerRef::Number(1),
+                    Some(CrashPoint::BeforeCurrentEpochFsync),
+                    Some(CrashMode::KeepEpochFilesOnly)
+                ),
+                Step::RestartServer(1),
+                Step::SlowFsyncOn(2000, 0),
+                Step::WaitForLeader { all: true },
+            ]
+        );
+        assert_eq!(parse("scenario: e\nclients 1\nservers 4").unwrap_err(), "line 3: `servers N` takes 1, 3 or 5");
+        assert_eq!(
+            parse("scenario: e\nclients 1\nservers 3\nrestart 7").unwrap_err(),
+            "line 4: `7` is not a server (1..=3, leader, follower): `restart 7`"
+        );
     }
 }

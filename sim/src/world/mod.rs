@@ -1,4 +1,13 @@
-//! The world: one standalone node, its disk, the network and the clients, over virtual time.
+//! The world: a standalone node or an ensemble of 3 or 5, each server with its own disk and
+//! clock, the client network, the peer links, and the clients, over virtual time.
+//!
+//! An ensemble member is driven like the standalone node plus its peer traffic
+//! ([`peer_io`]): `Send` goes over a FIFO link that breaks on loss, every durable output
+//! (`Persist`, `PersistEpoch`, `Truncate`, `ResetToSnapshot`) goes through the member's disk
+//! and is acknowledged in token order after its fsync, and `Restart` rebuilds the node from
+//! its disk. Clients start spread over the members and move to the next one whenever their
+//! connection dies, resuming their session. After every input the ensemble checkers see the
+//! member's state.
 //!
 //! A swarm run ([`World::swarm`]) has a safety phase with the faults the options switched on,
 //! then heals everything for a liveness phase in which every client must complete a write.
