@@ -19,7 +19,8 @@ impl Scenario {
 
 /// Scenarios that reproduce known, not yet fixed bugs of the Node, each with the swarm seeds
 /// that found it. They fail today. When the Node is fixed the tests say so: move the scenario
-/// into [`catalogue`] and drop its seeds. (ZOOKEEPER-1208, found by seeds 1256, 2037, 2527,
+/// into [`catalogue`] and drop its seeds. Seeds beyond the default sweep (2000) document
+/// where else the bug showed and are checked only by a sweep that reaches them. (ZOOKEEPER-1208, found by seeds 1256, 2037, 2527,
 /// 2586, 3817, was fixed in the Node and its scenario moved.)
 pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
     vec![(
@@ -63,7 +64,8 @@ pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
                 wait 3s                    # ZooKeeper's learner retries its connection every second
                 expect leader 2",
         },
-        &[],
+        // Seeds 43, 1149, 1159 of an earlier draw of the options, and 3364 today.
+        &[3364],
     ),
     (
         Scenario {
@@ -83,7 +85,7 @@ pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
                 c2 read /a                 # sync + getData on 1
                 expect c2 data v3",
         },
-        &[613],
+        &[613, 3285],
     )]
 }
 
