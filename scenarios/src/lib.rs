@@ -57,8 +57,9 @@ impl Outcome {
     pub fn summary(&self) -> String {
         match self {
             Outcome::Finished(r) => format!(
-                "seed {} ok hash={:016x} events={} ops={}/{} crashes={} torn={} snapshots={} expired={} zxid=0x{:x} lin_ops={} lin_unknown={}",
+                "seed {} ok servers={} hash={:016x} events={} ops={}/{} crashes={} torn={} snapshots={} expired={} zxid=0x{:x} lin_ops={} lin_unknown={} leaders={} truncs={} snaps={} rebuilds={} partitions={}",
                 r.seed,
+                r.stats.servers,
                 r.hash,
                 r.stats.events,
                 r.stats.ops_completed,
@@ -69,7 +70,12 @@ impl Outcome {
                 r.stats.sessions_expired,
                 r.stats.last_zxid,
                 r.coverage.linearizable_ops,
-                r.coverage.linearizable_unknown_paths
+                r.coverage.linearizable_unknown_paths,
+                r.stats.leaders,
+                r.stats.truncations,
+                r.stats.snap_syncs,
+                r.stats.rebuilds,
+                r.stats.partitions
             ),
             Outcome::Panicked { seed, message } => format!("seed {seed} panicked: {message}"),
         }

@@ -2,6 +2,9 @@
 //! liveness phase), every named scenario, a determinism double run, and proof that each
 //! checker fails when the driver is deliberately broken.
 //!
+//! One seed in five runs an ensemble (3 or 5 servers, drawn with the other options); the
+//! summary line counts the seeds of each size.
+//!
 //! `ZAB_SIM_SEEDS=N` sets the sweep size (default 2000); `ZAB_SIM_SEED_START` its first seed
 //! (default 0), so CI can run a bigger or a different sweep. Every failure prints the line
 //! that replays it.
@@ -32,6 +35,13 @@ struct Totals {
     sequential_creates: u64,
     ephemeral_reads: u64,
     simulated_ms_min: u64,
+    /// Seeds run with 1, 3 and 5 servers.
+    seeds_by_size: [u64; 3],
+    leaders: u64,
+    truncations: u64,
+    snap_syncs: u64,
+    rebuilds: u64,
+    partitions: u64,
 }
 
 #[test]
@@ -63,6 +73,12 @@ fn swarm_sweep_finds_no_violation() {
                     t.sequential_creates += report.coverage.sequential_creates as u64;
                     t.ephemeral_reads += report.coverage.ephemeral_reads as u64;
                     t.simulated_ms_min = t.simulated_ms_min.min(report.stats.simulated_ms);
+                    t.seeds_by_size[report.stats.servers / 2] += 1;
+                    t.leaders += report.stats.leaders;
+                    t.truncations += report.stats.truncations;
+                    t.snap_syncs += report.stats.snap_syncs;
+                    t.rebuilds += report.stats.rebuilds;
+                    t.partitions += report.stats.partitions;
                 }
                 if known.contains(&seed) {
                     if !outcome.is_ok() {
@@ -88,6 +104,11 @@ fn swarm_sweep_finds_no_violation() {
     let expected: Vec<u64> = known.iter().copied().filter(|s| (start..start + count).contains(s)).collect();
     assert_eq!(known_failed, expected, "a known Node bug stopped reproducing: move its scenario into the catalogue");
     assert!(totals.simulated_ms_min >= 60_000, "every run covers at least 60 s: {totals:?}");
+    if count >= 2000 {
+        let ensembles = totals.seeds_by_size[1] + totals.seeds_by_size[2];
+        assert!(ensembles >= 300, "only {ensembles} ensemble seeds: {totals:?}");
+        assert!(totals.snap_syncs > 0 && totals.rebuilds > 0, "no SNAP sync or no rebuild after TRUNC: {totals:?}");
+    }
     if count >= 200 {
         for (what, total) in [
             ("crashes", totals.crashes),
@@ -98,6 +119,11 @@ fn swarm_sweep_finds_no_violation() {
             ("watch events", totals.watch_events),
             ("sequential creates", totals.sequential_creates),
             ("ephemeral reads", totals.ephemeral_reads),
+            ("3-node ensembles", totals.seeds_by_size[1]),
+            ("5-node ensembles", totals.seeds_by_size[2]),
+            ("established leaders", totals.leaders),
+            ("TRUNC syncs", totals.truncations),
+            ("partitions", totals.partitions),
         ] {
             assert!(total > 0, "the sweep never exercised {what}: {totals:?}");
         }
@@ -141,6 +167,12 @@ fn the_same_seed_gives_the_same_trace_hash() {
         hashes.insert(first.hash());
     }
     assert_eq!(hashes.len() as u64, seeds, "different seeds gave the same trace");
+    // The first seeds above run standalone and 3-node worlds; add a few 5-node ones.
+    for seed in (0..).filter(|s| Options::draw(*s).servers == 5).take(3) {
+        let (first, second) = (run_seed(seed, false), run_seed(seed, false));
+        assert_ne!(first.hash(), 0, "seed {seed} did not finish: {}", first.summary());
+        assert_eq!(first.hash(), second.hash(), "seed {seed} is not deterministic\n{}", replay_line(seed));
+    }
 }
 
 /// Runs seeds with a mutant until `checker` reports it; returns every checker that fired.
@@ -208,4 +240,32 @@ fn each_checker_catches_its_mutant() {
         let checkers = caught_by(mutant, checker);
         assert!(checkers.contains(&checker), "{mutant:?} was caught by {checkers:?}, expected {checker}");
     }
+}
+
+/// Runs 3-node ensembles of seeds 0.. with a driver mutant until `checker` reports it.
+fn ensemble_mutant_caught_by(mutant: Mutant, checker: &str) -> Vec<&'static str> {
+    let mut fired = Vec::new();
+    for seed in 0..40 {
+        let mut options = Options::draw(seed);
+        options.servers = 3;
+        options.crash_interval_ms_mean = Some(3000);
+        options.mutant = Some(mutant);
+        let report = World::swarm_with(options, false).run();
+        for violation in &report.violations {
+            if !fired.contains(&violation.checker) {
+                fired.push(violation.checker);
+            }
+        }
+        if fired.contains(&checker) {
+            break;
+        }
+    }
+    fired
+}
+
+#[test]
+fn ensemble_checkers_catch_a_driver_that_ignores_truncate() {
+    // The records a TRUNC should have removed come back when the node reloads its disk.
+    let checkers = ensemble_mutant_caught_by(Mutant::IgnoreTruncate, "replica_digests");
+    assert!(checkers.contains(&"replica_digests"), "caught by {checkers:?}");
 }

@@ -10,12 +10,22 @@
 //! first torn one, as a real log reader stops at a bad CRC.
 //!
 //! Snapshots are written to a temp file, fsync'd and renamed: one that had not completed its
-//! rename at the crash is simply absent. A completed snapshot lets the log before it go.
+//! rename at the crash is simply absent. Old snapshots and log records are kept (as ZooKeeper
+//! keeps several until purged), so a TRUNC below the newest snapshot still finds an older one.
+//!
+//! Ensemble replicas also write their epochs (`acceptedEpoch`, `currentEpoch`: separate small
+//! files, replaced atomically), truncate the log (TRUNC) and replace the database with a
+//! received snapshot (SNAP). All of them share the log's token sequence and fsync: a write is
+//! durable only once an fsync that started after it completed. A crash keeps the synced writes;
+//! of the unsynced ones the log-file writes (records, truncations, resets) survive as a prefix
+//! in order, and each epoch file survives or not on its own, since it is another file: so an
+//! unsynced `currentEpoch` can outlive the unsynced transactions written before it
+//! (ZOOKEEPER-4646's ordering bug shows up only if the node does not wait for their fsync).
 
 use crate::options::{CrashMode, Options};
 use crate::rng::{SimRng, Stream};
 use zab_core::txn::Txn;
-use zab_core::{PersistToken, Zxid};
+use zab_core::{Epoch, PersistToken, Zxid};
 
 /// A log record as the disk holds it.
 #[derive(Clone, Debug)]
@@ -25,25 +35,50 @@ struct Record {
     intact: bool,
 }
 
+/// One durable step a node asked for.
+#[derive(Clone, Debug)]
+pub enum Write<S> {
+    /// Append these transactions to the log.
+    Log(Vec<Txn>),
+    /// Replace the epoch files (`None` leaves one as it is).
+    Epoch {
+        /// The new `acceptedEpoch`.
+        accepted: Option<Epoch>,
+        /// The new `currentEpoch`.
+        current: Option<Epoch>,
+    },
+    /// Drop every record (and snapshot) above this zxid.
+    Truncate(Zxid),
+    /// Replace the whole database with this snapshot at this zxid.
+    Reset(Zxid, S),
+}
+
+/// One unsynced write as a crash sees it: log records and log-file steps in order, epoch files apart.
+enum Item<S> {
+    Record(Txn),
+    Step(Write<S>),
+    EpochFile(Write<S>),
+}
+
 /// A write waiting for its fsync.
 #[derive(Clone, Debug)]
-struct Unsynced {
+struct Unsynced<S> {
     token: PersistToken,
-    txns: Vec<Txn>,
+    write: Write<S>,
 }
 
 /// What a crash did to the unsynced tail, for the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrashDamage {
-    /// Unsynced records that survived whole.
+    /// Unsynced log items (records, truncations, resets) that survived whole.
     pub kept: usize,
     /// Whether one more record survived torn.
     pub torn: bool,
-    /// Unsynced records lost.
+    /// Unsynced log items lost.
     pub lost: usize,
 }
 
-/// What recovery read back: the newest snapshot and the valid log after it.
+/// What recovery read back: the newest snapshot, the valid log after it, the epochs.
 #[derive(Clone, Debug)]
 pub struct Recovered<S> {
     /// The newest complete snapshot.
@@ -52,6 +87,10 @@ pub struct Recovered<S> {
     pub log: Vec<Txn>,
     /// Whether a torn record was found (and dropped with everything after it).
     pub torn_tail: bool,
+    /// `acceptedEpoch`.
+    pub epoch_accepted: Epoch,
+    /// `currentEpoch`.
+    pub epoch_current: Epoch,
 }
 
 /// One node's disk. `S` is the snapshot type (the node's `Snapshot`).
@@ -59,11 +98,14 @@ pub struct Recovered<S> {
 pub struct Disk<S> {
     rng: SimRng,
     log: Vec<Record>,
-    unsynced: Vec<Unsynced>,
-    snapshot: Option<(Zxid, S)>,
+    unsynced: Vec<Unsynced<S>>,
+    /// Complete snapshots, oldest first.
+    snapshots: Vec<(Zxid, S)>,
     /// Snapshots written but not yet renamed into place.
     snapshots_pending: Vec<(u64, Zxid, S)>,
     next_snapshot: u64,
+    epoch_accepted: Epoch,
+    epoch_current: Epoch,
     /// The running fsync: how many of the oldest unsynced writes it covers, and when it ends.
     fsync: Option<(usize, u64)>,
     fsync_ms_min: u64,
@@ -76,13 +118,20 @@ pub struct Disk<S> {
 impl<S: Clone> Disk<S> {
     /// An empty disk with the fsync latency the options drew.
     pub fn new(options: &Options) -> Disk<S> {
+        Disk::of_member(options, 0)
+    }
+
+    /// The disk of ensemble member `member` (0 for a standalone node): its own random stream.
+    pub fn of_member(options: &Options, member: usize) -> Disk<S> {
         Disk {
-            rng: SimRng::new(options.seed, Stream::Disk),
+            rng: SimRng::of_member(options.seed, Stream::Disk, member),
             log: Vec::new(),
             unsynced: Vec::new(),
-            snapshot: None,
+            snapshots: Vec::new(),
             snapshots_pending: Vec::new(),
             next_snapshot: 0,
+            epoch_accepted: Epoch(0),
+            epoch_current: Epoch(0),
             fsync: None,
             fsync_ms_min: options.fsync_ms_min,
             fsync_ms_mean: options.fsync_ms_mean,
@@ -92,11 +141,23 @@ impl<S: Clone> Disk<S> {
         }
     }
 
-    /// Appends a `Persist` output's records unsynced. Returns when an fsync covering them
-    /// completes if this write starts one; `None` if an fsync is already running (the next
-    /// one will cover this write).
+    /// Appends `txns` to the page cache; returns when a newly started fsync completes, if one
+    /// started (otherwise the running fsync is followed by another that covers these).
     pub fn append(&mut self, now: u64, token: PersistToken, txns: Vec<Txn>) -> Option<u64> {
-        self.unsynced.push(Unsynced { token, txns });
+        self.write(now, token, Write::Log(txns))
+    }
+
+    /// Any durable write; like [`Disk::append`].
+    pub fn write(&mut self, now: u64, token: PersistToken, write: Write<S>) -> Option<u64> {
+        if matches!(write, Write::Truncate(_) | Write::Reset(..)) {
+            // A snapshot being written of the history that is cut away must not land later.
+            let keep = match &write {
+                Write::Truncate(after) => *after,
+                _ => Zxid(i64::MIN),
+            };
+            self.snapshots_pending.retain(|(_, zxid, _)| *zxid <= keep);
+        }
+        self.unsynced.push(Unsynced { token, write });
         if self.fsync.is_some() {
             return None;
         }
@@ -112,17 +173,37 @@ impl<S: Clone> Disk<S> {
         done_at
     }
 
-    /// The running fsync completes at `now`: the writes it covered are durable. Returns their
-    /// tokens in order, and when the next fsync (covering later writes) completes, if any.
+    /// The running fsync completed: its writes are durable. Returns their tokens in order and,
+    /// if writes are waiting, when the next fsync completes.
     pub fn complete_fsync(&mut self, now: u64) -> (Vec<PersistToken>, Option<u64>) {
         let (covered, _) = self.fsync.take().expect("fsync completion with no fsync running");
         let mut tokens = Vec::with_capacity(covered);
-        for write in self.unsynced.drain(..covered) {
+        let writes: Vec<Unsynced<S>> = self.unsynced.drain(..covered).collect();
+        for write in writes {
             tokens.push(write.token);
-            self.log.extend(write.txns.into_iter().map(|txn| Record { txn, intact: true }));
+            self.apply(write.write);
         }
         let next = (!self.unsynced.is_empty()).then(|| self.start_fsync(now));
         (tokens, next)
+    }
+
+    /// Makes one write part of the durable state.
+    fn apply(&mut self, write: Write<S>) {
+        match write {
+            Write::Log(txns) => self.log.extend(txns.into_iter().map(|txn| Record { txn, intact: true })),
+            Write::Epoch { accepted, current } => {
+                self.epoch_accepted = accepted.unwrap_or(self.epoch_accepted);
+                self.epoch_current = current.unwrap_or(self.epoch_current);
+            }
+            Write::Truncate(after) => {
+                self.log.retain(|record| record.txn.header.zxid <= after);
+                self.snapshots.retain(|(zxid, _)| *zxid <= after);
+            }
+            Write::Reset(zxid, snapshot) => {
+                self.log.clear();
+                self.snapshots = vec![(zxid, snapshot)];
+            }
+        }
     }
 
     /// Starts writing a snapshot; returns its id and when its rename completes.
@@ -134,27 +215,26 @@ impl<S: Clone> Disk<S> {
         (id, done_at)
     }
 
-    /// The snapshot `id` is renamed into place; the log it covers is purged. `Err` when the
-    /// snapshot covers records that are not durable: the node snapshotted state it had not
-    /// yet been told was persisted (the snapshot is installed anyway, as a disk would).
+    /// The snapshot `id` is renamed into place (unless a crash lost it first). `Err` if it
+    /// covers transactions that are not durable in the log yet: the node snapshotted state it
+    /// had not persisted.
     pub fn complete_snapshot(&mut self, id: u64) -> Result<(), String> {
         let Some(index) = self.snapshots_pending.iter().position(|(pending, _, _)| *pending == id) else {
-            return Ok(()); // lost in a crash
+            return Ok(()); // lost in a crash, or cut away by a truncation
         };
         let (_, zxid, snapshot) = self.snapshots_pending.remove(index);
-        if self.snapshot.as_ref().is_some_and(|(newest, _)| *newest >= zxid) {
+        if self.snapshots.last().is_some_and(|(newest, _)| *newest >= zxid) {
             return Ok(());
         }
         let durable = self.durable_zxid();
-        self.log.retain(|record| record.txn.header.zxid > zxid);
-        self.snapshot = Some((zxid, snapshot));
+        self.snapshots.push((zxid, snapshot));
         if zxid > durable {
             return Err(format!("snapshot at {zxid} covers records not yet durable (durable up to {durable})"));
         }
         Ok(())
     }
 
-    /// Power loss: unsynced writes and unfinished snapshots are damaged per the drawn mode.
+    /// Crashes with a crash mode drawn from the options' weights.
     pub fn crash(&mut self) -> CrashDamage {
         let mode = match self.rng.weighted(&self.crash_mode_weights) {
             0 => CrashMode::LoseUnsynced,
@@ -164,55 +244,113 @@ impl<S: Clone> Disk<S> {
         self.crash_with(mode)
     }
 
-    /// A crash with a chosen mode (scenarios pick it).
+    /// Crashes: unsynced log items are lost, or a prefix survives, or a prefix and a torn
+    /// record; each unsynced epoch write survives on its own unless nothing unsynced does.
     pub fn crash_with(&mut self, mode: CrashMode) -> CrashDamage {
-        let records: Vec<Txn> = self.unsynced.drain(..).flat_map(|write| write.txns).collect();
+        let writes: Vec<Write<S>> = self.unsynced.drain(..).map(|u| u.write).collect();
         self.snapshots_pending.clear();
         self.fsync = None;
-        let total = records.len();
+        let mut items = Vec::new();
+        for write in writes {
+            match write {
+                Write::Log(txns) => items.extend(txns.into_iter().map(Item::Record)),
+                epoch @ Write::Epoch { .. } => items.push(Item::EpochFile(epoch)),
+                other => items.push(Item::Step(other)),
+            }
+        }
+        let total = items.iter().filter(|i| !matches!(i, Item::EpochFile(_))).count();
         let kept = match mode {
-            CrashMode::LoseUnsynced => 0,
+            CrashMode::LoseUnsynced | CrashMode::KeepEpochFilesOnly => 0,
             CrashMode::KeepPrefix => self.rng.range(0, total as u64) as usize,
-            // A tear needs a record to tear: the torn one is the first not kept whole.
             CrashMode::TearTail if total > 0 => self.rng.range(0, total as u64 - 1) as usize,
             CrashMode::TearTail => 0,
         };
-        let torn = mode == CrashMode::TearTail && kept < total;
-        for (index, txn) in records.into_iter().enumerate() {
-            if index < kept {
-                self.log.push(Record { txn, intact: true });
-            } else if index == kept && torn {
-                self.log.push(Record { txn, intact: false });
+        let mut seen = 0;
+        let mut torn = false;
+        for item in items {
+            match item {
+                Item::EpochFile(epoch) => {
+                    let survives = match mode {
+                        CrashMode::LoseUnsynced => false,
+                        CrashMode::KeepEpochFilesOnly => true,
+                        _ => self.rng.chance(0.5),
+                    };
+                    if survives {
+                        self.apply(epoch);
+                    }
+                    continue;
+                }
+                Item::Record(txn) if seen < kept => self.log.push(Record { txn, intact: true }),
+                Item::Record(txn) if seen == kept && mode == CrashMode::TearTail => {
+                    self.log.push(Record { txn, intact: false });
+                    torn = true;
+                }
+                Item::Step(step) if seen < kept => self.apply(step),
+                _ => {}
             }
+            seen += 1;
         }
         CrashDamage { kept, torn, lost: total - kept - torn as usize }
     }
 
-    /// Reads the disk back as a restarting node would: the snapshot, then the log up to the
-    /// first torn record, which is truncated away (with everything after it).
+    /// The process exits (no power loss): the page cache keeps every write, so all of them
+    /// become part of what the next process reads; only unfinished snapshot renames are lost.
+    pub fn process_exit(&mut self) {
+        let writes: Vec<Unsynced<S>> = self.unsynced.drain(..).collect();
+        for write in writes {
+            self.apply(write.write);
+        }
+        self.snapshots_pending.clear();
+        self.fsync = None;
+    }
+
+    /// Reads the disk back after a crash: the newest snapshot, the log after it up to the
+    /// first torn record (which is cut off, as a reader stops at a bad CRC), the epochs.
     pub fn recover(&mut self) -> Recovered<S> {
         assert!(self.unsynced.is_empty(), "recovery while writes are in flight");
         let valid = self.log.iter().take_while(|record| record.intact).count();
         let torn_tail = valid < self.log.len();
         self.log.truncate(valid);
-        let after = self.snapshot.as_ref().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
+        let after = self.snapshots.last().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
         let log = self.log.iter().filter(|r| r.txn.header.zxid > after).map(|r| r.txn.clone()).collect();
-        Recovered { snapshot: self.snapshot.as_ref().map(|(_, s)| s.clone()), log, torn_tail }
+        Recovered {
+            snapshot: self.snapshots.last().map(|(_, s)| s.clone()),
+            log,
+            torn_tail,
+            epoch_accepted: self.epoch_accepted,
+            epoch_current: self.epoch_current,
+        }
     }
 
-    /// The zxid of the last durable record (or of the snapshot when the log is empty).
+    /// The newest zxid on disk that survives any crash.
     pub fn durable_zxid(&self) -> Zxid {
-        let snapshot = self.snapshot.as_ref().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
+        let snapshot = self.snapshots.last().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
         let log = self.log.iter().rev().find(|r| r.intact).map_or(Zxid::ZERO, |r| r.txn.header.zxid);
         snapshot.max(log)
     }
 
-    /// Number of writes waiting for fsync.
+    /// The durable (synced, intact) log records after `after`, in order.
+    pub fn synced_after(&self, after: Zxid) -> impl Iterator<Item = &Txn> {
+        self.log.iter().take_while(|r| r.intact).map(|r| &r.txn).filter(move |t| t.header.zxid > after)
+    }
+
+    /// The zxid of the newest complete snapshot (zero if none).
+    pub fn snapshot_zxid(&self) -> Zxid {
+        self.snapshots.last().map_or(Zxid::ZERO, |(zxid, _)| *zxid)
+    }
+
+    /// Whether a truncation or a reset is written but not yet durable: the log on disk may
+    /// still hold records the node already dropped.
+    pub fn has_pending_rewrite(&self) -> bool {
+        self.unsynced.iter().any(|u| matches!(u.write, Write::Truncate(_) | Write::Reset(..)))
+    }
+
+    /// Writes not yet durable.
     pub fn unsynced_writes(&self) -> usize {
         self.unsynced.len()
     }
 
-    /// Liveness phase: no more slow fsyncs.
+    /// The liveness phase: no more slow fsyncs.
     pub fn heal(&mut self) {
         self.fsync_slow_probability = 0.0;
     }
@@ -285,5 +423,39 @@ mod tests {
             disk.complete_snapshot(id),
             Err("snapshot at 0x1 covers records not yet durable (durable up to 0x0)".into())
         );
+    }
+
+    #[test]
+    fn an_unsynced_epoch_file_can_outlive_the_unsynced_records_written_before_it() {
+        let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
+        disk.append(0, PersistToken(0), vec![txn(1)]);
+        disk.complete_fsync(5);
+        disk.append(6, PersistToken(1), vec![txn(2)]);
+        disk.write(6, PersistToken(2), Write::Epoch { accepted: None, current: Some(Epoch(2)) });
+        assert_eq!(disk.crash_with(CrashMode::KeepEpochFilesOnly), CrashDamage { kept: 0, torn: false, lost: 1 });
+        let recovered = disk.recover();
+        assert_eq!(zxids(&recovered.log), vec![1]);
+        assert_eq!((recovered.epoch_accepted, recovered.epoch_current), (Epoch(0), Epoch(2)));
+    }
+
+    #[test]
+    fn truncate_drops_records_and_snapshots_above_and_reset_replaces_everything() {
+        let mut disk: Disk<&str> = Disk::new(&Options::quiet(1, 1));
+        disk.append(0, PersistToken(0), vec![txn(1), txn(2), txn(3)]);
+        disk.complete_fsync(5);
+        let (id, _) = disk.begin_snapshot(5, Zxid(1), "at 1");
+        assert_eq!(disk.complete_snapshot(id), Ok(()));
+        let (id, _) = disk.begin_snapshot(5, Zxid(3), "at 3");
+        assert_eq!(disk.complete_snapshot(id), Ok(()));
+        disk.write(6, PersistToken(1), Write::Truncate(Zxid(2)));
+        assert!(disk.has_pending_rewrite());
+        assert_eq!(disk.complete_fsync(9).0, vec![PersistToken(1)]);
+        let recovered = disk.recover();
+        assert_eq!((recovered.snapshot, zxids(&recovered.log)), (Some("at 1"), vec![2]), "the older snapshot serves");
+        disk.write(10, PersistToken(2), Write::Reset(Zxid(7), "received at 7"));
+        disk.append(10, PersistToken(3), vec![txn(8)]);
+        disk.process_exit();
+        let recovered = disk.recover();
+        assert_eq!((recovered.snapshot, zxids(&recovered.log)), (Some("received at 7"), vec![8]));
     }
 }

@@ -12,6 +12,8 @@
 //!   safety phase (faults) and a liveness phase (healed);
 //! - [`network`]: client connections with latency, in-order delivery, loss (= a broken
 //!   connection), clogs;
+//! - [`peers`]: the links between ensemble members: FIFO per link, loss breaks a link,
+//!   partitions (symmetric, one-way, leader isolated, minority cut);
 //! - [`disk`]: a log with fsync semantics (group commit) and a snapshot store; crashes lose or
 //!   tear unsynced tails;
 //! - [`client`]: simulated ZooKeeper clients: sessions, pipelining, pings, watches,
@@ -32,6 +34,7 @@ pub mod disk;
 pub mod history;
 pub mod network;
 pub mod options;
+pub mod peers;
 pub mod queue;
 pub mod rng;
 pub mod script;

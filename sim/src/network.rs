@@ -30,6 +30,8 @@ pub enum Delivery {
 #[derive(Clone, Debug)]
 struct Link {
     client: usize,
+    /// The server (ensemble member index) this connection goes to.
+    server: usize,
     alive: bool,
     /// Arrival time of the last message each way: TCP delivers in order.
     to_server_last: u64,
@@ -42,6 +44,10 @@ pub struct Network {
     rng: SimRng,
     links: BTreeMap<ConnectionId, Link>,
     next_connection: u64,
+    /// The server each client connects to next, and how many servers there are: a client
+    /// cycles through them on each new connection, as ZooKeeper's `HostProvider` does.
+    targets: Vec<usize>,
+    servers: usize,
     latency_ms_min: u64,
     latency_ms_mean: u64,
     drop_probability: f64,
@@ -57,6 +63,8 @@ impl Network {
             rng: SimRng::new(options.seed, Stream::Network),
             links: BTreeMap::new(),
             next_connection: 1,
+            targets: (0..options.clients).map(|c| c % options.servers.max(1)).collect(),
+            servers: options.servers.max(1),
             latency_ms_min: options.latency_ms_min,
             latency_ms_mean: options.latency_ms_mean,
             drop_probability: options.drop_probability,
@@ -71,7 +79,11 @@ impl Network {
     pub fn open(&mut self, client: usize, now: u64) -> ConnectionId {
         let connection = ConnectionId(self.next_connection);
         self.next_connection += 1;
-        let link = Link { client, alive: true, to_server_last: now, to_client_last: now };
+        let server = self.targets.get(client).copied().unwrap_or(0);
+        if let Some(target) = self.targets.get_mut(client) {
+            *target = (server + 1) % self.servers;
+        }
+        let link = Link { client, server, alive: true, to_server_last: now, to_client_last: now };
         self.links.insert(connection, link);
         connection
     }
@@ -112,6 +124,21 @@ impl Network {
     /// The client at the far end of a connection.
     pub fn client_of(&self, connection: ConnectionId) -> Option<usize> {
         self.links.get(&connection).map(|link| link.client)
+    }
+
+    /// The server (member index) at the far end of a connection.
+    pub fn server_of(&self, connection: ConnectionId) -> Option<usize> {
+        self.links.get(&connection).map(|link| link.server)
+    }
+
+    /// Makes client `client` connect to `server` next.
+    pub fn set_target(&mut self, client: usize, server: usize) {
+        self.targets[client] = server % self.servers;
+    }
+
+    /// The live connections to `server`.
+    pub fn alive_connections_to(&self, server: usize) -> Vec<ConnectionId> {
+        self.links.iter().filter(|(_, l)| l.alive && l.server == server).map(|(id, _)| *id).collect()
     }
 
     /// Breaks a connection (a reset, a dead peer): nothing more is delivered on it.

@@ -14,6 +14,9 @@ pub enum CrashMode {
     KeepPrefix,
     /// A random prefix survives and the next record is torn: recovery must detect and drop it.
     TearTail,
+    /// Every unsynced log write is lost but unsynced epoch files survive (they are other
+    /// files, renamed into place): the worst reordering a careless driver allows.
+    KeepEpochFilesOnly,
 }
 
 /// A deliberately broken driver, to prove each checker can fail inside a whole run. From a
@@ -33,6 +36,9 @@ pub enum Mutant {
     DuplicateWatchEvents,
     /// At the heal the node crashes and never restarts.
     NoRestartAfterHeal,
+    /// TRUNC is acknowledged but never done: the divergent records come back at the next
+    /// restart or rebuild (ensembles).
+    IgnoreTruncate,
 }
 
 /// Which kinds of client operation a run issues, as weights.
@@ -114,6 +120,18 @@ pub struct Options {
     /// Mean time between client pauses (a GC pause: the link stays open, nothing is sent),
     /// ms; `None` = no pauses.
     pub client_pause_interval_ms_mean: Option<u64>,
+    /// Servers: 1 (a standalone node) or an ensemble of 3 or 5 participants.
+    pub servers: usize,
+    /// Chance that a peer message breaks its link instead of arriving (ensembles).
+    pub peer_drop_probability: f64,
+    /// Chance that a broken peer link is reported to both ends at once (a reset) rather than
+    /// found only by the nodes' own timeouts, reported much later.
+    pub peer_reset_probability: f64,
+    /// Mean time between partitions (symmetric, one-way, leader isolated, minority cut), ms;
+    /// `None` = no partitions.
+    pub partition_interval_ms_mean: Option<u64>,
+    /// Mean partition length, ms.
+    pub partition_ms_mean: u64,
     /// A deliberately broken driver (tests of the checkers only).
     pub mutant: Option<Mutant>,
     /// A deliberate bug in the node itself (tests of the checkers only).
@@ -171,6 +189,17 @@ impl Options {
             timer_lateness_ms_max: if skew_on { rng.range(0, 200) } else { 0 },
             crash_resets_connections: on(&mut rng),
             client_pause_interval_ms_mean: on(&mut rng).then(|| rng.range(2000, 20_000)),
+            // Ensembles cost about twice (3) and three times (5) a standalone run: one seed in
+            // five runs one, so a sweep of 2000 runs about 300 of 3 and 100 of 5.
+            servers: match rng.range(0, 19) {
+                0..=15 => 1,
+                16..=18 => 3,
+                _ => 5,
+            },
+            peer_drop_probability: if on(&mut rng) { rng.range(1, 20) as f64 / 1000.0 } else { 0.0 },
+            peer_reset_probability: rng.range(0, 10) as f64 / 10.0,
+            partition_interval_ms_mean: on(&mut rng).then(|| rng.range(3000, 20_000)),
+            partition_ms_mean: rng.range(500, 8000),
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -210,6 +239,11 @@ impl Options {
             timer_lateness_ms_max: 0,
             crash_resets_connections: true,
             client_pause_interval_ms_mean: None,
+            servers: 1,
+            peer_drop_probability: 0.0,
+            peer_reset_probability: 1.0,
+            partition_interval_ms_mean: None,
+            partition_ms_mean: 0,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -221,7 +255,8 @@ impl Options {
         format!(
             "seed={} clients={} pipeline={} think={}ms keys={} tick={}ms session={}ms snap={} \
              latency={}+{}ms drop={} clog={:?} fsync={}+{}ms slow={}@{}ms crash={:?} at_fsync={} \
-             modes={:?} skew={}ppm late<={}ms resets={} pauses={:?}",
+             modes={:?} skew={}ppm late<={}ms resets={} pauses={:?} servers={} peer_drop={} \
+             peer_resets={} partitions={:?}/{}ms",
             self.seed,
             self.clients,
             self.pipeline_max,
@@ -245,6 +280,11 @@ impl Options {
             self.timer_lateness_ms_max,
             self.crash_resets_connections,
             self.client_pause_interval_ms_mean,
+            self.servers,
+            self.peer_drop_probability,
+            self.peer_reset_probability,
+            self.partition_interval_ms_mean,
+            self.partition_ms_mean,
         )
     }
 }

@@ -21,6 +21,8 @@ pub enum Stream {
     Faults = 5,
     /// Seeds handed to each incarnation of a node.
     Node = 6,
+    /// Peer links: latencies, losses, partitions (ensembles).
+    Peers = 7,
 }
 
 /// A seeded generator for one component.
@@ -32,6 +34,14 @@ impl SimRng {
     pub fn new(seed: u64, stream: Stream) -> SimRng {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream as u64);
+        SimRng(rng)
+    }
+
+    /// The generator of `stream` for ensemble member `member` (0: the standalone node, whose
+    /// streams are the plain ones, so standalone seeds replay as before).
+    pub fn of_member(seed: u64, stream: Stream, member: usize) -> SimRng {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream as u64 + 16 * member as u64);
         SimRng(rng)
     }
 

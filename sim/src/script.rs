@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Lines (`#` starts a comment):
-//! - `scenario: TITLE` first, then `clients N`;
+//! - `scenario: TITLE` first, then `clients N`, then optionally `servers 3|5` (an ensemble;
+//!   servers are numbered 1..N; with equal logs the highest id wins the first election);
 //! - client operations `cN create PATH [DATA] [ephemeral|sequential|ephemeral-sequential|container]`,
 //!   `cN set PATH DATA [version V]`, `cN delete PATH [version V]`, `cN get PATH [watch]`,
 //!   `cN read PATH` (sync + getData), `cN exists PATH [watch]`, `cN children PATH [watch]`,
@@ -24,6 +25,13 @@
 //!   session expires if DURATION exceeds its timeout), `cN pause DURATION` (the link stays open
 //!   but the client sends nothing, like a long GC pause), `crash [tearing|keeping] [before fsync|after fsync]` (now, or armed
 //!   for the next write/fsync), `slow fsync DURATION`, `restart`, `wait DURATION`;
+//! - ensembles: `crash N|leader|follower [tearing|keeping|keeping-epochs-only] [before fsync|after
+//!   fsync|before current epoch fsync]`, `restart N` (`restart` alone restarts every crashed
+//!   server), `partition 1 | 2 3` (symmetric; `leader` and `rest` may name groups),
+//!   `partition 3 -> 1` (one-way), `heal`, `client cN on N|leader|follower` (the client's
+//!   next connection goes there; a live one elsewhere is cut, so its session moves),
+//!   `slow fsync DURATION on N`, `wait for leader` (an established leader and a serving
+//!   quorum), `wait for all` (every live server serving), `expect leader N`;
 //! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
 //!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
 //!   `expect cN children A B ...`, `expect cN lost`, `expect cN event TYPE PATH`,
@@ -68,12 +76,45 @@ pub enum Step {
     Crash(Option<CrashPoint>, Option<CrashMode>),
     /// Make the next fsync slow.
     SlowFsync(u64),
-    /// Restart the node.
+    /// Make the next fsync of one server (0-based) slow.
+    SlowFsyncOn(u64, usize),
+    /// Restart the node (standalone) or every crashed server (ensemble).
     Restart,
+    /// Crash one server of an ensemble now or at a point.
+    CrashServer(ServerRef, Option<CrashPoint>, Option<CrashMode>),
+    /// Restart one server (0-based).
+    RestartServer(usize),
+    /// Cut the links between groups of servers (one-way: only from the first group).
+    Partition(Vec<Vec<ServerRef>>, bool),
+    /// Lift every partition.
+    Heal,
+    /// Make a client connect to this server (moving its session there if it is elsewhere).
+    ClientOn(usize, ServerRef),
+    /// Run until a leader is established and a quorum serves (`all`: every live server).
+    WaitForLeader {
+        /// Every live server must serve, not just a quorum.
+        all: bool,
+    },
+    /// The established leader is this server (0-based).
+    ExpectLeader(usize),
     /// Let time pass.
     Wait(u64),
     /// Check something about a client.
     Expect(usize, Expectation),
+}
+
+/// A server as a scenario names it: a number (stored 0-based), or a role resolved when the
+/// step runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerRef {
+    /// Server N (0-based here, `N+1` in the text).
+    Number(usize),
+    /// The established leader.
+    Leader,
+    /// The first live, serving server that is not the leader.
+    Follower,
+    /// Every server not named elsewhere in the line (partitions).
+    Rest,
 }
 
 /// What an `expect` line checks.
@@ -106,6 +147,8 @@ pub struct Script {
     pub title: String,
     /// The number of clients.
     pub clients: usize,
+    /// The number of servers (1: standalone).
+    pub servers: usize,
     /// The steps, with their line numbers.
     pub steps: Vec<(usize, Step)>,
 }
@@ -126,15 +169,24 @@ pub fn parse(text: &str) -> Result<Script, String> {
         .filter(|&count: &usize| (1..=9).contains(&count))
         .ok_or(format!("line {n}: the second line must be `clients N` with N in 1..=9"))?;
     let mut steps = Vec::new();
+    let mut servers = 1;
     for (n, line) in lines {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let step = parse_step(&words, clients).map_err(|why| format!("line {n}: {why}: `{line}`"))?;
+        if let (["servers", count], true) = (words.as_slice(), steps.is_empty()) {
+            servers = count
+                .parse()
+                .ok()
+                .filter(|c| [1, 3, 5].contains(c))
+                .ok_or(format!("line {n}: `servers N` takes 1, 3 or 5"))?;
+            continue;
+        }
+        let step = parse_step(&words, clients, servers).map_err(|why| format!("line {n}: {why}: `{line}`"))?;
         steps.push((n, step));
     }
     if steps.len() > SCENARIO_LINES_MAX {
         return Err(format!("{} steps: a scenario tells one short story (at most {SCENARIO_LINES_MAX})", steps.len()));
     }
-    Ok(Script { title, clients, steps })
+    Ok(Script { title, clients, servers, steps })
 }
 
 fn parse_client(word: &str, clients: usize) -> Result<usize, String> {
@@ -155,11 +207,66 @@ pub fn parse_duration(word: &str) -> Result<u64, String> {
     number.parse::<u64>().map(|n| n * scale).map_err(|_| format!("`{word}` is not a duration"))
 }
 
-fn parse_step(words: &[&str], clients: usize) -> Result<Step, String> {
+/// Parses a server: `N`, `leader`, `follower` (`rest` only where `allow_rest`).
+fn parse_server(word: &str, servers: usize, allow_rest: bool) -> Result<ServerRef, String> {
+    match word {
+        "leader" => Ok(ServerRef::Leader),
+        "follower" => Ok(ServerRef::Follower),
+        "rest" if allow_rest => Ok(ServerRef::Rest),
+        number => match number.parse::<usize>() {
+            Ok(n) if (1..=servers).contains(&n) => Ok(ServerRef::Number(n - 1)),
+            _ => Err(format!("`{word}` is not a server (1..={servers}, leader, follower)")),
+        },
+    }
+}
+
+/// `partition A B | C D` (symmetric) or `partition A -> B C` (one-way).
+fn parse_partition(words: &[&str], servers: usize) -> Result<Step, String> {
+    let one_way = words.contains(&"->");
+    let separator = if one_way { "->" } else { "|" };
+    let groups = words
+        .split(|w| *w == separator)
+        .map(|group| group.iter().map(|w| parse_server(w, servers, true)).collect::<Result<Vec<_>, _>>())
+        .collect::<Result<Vec<_>, _>>()?;
+    if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
+        return Err("partition A B | C D, or partition A -> B C".into());
+    }
+    Ok(Step::Partition(groups, one_way))
+}
+
+fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, String> {
     match words {
         ["restart"] => Ok(Step::Restart),
+        ["restart", server] => match parse_server(server, servers, false)? {
+            ServerRef::Number(n) => Ok(Step::RestartServer(n)),
+            _ => Err("restart takes a server number".into()),
+        },
+        ["partition", rest @ ..] => parse_partition(rest, servers),
+        ["heal"] => Ok(Step::Heal),
+        ["wait", "for", "leader"] => Ok(Step::WaitForLeader { all: false }),
+        ["wait", "for", "all"] => Ok(Step::WaitForLeader { all: true }),
+        ["expect", "leader", server] => match parse_server(server, servers, false)? {
+            ServerRef::Number(n) => Ok(Step::ExpectLeader(n)),
+            _ => Err("expect leader takes a server number".into()),
+        },
+        ["client", client, "on", server] => {
+            Ok(Step::ClientOn(parse_client(client, clients)?, parse_server(server, servers, false)?))
+        }
+        ["crash", first, rest @ ..]
+            if servers > 1 && !["tearing", "keeping", "keeping-epochs-only", "before", "after"].contains(first) =>
+        {
+            let server = parse_server(first, servers, false)?;
+            match parse_crash(rest)? {
+                Step::Crash(point, mode) => Ok(Step::CrashServer(server, point, mode)),
+                _ => unreachable!("parse_crash returns a crash"),
+            }
+        }
         ["wait", duration] => Ok(Step::Wait(parse_duration(duration)?)),
         ["slow", "fsync", duration] => Ok(Step::SlowFsync(parse_duration(duration)?)),
+        ["slow", "fsync", duration, "on", server] => match parse_server(server, servers, false)? {
+            ServerRef::Number(n) => Ok(Step::SlowFsyncOn(parse_duration(duration)?, n)),
+            _ => Err("slow fsync D on N takes a server number".into()),
+        },
         ["crash", rest @ ..] => parse_crash(rest),
         ["expect", client, rest @ ..] => Ok(Step::Expect(parse_client(client, clients)?, parse_expectation(rest)?)),
         [client, "disconnect"] => Ok(Step::Disconnect(parse_client(client, clients)?)),
@@ -182,13 +289,15 @@ fn parse_crash(words: &[&str]) -> Result<Step, String> {
     let (mode, rest) = match words {
         ["tearing", rest @ ..] => (Some(CrashMode::TearTail), rest),
         ["keeping", rest @ ..] => (Some(CrashMode::KeepPrefix), rest),
+        ["keeping-epochs-only", rest @ ..] => (Some(CrashMode::KeepEpochFilesOnly), rest),
         rest => (Some(CrashMode::LoseUnsynced), rest),
     };
     let point = match rest {
         [] => None,
         ["before", "fsync"] => Some(CrashPoint::BeforeFsync),
         ["after", "fsync"] => Some(CrashPoint::AfterFsync),
-        _ => return Err("crash [tearing|keeping] [before fsync|after fsync]".into()),
+        ["before", "current", "epoch", "fsync"] => Some(CrashPoint::BeforeCurrentEpochFsync),
+        _ => return Err("crash [N|leader|follower] [tearing|keeping|keeping-epochs-only] [before fsync|after fsync|before current epoch fsync]".into()),
     };
     Ok(Step::Crash(point, mode))
 }
@@ -296,7 +405,7 @@ fn event_name(kind: i32) -> &'static str {
 /// Parses and runs a scenario; `Err` says which line failed and why, or which checker.
 pub fn run(text: &str, print_trace: bool) -> Result<(), String> {
     let script = parse(text)?;
-    let mut world = World::scripted(0, script.clients, print_trace);
+    let mut world = World::scripted_ensemble(0, script.clients, script.servers, print_trace);
     let mut interpreter = Interpreter { last_op: vec![None; script.clients] };
     for (line, step) in &script.steps {
         interpreter.step(&mut world, step).map_err(|why| format!("{}: line {line}: {why}", script.title))?;
@@ -346,7 +455,41 @@ impl Interpreter {
             Step::Crash(None, mode) => world.crash_now(*mode),
             Step::Crash(Some(point), mode) => world.arm_crash(*point, *mode),
             Step::SlowFsync(ms) => world.slow_next_fsync(*ms),
-            Step::Restart => world.restart(),
+            Step::SlowFsyncOn(ms, server) => world.slow_next_fsync_on(*server, *ms),
+            Step::Restart => {
+                for server in 0..world.server_count() {
+                    world.restart_server(server);
+                }
+            }
+            Step::RestartServer(server) => world.restart_server(*server),
+            Step::CrashServer(server, point, mode) => {
+                let server = resolve(world, *server)?;
+                match point {
+                    None => world.crash_server_now(server, *mode),
+                    Some(point) => world.arm_crash_on(server, *point, *mode),
+                }
+            }
+            Step::Partition(groups, one_way) => {
+                let groups = resolve_groups(world, groups)?;
+                world.partition(&groups, *one_way);
+            }
+            Step::Heal => world.unpartition(),
+            Step::ClientOn(client, server) => {
+                let server = resolve(world, *server)?;
+                world.move_client(*client, server);
+            }
+            Step::WaitForLeader { all } => {
+                let all = *all;
+                if !run_while(world, |w| w.leader().is_some() && w.serving_quorum(all)) {
+                    return Err(format!("no leader with {} serving", if all { "every server" } else { "a quorum" }));
+                }
+            }
+            Step::ExpectLeader(server) => {
+                if world.leader() != Some(*server) {
+                    let got = world.leader().map(|l| l + 1);
+                    return Err(format!("expected leader {}, got {got:?}", server + 1));
+                }
+            }
             Step::Wait(ms) => {
                 world.run_until(world.now() + ms);
             }
@@ -418,6 +561,41 @@ impl Interpreter {
     }
 }
 
+/// The server a reference names now.
+fn resolve(world: &World, server: ServerRef) -> Result<usize, String> {
+    match server {
+        ServerRef::Number(n) => Ok(n),
+        ServerRef::Leader => world.leader().ok_or("there is no established leader".into()),
+        ServerRef::Follower => {
+            let leader = world.leader();
+            (0..world.server_count())
+                .find(|&i| Some(i) != leader && world.node_of(i).is_some_and(|n| n.is_serving()))
+                .ok_or("there is no serving follower".into())
+        }
+        ServerRef::Rest => Err("`rest` only names servers in a partition".into()),
+    }
+}
+
+/// The groups of a partition line, `rest` expanded to every server not named.
+fn resolve_groups(world: &World, groups: &[Vec<ServerRef>]) -> Result<Vec<Vec<usize>>, String> {
+    let mut named = Vec::new();
+    for server in groups.iter().flatten().filter(|s| **s != ServerRef::Rest) {
+        named.push(resolve(world, *server)?);
+    }
+    let mut resolved = Vec::new();
+    for group in groups {
+        let mut members = Vec::new();
+        for server in group {
+            match server {
+                ServerRef::Rest => members.extend((0..world.server_count()).filter(|i| !named.contains(i))),
+                other => members.push(resolve(world, *other)?),
+            }
+        }
+        resolved.push(members);
+    }
+    Ok(resolved)
+}
+
 /// Waits for client `client` to receive `kind` on `path`; `Err` lists what it got instead.
 fn wait_for_event(world: &mut World, client: usize, kind: &str, path: &str) -> Result<(), Vec<String>> {
     let mut seen = Vec::new();
@@ -458,5 +636,44 @@ mod tests {
             "line 3: client c2 does not exist (clients are c1..c1): `c2 get /a`"
         );
         assert_eq!(parse("clients 1").unwrap_err(), "the first line must be `scenario: TITLE`");
+    }
+
+    #[test]
+    fn parses_the_ensemble_commands() {
+        let script = parse(
+            "scenario: e\nclients 1\nservers 3\nwait for leader\nexpect leader 3\npartition leader | rest\n\
+             partition 3 -> 1 2\nheal\nclient c1 on follower\ncrash 2 keeping-epochs-only before current epoch fsync\n\
+             restart 2\nslow fsync 2s on 1\nwait for all\n",
+        )
+        .unwrap();
+        assert_eq!(script.servers, 3);
+        let steps: Vec<Step> = script.steps.into_iter().map(|(_, step)| step).collect();
+        assert_eq!(
+            steps,
+            vec![
+                Step::WaitForLeader { all: false },
+                Step::ExpectLeader(2),
+                Step::Partition(vec![vec![ServerRef::Leader], vec![ServerRef::Rest]], false),
+                Step::Partition(
+                    vec![vec![ServerRef::Number(2)], vec![ServerRef::Number(0), ServerRef::Number(1)]],
+                    true
+                ),
+                Step::Heal,
+                Step::ClientOn(0, ServerRef::Follower),
+                Step::CrashServer(
+                    ServerRef::Number(1),
+                    Some(CrashPoint::BeforeCurrentEpochFsync),
+                    Some(CrashMode::KeepEpochFilesOnly)
+                ),
+                Step::RestartServer(1),
+                Step::SlowFsyncOn(2000, 0),
+                Step::WaitForLeader { all: true },
+            ]
+        );
+        assert_eq!(parse("scenario: e\nclients 1\nservers 4").unwrap_err(), "line 3: `servers N` takes 1, 3 or 5");
+        assert_eq!(
+            parse("scenario: e\nclients 1\nservers 3\nrestart 7").unwrap_err(),
+            "line 4: `7` is not a server (1..=3, leader, follower): `restart 7`"
+        );
     }
 }

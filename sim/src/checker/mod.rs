@@ -1,16 +1,22 @@
 //! Checkers, one file per property (STYLE.md rule 8). Each opens with the source of its
 //! property.
 //!
-//! Most judge the [`History`] after the run, from what clients observed. Two are online and
-//! run inside the world: [`durability`] (at every restart) and [`node_invariants`] (after
-//! every input).
+//! Most judge the [`History`] after the run, from what clients observed. Some are online and
+//! run inside the world: [`durability`] (at every restart of a standalone node),
+//! [`node_invariants`] (after every input), and for ensembles [`primary`] and
+//! [`replica_digests`] (after every input), [`committed_prefix`] (as replicas commit) and
+//! [`acknowledged`] (at the end).
 
+pub mod acknowledged;
+pub mod committed_prefix;
 pub mod durability;
 pub mod ephemerals;
 pub mod fifo;
 pub mod linearizable;
 pub mod liveness;
 pub mod node_invariants;
+pub mod primary;
+pub mod replica_digests;
 pub mod sequential;
 pub mod watches;
 

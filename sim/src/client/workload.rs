@@ -94,7 +94,14 @@ impl SimClient {
         let (request, kind) = match cx.rng.weighted(&weights) {
             0 => self.register_op(cx),
             1 => (self.watch_op(cx), OpKind::Plain),
-            2 => (self.ephemeral_op(cx), OpKind::Plain),
+            2 => {
+                // In an ensemble a plain read may be served by a lagging follower (ZooKeeper
+                // promises sequential consistency per session, not linearizable reads), so
+                // reads judged across clients there go after a sync.
+                let request = self.ephemeral_op(cx);
+                let synced = cx.options.servers > 1 && matches!(request, Request::Exists(_));
+                (request, if synced { OpKind::ReadAfterSync } else { OpKind::Plain })
+            }
             3 => (self.sequential_op(cx), OpKind::Plain),
             4 => (self.container_op(cx), OpKind::Plain),
             _ => (Request::CloseSession, OpKind::Plain),

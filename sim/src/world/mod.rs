@@ -1,4 +1,13 @@
-//! The world: one standalone node, its disk, the network and the clients, over virtual time.
+//! The world: a standalone node or an ensemble of 3 or 5, each server with its own disk and
+//! clock, the client network, the peer links, and the clients, over virtual time.
+//!
+//! An ensemble member is driven like the standalone node plus its peer traffic
+//! ([`peer_io`]): `Send` goes over a FIFO link that breaks on loss, every durable output
+//! (`Persist`, `PersistEpoch`, `Truncate`, `ResetToSnapshot`) goes through the member's disk
+//! and is acknowledged in token order after its fsync, and `Restart` rebuilds the node from
+//! its disk. Clients start spread over the members and move to the next one whenever their
+//! connection dies, resuming their session. After every input the ensemble checkers see the
+//! member's state.
 //!
 //! A swarm run ([`World::swarm`]) has a safety phase with the faults the options switched on,
 //! then heals everything for a liveness phase in which every client must complete a write.
@@ -9,19 +18,25 @@
 
 mod describe;
 mod node_io;
+mod peer_io;
 
+use crate::checker::committed_prefix::CommittedPrefix;
 use crate::checker::durability::Durability;
+use crate::checker::primary::Primaries;
+use crate::checker::replica_digests::ReplicaDigests;
 use crate::checker::{self, Coverage, Violation};
 use crate::client::{ClientMessage, Context, Link, Shared, SimClient};
 use crate::disk::Disk;
 use crate::history::{History, OpKind};
 use crate::network::{Delivery, Direction, Network};
 use crate::options::{CrashMode, Options};
+use crate::peers::PeerNetwork;
 use crate::queue::EventQueue;
 use crate::rng::{SimRng, Stream};
 use crate::trace::Trace;
-use zab_core::node::{Config, Node, Snapshot};
+use zab_core::node::{Config, Node, PeerMessage, PeerRole, ReplicaState, Snapshot};
 use zab_core::proto::{ConnectResponse, ReplyHeader, Request, Response, WatcherEvent};
+use zab_core::ServerId;
 use zab_core::{ConnectionId, PersistToken};
 
 /// A response body as the trace shows it (for scenario failure messages).
@@ -53,13 +68,16 @@ enum Event {
     /// The node notices a connection died.
     ServerNotices(ConnectionId),
     Fsync {
+        server: usize,
         incarnation: u64,
     },
     SnapshotDone {
+        server: usize,
         incarnation: u64,
         id: u64,
     },
     NodeTimer {
+        server: usize,
         incarnation: u64,
         generation: u64,
     },
@@ -67,10 +85,25 @@ enum Event {
         client: usize,
         generation: u64,
     },
+    /// A peer message arrives, if its link is still of this generation.
+    PeerDeliver {
+        from: usize,
+        to: usize,
+        generation: u64,
+        message: Box<PeerMessage>,
+    },
+    /// `server` hears that its link to `peer` (of this generation) broke.
+    PeerNotice {
+        server: usize,
+        peer: usize,
+        generation: u64,
+    },
     Crash,
-    Restart,
+    Restart(usize),
     Clog,
     ClientPause,
+    Partition,
+    Unpartition,
     Heal,
     End,
 }
@@ -82,6 +115,9 @@ pub enum CrashPoint {
     BeforeFsync,
     /// Right after the next fsync completes, before the node hears of it (so before any reply).
     AfterFsync,
+    /// Right after the next write of `currentEpoch` (ensembles), before its fsync: whatever
+    /// was written before it and not yet synced may be lost with it, or survive without it.
+    BeforeCurrentEpochFsync,
 }
 
 /// The phase of a swarm run.
@@ -112,8 +148,20 @@ pub struct RunStats {
     pub torn_tails: u64,
     /// Sessions that clients saw expire.
     pub sessions_expired: u64,
-    /// The node's last zxid at the end (0 if it is down).
+    /// The highest last zxid of a live node at the end (0 if all are down).
     pub last_zxid: i64,
+    /// Servers in the run (1: standalone).
+    pub servers: usize,
+    /// TRUNCs executed (ensembles).
+    pub truncations: u64,
+    /// SNAP syncs executed (ensembles).
+    pub snap_syncs: u64,
+    /// Nodes rebuilt from disk on `Output::Restart`.
+    pub rebuilds: u64,
+    /// Partitions started.
+    pub partitions: u64,
+    /// Established leaders (one per epoch).
+    pub leaders: u64,
 }
 
 /// The outcome of a run.
@@ -163,16 +211,36 @@ impl NodeClock {
     }
 }
 
-/// The simulated world around one standalone node.
-pub struct World {
-    options: Options,
-    queue: EventQueue<Event>,
+/// One server: its node (unless crashed), its disk, its clock and timer.
+struct Server {
+    id: ServerId,
     node: Option<Node>,
+    /// Bumped at every crash and rebuild, so events of an older incarnation are ignored.
     incarnation: u64,
     config: Config,
     clock: NodeClock,
     disk: Disk<Snapshot>,
+    rng_node: SimRng,
+    /// The armed node timer: (local deadline, generation).
+    timer: Option<(u64, u64)>,
+    timer_generation: u64,
+    /// Persist tokens the AckBeforeFsync mutant already reported.
+    acked_early: std::collections::BTreeSet<PersistToken>,
+    /// The standalone durability checker (a restarted ensemble member may lag legitimately).
+    durability: Durability<u64>,
+    /// The last applied zxid the digest checker saw.
+    digest_checked: zab_core::Zxid,
+    /// Committed records already compared with the other replicas.
+    committed_checked: zab_core::Zxid,
+}
+
+/// The simulated world around a standalone node or an ensemble.
+pub struct World {
+    options: Options,
+    queue: EventQueue<Event>,
+    servers: Vec<Server>,
     network: Network,
+    peers: PeerNetwork,
     clients: Vec<SimClient>,
     client_ticks: Vec<(u64, u64)>,
     shared: Shared,
@@ -180,23 +248,22 @@ pub struct World {
     trace: Trace,
     rng_clients: SimRng,
     rng_faults: SimRng,
-    rng_node: SimRng,
-    durability: Durability<u64>,
     violations: Vec<Violation>,
-    /// The armed node timer: (local deadline, generation).
-    timer: Option<(u64, u64)>,
-    timer_generation: u64,
     phase: Phase,
     /// Restart automatically after a crash (swarm) or only when told (scripts).
     auto_restart: bool,
-    armed_crash: Option<(CrashPoint, Option<CrashMode>)>,
-    slow_next_fsync_ms: Option<u64>,
+    /// A crash armed at the next write or fsync of this server (any server if `None`).
+    armed_crash: Option<(CrashPoint, Option<CrashMode>, Option<usize>)>,
+    /// The next fsync (of this server, or of any if `None`) takes at least this long.
+    slow_next_fsync_ms: Option<(u64, Option<usize>)>,
     heal_at: u64,
     ended: bool,
-    /// Persist tokens the AckBeforeFsync mutant already reported.
-    acked_early: std::collections::BTreeSet<PersistToken>,
     /// Every session a client was ever given, for the server-side ephemerals check.
     known_sessions: std::collections::BTreeSet<zab_core::SessionId>,
+    /// Ensemble-wide checkers.
+    primaries: Primaries,
+    replica_digests: ReplicaDigests,
+    committed: CommittedPrefix,
     stats: RunStats,
 }
 
@@ -225,6 +292,10 @@ impl World {
             let at = world.rng_faults.exponential(mean as f64);
             world.queue.schedule(at, Event::ClientPause);
         }
+        if let (true, Some(mean)) = (world.is_ensemble(), world.options.partition_interval_ms_mean) {
+            let at = world.rng_faults.exponential(mean as f64);
+            world.queue.schedule(at, Event::Partition);
+        }
         world
     }
 
@@ -236,27 +307,68 @@ impl World {
         world
     }
 
-    fn new(options: Options, random: bool, print_trace: bool) -> World {
-        let mut config = Config::standalone(options.tick_time_ms);
+    /// A scripted ensemble of `servers` (1: standalone).
+    pub fn scripted_ensemble(seed: u64, clients: usize, servers: usize, print_trace: bool) -> World {
+        let mut options = Options::quiet(seed, clients);
+        options.servers = servers;
+        let mut world = World::new(options, false, print_trace);
+        world.auto_restart = false;
+        world.heal_at = u64::MAX;
+        world
+    }
+
+    fn server_config(options: &Options, id: ServerId) -> Config {
+        let mut config = if options.servers <= 1 {
+            Config::standalone(options.tick_time_ms)
+        } else {
+            let peers = (1..=options.servers as u64).map(|id| (ServerId(id), PeerRole::Participant)).collect();
+            Config::ensemble(id, options.tick_time_ms, peers)
+        };
         config.container_check_interval_ms = options.container_check_interval_ms;
         config.snap_count = options.snap_count;
         #[cfg(feature = "mutants")]
         {
             config.mutant = options.core_mutant;
         }
+        config
+    }
+
+    fn new(options: Options, random: bool, print_trace: bool) -> World {
         let mut trace = Trace::new(print_trace, TRACE_TAIL_MAX);
         trace.line(0, &format!("options {}", options.summary()));
-        let mut rng_node = SimRng::new(options.seed, Stream::Node);
-        let clock = NodeClock { skew_ppm: options.clock_skew_ppm };
-        let node = Node::new(config.clone(), Default::default(), zab_core::Millis(clock.local(0)), rng_node.next_u64());
+        let ensemble = options.servers > 1;
+        let servers = (0..options.servers.max(1))
+            .map(|index| {
+                let id = ServerId(if ensemble { index as u64 + 1 } else { 0 });
+                let config = World::server_config(&options, id);
+                let mut rng_node = SimRng::of_member(options.seed, Stream::Node, index);
+                // Each member's clock has its own error, around the drawn one.
+                let skew_ppm = options.clock_skew_ppm / (index as i64 + 1);
+                let clock = NodeClock { skew_ppm };
+                let now = zab_core::Millis(clock.local(0));
+                let node = Node::new(config.clone(), Default::default(), now, rng_node.next_u64());
+                Server {
+                    id,
+                    node: Some(node),
+                    incarnation: 0,
+                    config,
+                    clock,
+                    disk: Disk::of_member(&options, index),
+                    rng_node,
+                    timer: None,
+                    timer_generation: 0,
+                    acked_early: Default::default(),
+                    durability: Durability::default(),
+                    digest_checked: zab_core::Zxid::ZERO,
+                    committed_checked: zab_core::Zxid::ZERO,
+                }
+            })
+            .collect();
         let mut world = World {
             queue: EventQueue::default(),
-            node: Some(node),
-            incarnation: 0,
-            config,
-            clock,
-            disk: Disk::new(&options),
+            servers,
             network: Network::new(&options),
+            peers: PeerNetwork::new(&options),
             clients: (0..options.clients).map(|id| SimClient::new(id, 0, random)).collect(),
             client_ticks: vec![(u64::MAX, 0); options.clients],
             shared: Shared::default(),
@@ -264,11 +376,7 @@ impl World {
             trace,
             rng_clients: SimRng::new(options.seed, Stream::Clients),
             rng_faults: SimRng::new(options.seed, Stream::Faults),
-            rng_node,
-            durability: Durability::default(),
             violations: Vec::new(),
-            timer: None,
-            timer_generation: 0,
             phase: Phase::Safety,
             auto_restart: true,
             armed_crash: None,
@@ -276,15 +384,29 @@ impl World {
             heal_at: 0,
             ended: false,
             known_sessions: Default::default(),
-            acked_early: Default::default(),
-            stats: RunStats::default(),
+            primaries: Primaries::default(),
+            replica_digests: ReplicaDigests::default(),
+            committed: CommittedPrefix::default(),
+            stats: RunStats { servers: options.servers.max(1), ..RunStats::default() },
             options,
         };
         for client in 0..world.clients.len() {
             world.wake_client(client, client as u64);
         }
-        world.after_node_input();
+        for server in 0..world.servers.len() {
+            world.after_node_input(server);
+        }
         world
+    }
+
+    /// Whether this world runs an ensemble (more than one server).
+    pub fn is_ensemble(&self) -> bool {
+        self.servers.len() > 1
+    }
+
+    /// How many servers there are.
+    pub fn server_count(&self) -> usize {
+        self.servers.len()
     }
 
     /// Virtual time, ms.
@@ -297,9 +419,23 @@ impl World {
         &self.options
     }
 
-    /// The node, unless it is crashed.
+    /// The node of the first server, unless it is crashed.
     pub fn node(&self) -> Option<&Node> {
-        self.node.as_ref()
+        self.servers[0].node.as_ref()
+    }
+
+    /// The node of server `index` (0-based), unless it is crashed.
+    pub fn node_of(&self, index: usize) -> Option<&Node> {
+        self.servers[index].node.as_ref()
+    }
+
+    /// The server index of the established leader, if exactly one node leads and serves.
+    pub fn leader(&self) -> Option<usize> {
+        self.servers.iter().position(|s| {
+            s.node
+                .as_ref()
+                .is_some_and(|n| matches!(n.replica_state(), ReplicaState::Leading { established: true, .. }))
+        })
     }
 
     /// A client.
@@ -385,24 +521,31 @@ impl World {
             Event::ToClient(connection, message) => self.deliver_to_client(connection, message),
             Event::ClientNotices(connection) => self.client_notices(connection),
             Event::ServerNotices(connection) => self.server_notices(connection),
-            Event::Fsync { incarnation } if incarnation == self.incarnation => self.fsync_done(),
-            Event::SnapshotDone { incarnation, id } if incarnation == self.incarnation => {
-                self.trace(format!("disk snapshot {id} in place"));
+            Event::Fsync { server, incarnation } if incarnation == self.servers[server].incarnation => {
+                self.fsync_done(server)
+            }
+            Event::SnapshotDone { server, incarnation, id } if incarnation == self.servers[server].incarnation => {
+                self.trace(format!("n{server} disk snapshot {id} in place"));
                 self.stats.snapshots += 1;
-                if let Err(message) = self.disk.complete_snapshot(id) {
+                if let Err(message) = self.servers[server].disk.complete_snapshot(id) {
                     self.violation(Violation { checker: "durability", message });
                 }
             }
-            Event::NodeTimer { incarnation, generation }
-                if incarnation == self.incarnation && generation == self.timer_generation =>
+            Event::NodeTimer { server, incarnation, generation }
+                if incarnation == self.servers[server].incarnation
+                    && generation == self.servers[server].timer_generation =>
             {
-                self.node_timer()
+                self.node_timer(server)
             }
+            Event::PeerDeliver { from, to, generation, message } => self.peer_deliver(from, to, generation, *message),
+            Event::PeerNotice { server, peer, generation } => self.peer_notice(server, peer, generation),
+            Event::Partition => self.random_partition(),
+            Event::Unpartition => self.unpartition(),
             Event::ClientTick { client, generation } if generation == self.client_ticks[client].1 => {
                 self.client_tick(client)
             }
             Event::Crash => self.random_crash(),
-            Event::Restart => self.restart(),
+            Event::Restart(server) => self.restart_server(server),
             Event::Clog => self.clog(),
             Event::ClientPause => self.random_pause(),
             Event::Heal => self.heal(),
@@ -520,7 +663,7 @@ impl World {
                     header.err,
                     describe::response(&response)
                 ));
-                self.durability.on_reply(header.zxid);
+                self.servers[0].durability.on_reply(header.zxid);
                 self.with_client(index, |client, cx| client.on_reply(cx, connection, header, response));
             }
             ServerMessage::Watch(event) => {
@@ -555,6 +698,29 @@ impl World {
             let now = self.queue.now();
             self.queue.schedule(now + 1, Event::ClientNotices(connection));
             self.queue.schedule(now + 1, Event::ServerNotices(connection));
+        }
+    }
+
+    /// Makes client `index` use server `server`: its next connection goes there, and a live
+    /// connection to another server is cut so the session moves (scripts).
+    pub fn move_client(&mut self, index: usize, server: usize) {
+        self.network.set_target(index, server);
+        if let Link::Up { connection } | Link::Handshake { connection, .. } = self.clients[index].link() {
+            if self.network.server_of(connection) != Some(server) {
+                self.disconnect(index);
+            }
+        }
+        self.trace(format!("c{index} moves to n{server}"));
+    }
+
+    /// Whether a quorum of servers (`all`: every live server) serves clients.
+    pub fn serving_quorum(&self, all: bool) -> bool {
+        let live = self.servers.iter().filter(|s| s.node.is_some()).count();
+        let serving = self.servers.iter().filter(|s| s.node.as_ref().is_some_and(Node::is_serving)).count();
+        if all {
+            serving == live
+        } else {
+            serving > self.servers.len() / 2
         }
     }
 
@@ -599,6 +765,7 @@ impl World {
         let length = self.rng_faults.exponential(self.options.clog_ms_mean as f64);
         let extra = self.rng_faults.range(self.options.clog_ms_mean / 2, self.options.clog_ms_mean * 2);
         self.network.clog(now + length, extra);
+        self.peers.clog(now + length, extra);
         self.trace(format!("net clogged for {length} ms (+{extra} ms per message)"));
         if let Some(mean) = self.options.clog_interval_ms_mean {
             let at = now + self.rng_faults.exponential(mean as f64);
@@ -610,7 +777,10 @@ impl World {
         self.phase = Phase::Liveness;
         self.shared.liveness = true;
         self.network.heal();
-        self.disk.heal();
+        self.peers.heal();
+        for server in &mut self.servers {
+            server.disk.heal();
+        }
         self.armed_crash = None;
         self.trace("HEAL: faults off, liveness phase");
         if self.options.mutant == Some(crate::options::Mutant::NoRestartAfterHeal) {
@@ -618,8 +788,10 @@ impl World {
             self.crash_now(None);
             return;
         }
-        if self.node.is_none() {
-            self.queue.schedule(self.queue.now(), Event::Restart);
+        for index in 0..self.servers.len() {
+            if self.servers[index].node.is_none() {
+                self.queue.schedule(self.queue.now(), Event::Restart(index));
+            }
         }
     }
 
@@ -628,7 +800,11 @@ impl World {
         self.stats.simulated_ms = self.queue.now();
         self.stats.ops = self.history.ops.len();
         self.stats.ops_completed = self.history.ops.iter().filter(|op| op.completion.is_some()).count();
-        self.stats.last_zxid = self.node.as_ref().map_or(0, |node| node.last_zxid().0);
+        self.stats.last_zxid =
+            self.servers.iter().filter_map(|s| s.node.as_ref()).map(|n| n.last_zxid().0).max().unwrap_or(0);
+        if self.is_ensemble() {
+            self.final_ensemble_checks();
+        }
         let (offline, coverage) = checker::check_history(&self.history);
         self.violations.extend(offline);
         if self.heal_at != u64::MAX {
