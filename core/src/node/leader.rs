@@ -526,8 +526,15 @@ impl Node {
 /// Messages from learners, and the leader's clock.
 impl Node {
     pub(super) fn leader_receive(&mut self, now: Millis, from: ServerId, message: QuorumMessage) {
-        if let Some(handle) = self.leader().and_then(|leader| leader.learners.get_mut(&from)) {
-            handle.last_heard = now;
+        match self.leader().and_then(|leader| leader.learners.get_mut(&from)) {
+            Some(handle) => handle.last_heard = now,
+            // A learner this leader dropped (or never registered) must register again: answering
+            // its SYNC or REQUEST would let it serve reads after a sync from a history it no
+            // longer receives (ZooKeeper closes the dropped learner's socket instead).
+            None if !matches!(message, QuorumMessage::FollowerInfo { .. } | QuorumMessage::ObserverInfo { .. }) => {
+                return tracing::debug!(?from, "leader ignores a learner it does not hold");
+            }
+            None => {}
         }
         match message {
             QuorumMessage::FollowerInfo { zxid, .. } => self.leader_on_learner_info(now, from, zxid.epoch(), false),
