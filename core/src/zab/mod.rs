@@ -17,6 +17,8 @@
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use crate::election::{ElectionEpoch, Vote};
 use crate::ids::{Epoch, ServerId, SessionId, Zxid};
 use crate::quorum::{QuorumMessage, WireDatabase, WireNode};
@@ -180,26 +182,44 @@ pub fn database_from_snapshot(tree: &TreeSnapshot, sessions: &[(SessionId, i32)]
 
 /// Rebuilds a tree snapshot at `zxid` (the SNAP packet's) from a received database, with its
 /// sessions. ZooKeeper's reference `-1` (`OPEN_UNSAFE_ACL_ID`, the open ACL it never puts in
-/// the cache) gets an entry of its own; other negative references are refused. Structure
-/// (root, parents first) is checked by the caller's `DataTree::from_snapshot`.
+/// the cache) is mapped to the cache's entry for the open ACL when there is one (a client's
+/// create with the open ACL gets a real entry in ZooKeeper's cache, while the root keeps
+/// `-1`), else to an entry of its own; a list cached under several references (ZooKeeper's
+/// cache tolerates it, ours interns each list once) is mapped to its first. Other negative
+/// references are refused. Structure (root, parents first) is checked by the caller's
+/// `DataTree::from_snapshot`.
 pub fn snapshot_from_database(
     zxid: Zxid,
     database: &WireDatabase,
 ) -> Result<(TreeSnapshot, Vec<(SessionId, i32)>), String> {
     let mut acls = Vec::with_capacity(database.acls.len() + 1);
+    let mut by_list: BTreeMap<&[crate::proto::Acl], u64> = BTreeMap::new();
+    let mut canonical: BTreeMap<i64, u64> = BTreeMap::new();
     for (reference, acl) in &database.acls {
         let id = u64::try_from(*reference).map_err(|_| format!("negative ACL reference {reference}"))?;
-        acls.push((id, acl.clone()));
+        let first = *by_list.entry(acl.as_slice()).or_insert(id);
+        if first == id {
+            acls.push((id, acl.clone()));
+        }
+        canonical.insert(*reference, first);
     }
-    let open_id = acls.iter().map(|(id, _)| *id + 1).max().unwrap_or(0);
-    if database.nodes.iter().any(|node| node.acl_ref == -1) {
-        acls.push((open_id, crate::proto::Acl::open_unsafe()));
-    }
+    let open = crate::proto::Acl::open_unsafe();
+    let open_id = match by_list.get(open.as_slice()) {
+        Some(id) => *id,
+        None => {
+            let id = acls.iter().map(|(id, _)| *id + 1).max().unwrap_or(0);
+            if database.nodes.iter().any(|node| node.acl_ref == -1) {
+                acls.push((id, open));
+            }
+            id
+        }
+    };
     let mut nodes = Vec::with_capacity(database.nodes.len());
     for node in &database.nodes {
-        let acl = match node.acl_ref {
-            -1 => open_id,
-            reference => u64::try_from(reference).map_err(|_| format!("negative ACL reference {reference}"))?,
+        let acl = match (node.acl_ref, canonical.get(&node.acl_ref)) {
+            (-1, _) => open_id,
+            (_, Some(id)) => *id,
+            (reference, None) => u64::try_from(reference).map_err(|_| format!("negative ACL reference {reference}"))?,
         };
         let s = node.stat;
         nodes.push(SnapshotNode {

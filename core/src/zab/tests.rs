@@ -90,3 +90,48 @@ fn notifications_map_to_the_wire_and_back() {
     let old = crate::quorum::Notification { peer_epoch: None, version: 0, ..wire };
     assert_eq!(notification_from_wire(&old).vote.peer_epoch, Epoch(2));
 }
+
+/// The first SNAP database of the captured Apache ZooKeeper 3.8 ensemble
+/// (`core/tests/fixtures/quorum/`), decoded.
+fn captured_database() -> WireDatabase {
+    let text = include_str!("../../tests/fixtures/quorum/quorum_frames.txt");
+    let hex = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| fields.get(3) == Some(&"database"))
+        .map(|fields| fields[4])
+        .expect("a captured database");
+    let bytes: Vec<u8> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
+    WireDatabase::decode(&bytes).expect("a valid database")
+}
+
+#[test]
+fn a_real_snap_database_with_the_open_acl_both_cached_and_as_minus_one_loads() {
+    // An Apache leader's SNAP: the root keeps -1 while client-created nodes with the open ACL
+    // reference a cache entry for the same list. Mapping -1 to an entry of its own interned
+    // the open list twice and the learner refused the SNAP ("appears twice").
+    let database = captured_database();
+    let open: Vec<i64> = database.acls.iter().filter(|(_, acl)| *acl == Acl::open_unsafe()).map(|(r, _)| *r).collect();
+    assert_eq!(open.len(), 1, "the open ACL is cached once");
+    assert_eq!(database.nodes[0].acl_ref, -1, "the root uses -1");
+    let (snapshot, _) = snapshot_from_database(Zxid::ZERO, &database).expect("valid");
+    assert_eq!(snapshot.acls.len(), database.acls.len(), "no entry added for -1");
+    assert_eq!(snapshot.nodes[0].acl, open[0] as u64, "the root shares the cached open ACL");
+    let tree = DataTree::from_snapshot(snapshot).expect("the tree accepts it");
+    assert_eq!(tree.snapshot().nodes.len(), database.nodes.len());
+}
+
+#[test]
+fn a_list_cached_under_two_references_is_interned_once() {
+    let mut database = captured_database();
+    let (reference, acl) = database.acls[0].clone();
+    let twin = database.acls.iter().map(|(r, _)| *r).max().expect("acls") + 1;
+    database.acls.push((twin, acl));
+    let node = database.nodes.iter().position(|n| n.acl_ref == reference).expect("a node using it");
+    database.nodes[node].acl_ref = twin;
+    let (snapshot, _) = snapshot_from_database(Zxid::ZERO, &database).expect("valid");
+    assert_eq!(snapshot.acls.len(), database.acls.len() - 1);
+    assert_eq!(snapshot.nodes[node].acl, reference as u64);
+    DataTree::from_snapshot(snapshot).expect("the tree accepts it");
+}

@@ -1,0 +1,493 @@
+//! Mixed ensembles: `zab server` processes and Apache ZooKeeper 3.8 servers
+//! (`QuorumPeerMain`) on loopback in one three-server ensemble. Each scenario elects a
+//! leader, writes through every member with a raw client, reads everything back from every
+//! member after `sync`, kills the leader once so that leadership moves to the other
+//! implementation, and checks that every member ends with the same data.
+//!
+//! Without Java or `/usr/share/java/zookeeper.jar` the tests print SKIPPED, unless
+//! `ZAB_REQUIRE_ORACLE` is set (then they fail).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use zab_core::proto::{
+    decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
+    CreateRequest, PathRequest, PathWatchRequest, Request, RequestHeader, Response,
+};
+use zab_core::{ErrorCode, SessionId, Zxid};
+
+/// Elections include a JVM start, so this is longer than the zab-only ensemble test's.
+const DEADLINE: Duration = Duration::from_secs(60);
+const SERVERS: usize = 3;
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+
+/// The children of /data, sorted, with their data.
+type View = Vec<(String, Vec<u8>)>;
+
+/// Which implementation a member runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Apache,
+    Zab,
+}
+
+/// Whether the environment demands the oracle (CI sets `ZAB_REQUIRE_ORACLE=1`).
+fn oracle_required() -> bool {
+    std::env::var_os("ZAB_REQUIRE_ORACLE").is_some_and(|v| v != "0")
+}
+
+/// The Debian package's classpath (with slf4j-simple, so its log shows), or `None` when Java
+/// or the jar is missing.
+fn classpath() -> Option<String> {
+    let java = Command::new("java").arg("-version").stderr(Stdio::null()).status().ok()?;
+    if !java.success() || !Path::new(ZOOKEEPER_JAR).exists() {
+        return None;
+    }
+    let mut jars = vec![ZOOKEEPER_JAR.to_string(), "/usr/share/java/zookeeper-jute.jar".to_string()];
+    for extra in [
+        "slf4j-api.jar",
+        "slf4j-simple.jar",
+        "netty-handler.jar",
+        "netty-transport.jar",
+        "netty-common.jar",
+        "netty-buffer.jar",
+        "netty-codec.jar",
+        "netty-resolver.jar",
+        "netty-transport-native-unix-common.jar",
+        "commons-io.jar",
+        "commons-cli.jar",
+        "jackson-databind.jar",
+        "jackson-core.jar",
+        "jackson-annotations.jar",
+        "metrics-core.jar",
+        "snappy-java.jar",
+        "audience-annotations.jar",
+    ] {
+        let path = format!("/usr/share/java/{extra}");
+        if Path::new(&path).exists() {
+            jars.push(path);
+        }
+    }
+    Some(jars.join(":"))
+}
+
+/// Distinct ports nobody listens on right now.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("address").port()).collect()
+}
+
+/// One member: its implementation, directory, client port and process (killed on drop).
+struct Member {
+    id: usize,
+    kind: Kind,
+    dir: PathBuf,
+    client_port: u16,
+    classpath: String,
+    /// JVM `-D` properties of an Apache member.
+    properties: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).expect("log");
+        let mut command = match self.kind {
+            Kind::Zab => {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_zab"));
+                command.args(["server", "--config"]).arg(self.dir.join("zoo.cfg")).env("RUST_LOG", "info");
+                command
+            }
+            Kind::Apache => {
+                let mut command = Command::new("java");
+                command
+                    .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+                    .arg("-Dorg.slf4j.simpleLogger.defaultLogLevel=info")
+                    .args(self.properties.iter().map(|p| format!("-D{p}")))
+                    .arg("-cp")
+                    .arg(&self.classpath)
+                    .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+                    .arg(self.dir.join("zoo.cfg"));
+                command
+            }
+        };
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log clone"))
+            .stderr(log)
+            .spawn()
+            .expect("start the server");
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+        }
+    }
+
+    /// `srvr`'s Mode, or `None` when not serving or not reachable.
+    fn mode(&self) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        stream.write_all(b"srvr").ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        text.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::to_string)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Three members sharing one temp dir.
+struct Ensemble {
+    _dir: tempfile::TempDir,
+    members: Vec<Member>,
+}
+
+impl Ensemble {
+    /// Starts one member of each kind given, as server.1, server.2, server.3; `None` when
+    /// Apache ZooKeeper cannot run here (and the oracle is not required).
+    fn start(kinds: [Kind; SERVERS], apache_properties: &[&str]) -> Option<Ensemble> {
+        let Some(classpath) = classpath() else {
+            assert!(!oracle_required(), "ZAB_REQUIRE_ORACLE is set but Java or {ZOOKEEPER_JAR} is missing");
+            eprintln!("SKIPPED: Apache ZooKeeper (Debian package `zookeeper`) or Java is not installed");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports = free_ports(3 * SERVERS);
+        let lines: String = (0..SERVERS)
+            .map(|i| {
+                let (client, quorum, election) = (ports[i], ports[SERVERS + i], ports[2 * SERVERS + i]);
+                format!("server.{}=127.0.0.1:{quorum}:{election}:participant;127.0.0.1:{client}\n", i + 1)
+            })
+            .collect();
+        let mut members = Vec::new();
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let member_dir = dir.path().join(format!("s{}", i + 1));
+            let data = member_dir.join("data");
+            fs::create_dir_all(&data).expect("data dir");
+            fs::write(data.join("myid"), format!("{}\n", i + 1)).expect("myid");
+            let config = format!(
+                "tickTime=200\ninitLimit=25\nsyncLimit=10\ndataDir={}\npreAllocSize=64\n4lw.commands.whitelist=*\n\
+                 admin.enableServer=false\nmaxClientCnxns=0\n{lines}",
+                data.display()
+            );
+            fs::write(member_dir.join("zoo.cfg"), config).expect("zoo.cfg");
+            let client_port = ports[i];
+            members.push(Member {
+                id: i + 1,
+                kind,
+                dir: member_dir,
+                client_port,
+                classpath: classpath.clone(),
+                properties: apache_properties.iter().map(|p| p.to_string()).collect(),
+                child: None,
+            });
+        }
+        for member in &mut members {
+            member.start();
+        }
+        Some(Ensemble { _dir: dir, members })
+    }
+
+    fn logs(&self) -> String {
+        self.members.iter().map(|m| format!("--- server.{} ({:?}) ---\n{}", m.id, m.kind, m.log())).collect()
+    }
+
+    /// Waits until the running members report one leader and the rest followers; returns
+    /// the leader's index.
+    fn wait_for_roles(&self) -> usize {
+        let start = Instant::now();
+        loop {
+            let modes: Vec<(usize, Option<String>)> = self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.child.is_some())
+                .map(|(i, m)| (i, m.mode()))
+                .collect();
+            let leaders: Vec<usize> =
+                modes.iter().filter(|(_, m)| m.as_deref() == Some("leader")).map(|(i, _)| *i).collect();
+            let followers = modes.iter().filter(|(_, m)| m.as_deref() == Some("follower")).count();
+            if leaders.len() == 1 && followers == modes.len() - 1 {
+                return leaders[0];
+            }
+            assert!(start.elapsed() < DEADLINE, "no leader and followers: {modes:?}\n{}", self.logs());
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Every running member's view after `sync`: the children of /data and their data.
+    fn views(&self) -> Vec<(usize, View)> {
+        self.members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|member| {
+                let view = read_view(member.client_port)
+                    .unwrap_or_else(|error| panic!("server.{}: {error}\n{}", member.id, self.logs()));
+                (member.id, view)
+            })
+            .collect()
+    }
+
+    /// Creates five nodes through every running member; returns what they hold.
+    fn write_through_all(&self, round: &str, expected: &mut BTreeSet<(String, Vec<u8>)>) {
+        for member in self.members.iter().filter(|m| m.child.is_some()) {
+            let mut client = Client::connect(member.client_port)
+                .unwrap_or_else(|error| panic!("connect to server.{}: {error}\n{}", member.id, self.logs()));
+            for k in 0..5 {
+                let name = format!("{round}-m{}-{k}", member.id);
+                let data = format!("{round} through server.{} ({:?})", member.id, member.kind).into_bytes();
+                let created = client.create(&format!("/data/{name}"), &data, 0);
+                match created {
+                    Ok(Ok(_)) => {}
+                    other => panic!("create {name} through server.{}: {other:?}\n{}", member.id, self.logs()),
+                }
+                expected.insert((name, data));
+            }
+        }
+    }
+
+    /// Asserts that every running member holds exactly `expected` under /data.
+    fn assert_all_hold(&self, expected: &BTreeSet<(String, Vec<u8>)>) {
+        let expected: View = expected.iter().cloned().collect();
+        for (id, view) in self.views() {
+            assert_eq!(view, expected, "server.{id} differs\n{}", self.logs());
+        }
+    }
+}
+
+/// The children of /data and their data, after `sync`.
+fn read_view(port: u16) -> io::Result<View> {
+    let mut client = Client::connect(port)?;
+    client.sync("/data")?;
+    let mut children = client.get_children("/data")?;
+    children.sort();
+    children.into_iter().map(|child| Ok((child.clone(), client.get_data(&format!("/data/{child}"))?))).collect()
+}
+
+/// A minimal blocking ZooKeeper client over the core's codec.
+struct Client {
+    stream: TcpStream,
+    xid: i32,
+}
+
+impl Client {
+    fn connect(port: u16) -> io::Result<Client> {
+        Client::connect_with_timeout(port, 30_000)
+    }
+
+    fn connect_with_timeout(port: u16, timeout_ms: i32) -> io::Result<Client> {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid(0),
+            timeout_ms,
+            session_id: SessionId(0),
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        };
+        stream.write_all(&frame(encode_connect_request(&request)))?;
+        let response = decode_connect_response(&read_frame(&mut stream)?).map_err(io::Error::other)?;
+        if response.timeout_ms <= 0 {
+            return Err(io::Error::other("session refused"));
+        }
+        Ok(Client { stream, xid: 0 })
+    }
+
+    fn call(&mut self, opcode: i32, request: &Request) -> io::Result<(ErrorCode, Response)> {
+        self.xid += 1;
+        let header = RequestHeader { xid: self.xid, op: opcode };
+        self.stream.write_all(&frame(encode_request(&header, request)))?;
+        loop {
+            let payload = read_frame(&mut self.stream)?;
+            let (reply, response) = decode_reply(opcode, &payload).map_err(io::Error::other)?;
+            if reply.xid == self.xid {
+                return Ok((reply.err, response));
+            }
+        }
+    }
+
+    fn create(&mut self, path: &str, data: &[u8], flags: i32) -> io::Result<Result<String, ErrorCode>> {
+        let create = CreateRequest { path: path.into(), data: data.to_vec(), acl: Acl::open_unsafe(), flags };
+        Ok(match self.call(op::CREATE, &Request::Create(create))? {
+            (ErrorCode::Ok, Response::Create(created)) => Ok(created),
+            (ErrorCode::Ok, other) => panic!("create answered {other:?}"),
+            (err, _) => Err(err),
+        })
+    }
+
+    fn get_data(&mut self, path: &str) -> io::Result<Vec<u8>> {
+        let request = Request::GetData(PathWatchRequest { path: path.into(), watch: false });
+        match self.call(op::GET_DATA, &request)? {
+            (ErrorCode::Ok, Response::GetData { data, .. }) => Ok(data),
+            other => Err(io::Error::other(format!("getData {path}: {other:?}"))),
+        }
+    }
+
+    fn get_children(&mut self, path: &str) -> io::Result<Vec<String>> {
+        let request = Request::GetChildren(PathWatchRequest { path: path.into(), watch: false });
+        match self.call(op::GET_CHILDREN, &request)? {
+            (ErrorCode::Ok, Response::Children(children)) => Ok(children),
+            other => Err(io::Error::other(format!("getChildren {path}: {other:?}"))),
+        }
+    }
+
+    fn sync(&mut self, path: &str) -> io::Result<()> {
+        match self.call(op::SYNC, &Request::Sync(PathRequest { path: path.into() }))? {
+            (ErrorCode::Ok, Response::Sync(_)) => Ok(()),
+            other => Err(io::Error::other(format!("sync {path}: {other:?}"))),
+        }
+    }
+}
+
+fn read_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix)?;
+    let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
+    stream.read_exact(&mut payload)?;
+    Ok(payload)
+}
+
+/// Kills the leader once and waits for the survivors to elect another one, which must run
+/// the other implementation (with equal zxids the highest id wins, so the mixes below put
+/// both kinds among the two highest ids); returns the killed and the new leader's indexes.
+fn kill_the_leader(ensemble: &mut Ensemble, leader: usize) -> usize {
+    let kind = ensemble.members[leader].kind;
+    ensemble.members[leader].kill();
+    eprintln!("killed the leader server.{} ({kind:?})", leader + 1);
+    let new_leader = ensemble.wait_for_roles();
+    let new_kind = ensemble.members[new_leader].kind;
+    assert_ne!(new_kind, kind, "leadership stayed with {kind:?}: server.{}\n{}", new_leader + 1, ensemble.logs());
+    new_leader
+}
+
+/// The whole scenario for one mix of kinds, Apache members started with these `-D`
+/// properties; returns every member's log, or `None` when skipped.
+fn run_mixed(kinds: [Kind; SERVERS], apache_properties: &[&str]) -> Option<String> {
+    let mut ensemble = Ensemble::start(kinds, apache_properties)?;
+    let started = Instant::now();
+    let leader = ensemble.wait_for_roles();
+    eprintln!("elected server.{} ({:?}) in {:?}", leader + 1, kinds[leader], started.elapsed());
+
+    Client::connect(ensemble.members[0].client_port)
+        .expect("connect")
+        .create("/data", b"", 0)
+        .expect("io")
+        .expect("/data");
+    let mut expected = BTreeSet::new();
+    ensemble.write_through_all("before", &mut expected);
+    ensemble.assert_all_hold(&expected);
+
+    let new_leader = kill_the_leader(&mut ensemble, leader);
+    eprintln!("server.{} ({:?}) leads after the kill", new_leader + 1, kinds[new_leader]);
+    ensemble.write_through_all("after", &mut expected);
+    ensemble.assert_all_hold(&expected);
+
+    // The killed server rejoins as a follower and catches up.
+    ensemble.members[leader].start();
+    ensemble.wait_for_roles();
+    ensemble.assert_all_hold(&expected);
+    assert_eq!(ensemble.views().len(), SERVERS);
+    let logs = ensemble.logs();
+    if std::env::var_os("ZAB_INTEROP_LOGS").is_some() {
+        eprintln!("{logs}");
+    }
+    Some(logs)
+}
+
+// In both mixes the two highest ids run different implementations, so whichever member
+// leads first (zab starts faster than a JVM), the survivors of its death elect the other
+// implementation: with equal zxids the higher id wins, and a lone id 1 never leads two.
+
+#[test]
+fn two_apache_servers_and_one_zab_server_form_an_ensemble() {
+    run_mixed([Kind::Apache, Kind::Apache, Kind::Zab], &[]);
+}
+
+#[test]
+fn one_apache_server_and_two_zab_servers_form_an_ensemble() {
+    run_mixed([Kind::Zab, Kind::Zab, Kind::Apache], &[]);
+}
+
+#[test]
+fn zab_servers_synchronize_from_an_apache_leader_by_snapshot() {
+    let Some(logs) = run_mixed([Kind::Zab, Kind::Zab, Kind::Apache], &["zookeeper.forceSnapshotSync=true"]) else {
+        return;
+    };
+    // Once to server.1 when server.3 takes over, once to server.2 when it rejoins.
+    let snaps = logs.lines().filter(|l| l.contains("LearnerHandler - Sending snapshot last zxid of peer")).count();
+    assert_eq!(snaps, 2, "SNAPs sent by the Apache leader\n{logs}");
+}
+
+#[test]
+fn an_apache_follower_synchronizes_from_a_zab_leader_by_snapshot() {
+    // zab starts faster than a JVM, and ids 2 and 3 outrank 1: a zab server leads.
+    let Some(mut ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
+    let leader = ensemble.wait_for_roles();
+    assert_eq!(ensemble.members[leader].kind, Kind::Zab, "{}", ensemble.logs());
+    let mut client = Client::connect(ensemble.members[leader].client_port).expect("connect");
+    client.create("/data", b"", 0).expect("io").expect("/data");
+    let mut expected = BTreeSet::new();
+    ensemble.write_through_all("before", &mut expected);
+    ensemble.members[0].kill();
+    // More than the leader keeps in memory (ZooKeeper's commitLogCount): only a SNAP can
+    // bring the Apache server back.
+    let behind = zab_core::constants::ZAB_COMMIT_LOG_COUNT_DEFAULT + 20;
+    for k in 0..behind {
+        let name = format!("missed-{k:04}");
+        client.create(&format!("/data/{name}"), b"missed", 0).expect("io").expect("create");
+        expected.insert((name, b"missed".to_vec()));
+    }
+    ensemble.members[0].start();
+    assert_eq!(ensemble.wait_for_roles(), leader);
+    ensemble.write_through_all("after", &mut expected);
+    ensemble.assert_all_hold(&expected);
+    let apache_log = ensemble.members[0].log();
+    let snaps = apache_log.lines().filter(|l| l.contains("Learner - Getting a snapshot from leader")).count();
+    assert_eq!(snaps, 1, "SNAPs the Apache server took\n{}", ensemble.logs());
+}
+
+#[test]
+fn a_zab_leader_expires_a_session_held_through_an_apache_follower() {
+    // zab starts faster than a JVM, and ids 2 and 3 outrank 1: a zab server leads.
+    let Some(ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
+    let leader = ensemble.wait_for_roles();
+    assert_eq!(ensemble.members[leader].kind, Kind::Zab, "{}", ensemble.logs());
+    Client::connect(ensemble.members[leader].client_port)
+        .expect("connect")
+        .create("/data", b"", 0)
+        .expect("io")
+        .expect("/data");
+    let mut holder = Client::connect_with_timeout(ensemble.members[0].client_port, 1_000).expect("connect");
+    holder.create("/data/eph", b"held", 1).expect("io").expect("ephemeral through Apache");
+    let held = BTreeSet::from([("eph".to_string(), b"held".to_vec())]);
+    ensemble.assert_all_hold(&held);
+    drop(holder); // no closeSession: the leader must expire it
+    let start = Instant::now();
+    while ensemble.views().iter().any(|(_, view)| !view.is_empty()) {
+        assert!(start.elapsed() < Duration::from_secs(15), "the ephemeral outlived its session\n{}", ensemble.logs());
+        thread::sleep(Duration::from_millis(200));
+    }
+    ensemble.assert_all_hold(&BTreeSet::new());
+}
