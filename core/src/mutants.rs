@@ -16,14 +16,18 @@ pub enum Mutant {
     ReuseSequentialNumber,
     /// Sends a write's reply before the watch events it triggers.
     WatchAfterReply,
+    /// Counts n/2 acknowledgements (rounded down) as a commit quorum, so a leader cut off
+    /// from the rest of a 3-server ensemble commits alone.
+    QuorumHalf,
 }
 
 impl Mutant {
     /// Every mutant, for sweeps.
-    pub const ALL: [Mutant; 4] = [
+    pub const ALL: [Mutant; 5] = [
         Mutant::ReplyBeforeFsync,
         Mutant::ForgetEphemeralsOnExpiry,
         Mutant::ReuseSequentialNumber,
         Mutant::WatchAfterReply,
+        Mutant::QuorumHalf,
     ];
 }

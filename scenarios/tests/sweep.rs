@@ -221,6 +221,7 @@ fn each_checker_catches_a_deliberately_broken_node() {
         (Core::ForgetEphemeralsOnExpiry, "ephemerals"),
         (Core::ReuseSequentialNumber, "sequential"),
         (Core::WatchAfterReply, "watches"),
+        (Core::QuorumHalf, "linearizable"),
     ] {
         let checkers = core_mutant_caught_by(mutant, checker);
         assert!(checkers.contains(&checker), "{mutant:?} was caught by {checkers:?}, expected {checker}");

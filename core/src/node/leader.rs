@@ -482,12 +482,20 @@ impl Node {
     /// observers, then apply here (watch events, then the client's reply).
     fn leader_maybe_commit(&mut self, now: Millis) {
         let me = self.config.server_id;
+        #[cfg(feature = "mutants")]
+        let quorum_half = self.config.mutant == Some(crate::mutants::Mutant::QuorumHalf);
         loop {
             let voters: BTreeSet<ServerId> = crate::zab::voters(&self.config.peers).into_iter().collect();
             let Some(leader) = self.leader() else { return };
             let Some(entry) = leader.outstanding.first_entry() else { break };
             let acks = &entry.get().acks;
-            if !acks.contains(&me) || !is_quorum(acks.intersection(&voters).count(), voters.len()) {
+            #[allow(unused_mut)] // only the mutants build changes it
+            let mut quorum = is_quorum(acks.intersection(&voters).count(), voters.len());
+            #[cfg(feature = "mutants")]
+            if quorum_half {
+                quorum = acks.intersection(&voters).count() >= voters.len() / 2;
+            }
+            if !acks.contains(&me) || !quorum {
                 break;
             }
             let (zxid, proposal) = entry.remove_entry();
