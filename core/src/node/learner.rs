@@ -163,6 +163,10 @@ impl Node {
             QuorumMessage::Commit { zxid } => self.learner_on_commit(now, zxid),
             QuorumMessage::NewLeader { zxid, .. } => self.learner_on_newleader(now, zxid.epoch()),
             QuorumMessage::UpToDate { .. } => self.learner_on_up_to_date(now),
+            // An Apache ZooKeeper leader expects the NEWLEADER ACK before anything else from a
+            // syncing learner and drops one that answers a PING first ("Next packet was supposed
+            // to be an ACK"); ZooKeeper's learner only answers PINGs once up to date.
+            QuorumMessage::Ping { .. } if phase != LearnerPhase::Broadcast => {}
             QuorumMessage::Ping { zxid, .. } => {
                 let touched = self.learner().map(|l| std::mem::take(&mut l.touched)).unwrap_or_default();
                 let sessions = Some(touched.into_iter().collect());

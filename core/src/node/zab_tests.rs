@@ -423,3 +423,19 @@ fn a_forwarded_sync_waits_for_the_commits_before_the_leaders_sync_to_be_durable_
     assert_eq!(non_election(drain(&mut node)), vec![send(1, QuorumMessage::Ack { zxid: z2 }), reply]);
     assert_eq!(node.last_zxid(), z2);
 }
+
+#[test]
+fn a_syncing_learner_answers_pings_only_once_up_to_date() {
+    // Apache ZooKeeper's leader drops a learner whose next packet after the sync is not the
+    // NEWLEADER ACK; ZooKeeper's learner answers PINGs only after UPTODATE.
+    let mut node = follower_in_sync();
+    quorum(&mut node, Millis(4), 1, QuorumMessage::Diff { zxid: Zxid::ZERO });
+    let ping = QuorumMessage::Ping { zxid: Zxid::ZERO, sessions: None };
+    assert_eq!(non_election(quorum(&mut node, Millis(4), 1, ping.clone())), vec![]);
+    quorum(&mut node, Millis(4), 1, QuorumMessage::NewLeader { zxid: Zxid::new(E1, 0), config: None });
+    node.handle_persisted(Millis(5), PersistToken(1));
+    drain(&mut node);
+    quorum(&mut node, Millis(6), 1, QuorumMessage::UpToDate { zxid: Zxid(-1) });
+    let outputs = non_election(quorum(&mut node, Millis(7), 1, ping));
+    assert_eq!(outputs, vec![send(1, QuorumMessage::Ping { zxid: Zxid::ZERO, sessions: Some(vec![]) })]);
+}

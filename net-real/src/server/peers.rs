@@ -267,14 +267,12 @@ async fn run_quorum_link(
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let mut database_next = false;
-    let mut gate = LearnerPingGate::default();
     loop {
         // Deliver everything whole in the buffer first (bytes may have come with the first packet).
         loop {
             match decode_quorum(&buffer, &mut database_next) {
                 Ok(Some((message, used))) => {
                     buffer.drain(..used);
-                    gate.received(&message);
                     if context.core.send(CoreInput::Peer { from: peer, message }).await.is_err() {
                         return;
                     }
@@ -294,9 +292,6 @@ async fn run_quorum_link(
             },
             message = outgoing.recv() => {
                 let Some(message) = message else { return };
-                if !gate.allows(&message) {
-                    continue;
-                }
                 let bytes = match &message {
                     PeerMessage::Quorum(message) => message.encode(),
                     PeerMessage::SnapDatabase(database) => database.encode_snap_stream(),
@@ -325,36 +320,6 @@ fn decode_quorum(buffer: &[u8], database_next: &mut bool) -> Result<Option<(Peer
     let message = QuorumMessage::from_packet(&packet).map_err(|e| e.to_string())?;
     *database_next = matches!(message, QuorumMessage::Snap { .. });
     Ok(Some((PeerMessage::Quorum(message), used)))
-}
-
-/// Holds back a learner's PING replies until the leader's UPTODATE, as ZooKeeper's
-/// `Learner.syncWithLeader` does (it ignores PING while syncing). A 3.8 leader that has sent
-/// NEWLEADER reads the learner's next packet and drops the learner unless it is the ACK
-/// ("Next packet was supposed to be an ACK, but received packet: PING"); the core answers
-/// PINGs at once but ACKs NEWLEADER only once the epoch is durable, so a PING arriving in
-/// between overtook the ACK. The link is a learner's when LEADERINFO came in on it; a
-/// leader's links are never gated.
-#[derive(Debug, Default)]
-struct LearnerPingGate {
-    learner: bool,
-    up_to_date: bool,
-}
-
-impl LearnerPingGate {
-    /// Notes an incoming message.
-    fn received(&mut self, message: &PeerMessage) {
-        match message {
-            PeerMessage::Quorum(QuorumMessage::LeaderInfo { .. }) => self.learner = true,
-            PeerMessage::Quorum(QuorumMessage::UpToDate { .. }) => self.up_to_date = true,
-            _ => {}
-        }
-    }
-
-    /// Whether an outgoing message may go now (a held-back PING reply is dropped: the
-    /// leader pings again every half tick).
-    fn allows(&self, message: &PeerMessage) -> bool {
-        !(self.learner && !self.up_to_date && matches!(message, PeerMessage::Quorum(QuorumMessage::Ping { .. })))
-    }
 }
 
 async fn read_more(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {
@@ -507,28 +472,5 @@ async fn serve_election(
             notification = outgoing.recv() => pending = Some(notification?),
             replacement = accepted.recv() => return replacement,
         }
-    }
-}
-
-#[cfg(test)]
-mod ping_gate_tests {
-    use super::*;
-    use zab_core::Zxid;
-
-    fn quorum(message: QuorumMessage) -> PeerMessage {
-        PeerMessage::Quorum(message)
-    }
-
-    #[test]
-    fn a_learner_sends_no_ping_between_leaderinfo_and_uptodate() {
-        let ping = quorum(QuorumMessage::Ping { zxid: Zxid(5), sessions: Some(vec![]) });
-        let ack = quorum(QuorumMessage::Ack { zxid: Zxid(0x1_0000_0000) });
-        let mut gate = LearnerPingGate::default();
-        assert!(gate.allows(&ping), "before LEADERINFO the link's role is unknown");
-        gate.received(&quorum(QuorumMessage::LeaderInfo { zxid: Zxid(0x1_0000_0000), protocol_version: 0x10000 }));
-        assert!(!gate.allows(&ping), "syncing: the PING reply would overtake NEWLEADER's ACK");
-        assert!(gate.allows(&ack));
-        gate.received(&quorum(QuorumMessage::UpToDate { zxid: Zxid(0x1_0000_0000) }));
-        assert!(gate.allows(&ping), "broadcasting: PINGs are answered");
     }
 }
