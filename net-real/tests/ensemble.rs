@@ -24,6 +24,14 @@ use zab_core::{ErrorCode, SessionId, Zxid};
 const DEADLINE: Duration = Duration::from_secs(30);
 const SERVERS: usize = 3;
 
+/// The tests of this file run one at a time: each picks free ports, releases them, then starts
+/// servers on them, and a test running alongside could be handed the same ports in between.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Distinct ports nobody listens on right now.
 fn free_ports(count: usize) -> Vec<u16> {
     let listeners: Vec<std::net::TcpListener> =
@@ -297,6 +305,7 @@ fn write_until_stopped(ports: Vec<u16>, stop: Arc<AtomicBool>) -> Vec<(String, I
 
 #[test]
 fn an_ensemble_elects_replicates_and_survives_the_loss_of_its_leader() {
+    let _serial = serial();
     let started = Instant::now();
     let mut ensemble = Ensemble::start();
     let leader = ensemble.wait_for_roles();
@@ -381,6 +390,7 @@ fn an_ensemble_elects_replicates_and_survives_the_loss_of_its_leader() {
 
 #[test]
 fn a_rolling_restart_under_load_loses_no_acknowledged_write() {
+    let _serial = serial();
     let mut ensemble = Ensemble::start();
     ensemble.wait_for_roles();
     Client::connect(ensemble.members[0].client_port)

@@ -37,6 +37,14 @@ enum Kind {
     Zab,
 }
 
+/// The tests of this file run one at a time: each picks free ports, releases them, then starts
+/// servers on them, and a test running alongside could be handed the same ports in between.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether the environment demands the oracle (CI sets `ZAB_REQUIRE_ORACLE=1`).
 fn oracle_required() -> bool {
     std::env::var_os("ZAB_REQUIRE_ORACLE").is_some_and(|v| v != "0")
@@ -422,16 +430,19 @@ fn run_mixed(kinds: [Kind; SERVERS], apache_properties: &[&str]) -> Option<Strin
 
 #[test]
 fn two_apache_servers_and_one_zab_server_form_an_ensemble() {
+    let _serial = serial();
     run_mixed([Kind::Apache, Kind::Apache, Kind::Zab], &[]);
 }
 
 #[test]
 fn one_apache_server_and_two_zab_servers_form_an_ensemble() {
+    let _serial = serial();
     run_mixed([Kind::Zab, Kind::Zab, Kind::Apache], &[]);
 }
 
 #[test]
 fn zab_servers_synchronize_from_an_apache_leader_by_snapshot() {
+    let _serial = serial();
     let Some(logs) = run_mixed([Kind::Zab, Kind::Zab, Kind::Apache], &["zookeeper.forceSnapshotSync=true"]) else {
         return;
     };
@@ -442,6 +453,7 @@ fn zab_servers_synchronize_from_an_apache_leader_by_snapshot() {
 
 #[test]
 fn an_apache_follower_synchronizes_from_a_zab_leader_by_snapshot() {
+    let _serial = serial();
     // zab starts faster than a JVM, and ids 2 and 3 outrank 1: a zab server leads.
     let Some(mut ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
     let leader = ensemble.wait_for_roles();
@@ -470,6 +482,7 @@ fn an_apache_follower_synchronizes_from_a_zab_leader_by_snapshot() {
 
 #[test]
 fn a_zab_leader_expires_a_session_held_through_an_apache_follower() {
+    let _serial = serial();
     // zab starts faster than a JVM, and ids 2 and 3 outrank 1: a zab server leads.
     let Some(ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
     let leader = ensemble.wait_for_roles();
