@@ -4,9 +4,10 @@
 //! writes, loses no acknowledged write, and leaves every replica with the same data; the
 //! killed server comes back as a follower and catches up.
 
+mod support;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -14,15 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-
-use zab_core::proto::{
-    decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
-    CreateRequest, PathRequest, PathWatchRequest, Request, RequestHeader, Response,
-};
-use zab_core::{ErrorCode, SessionId, Zxid};
+use support::Client;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const SERVERS: usize = 3;
+/// How long a test client waits for one reply.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The tests of this file run one at a time: each picks free ports, releases them, then starts
 /// servers on them, and a test running alongside could be handed the same ports in between.
@@ -183,7 +181,7 @@ impl Ensemble {
         self.running_ports()
             .into_iter()
             .map(|port| {
-                let mut client = Client::connect(port).expect("connect");
+                let mut client = Client::connect(port, READ_TIMEOUT).expect("connect");
                 client.sync("/data").expect("sync");
                 let mut children = client.get_children("/data").expect("getChildren");
                 children.sort();
@@ -199,94 +197,13 @@ impl Ensemble {
     }
 }
 
-/// A minimal blocking ZooKeeper client over the core's codec.
-struct Client {
-    stream: TcpStream,
-    xid: i32,
-}
-
-impl Client {
-    fn connect(port: u16) -> io::Result<Client> {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.set_nodelay(true)?;
-        let request = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            timeout_ms: 30_000,
-            session_id: SessionId(0),
-            passwd: vec![0; 16],
-            read_only: Some(false),
-        };
-        stream.write_all(&frame(encode_connect_request(&request)))?;
-        let response = decode_connect_response(&read_frame(&mut stream)?).map_err(io::Error::other)?;
-        if response.timeout_ms <= 0 {
-            return Err(io::Error::other("session refused"));
-        }
-        Ok(Client { stream, xid: 0 })
-    }
-
-    fn call(&mut self, opcode: i32, request: &Request) -> io::Result<(ErrorCode, Response)> {
-        self.xid += 1;
-        let header = RequestHeader { xid: self.xid, op: opcode };
-        self.stream.write_all(&frame(encode_request(&header, request)))?;
-        loop {
-            let payload = read_frame(&mut self.stream)?;
-            let (reply, response) = decode_reply(opcode, &payload).map_err(io::Error::other)?;
-            if reply.xid == self.xid {
-                return Ok((reply.err, response));
-            }
-        }
-    }
-
-    fn create(&mut self, path: &str, data: &[u8], flags: i32) -> io::Result<Result<String, ErrorCode>> {
-        let create = CreateRequest { path: path.into(), data: data.to_vec(), acl: Acl::open_unsafe(), flags };
-        Ok(match self.call(op::CREATE, &Request::Create(create))? {
-            (ErrorCode::Ok, Response::Create(created)) => Ok(created),
-            (ErrorCode::Ok, other) => panic!("create answered {other:?}"),
-            (err, _) => Err(err),
-        })
-    }
-
-    fn get_data(&mut self, path: &str) -> io::Result<Vec<u8>> {
-        let request = Request::GetData(PathWatchRequest { path: path.into(), watch: false });
-        match self.call(op::GET_DATA, &request)? {
-            (ErrorCode::Ok, Response::GetData { data, .. }) => Ok(data),
-            other => Err(io::Error::other(format!("getData {path}: {other:?}"))),
-        }
-    }
-
-    fn get_children(&mut self, path: &str) -> io::Result<Vec<String>> {
-        let request = Request::GetChildren(PathWatchRequest { path: path.into(), watch: false });
-        match self.call(op::GET_CHILDREN, &request)? {
-            (ErrorCode::Ok, Response::Children(children)) => Ok(children),
-            other => Err(io::Error::other(format!("getChildren {path}: {other:?}"))),
-        }
-    }
-
-    fn sync(&mut self, path: &str) -> io::Result<()> {
-        match self.call(op::SYNC, &Request::Sync(PathRequest { path: path.into() }))? {
-            (ErrorCode::Ok, Response::Sync(_)) => Ok(()),
-            other => Err(io::Error::other(format!("sync {path}: {other:?}"))),
-        }
-    }
-}
-
-fn read_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut prefix = [0u8; 4];
-    stream.read_exact(&mut prefix)?;
-    let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
-    stream.read_exact(&mut payload)?;
-    Ok(payload)
-}
-
 /// Creates sequential nodes until stopped, moving to another member when its server stops
 /// serving; returns the acknowledged paths and when each acknowledgement arrived.
 fn write_until_stopped(ports: Vec<u16>, stop: Arc<AtomicBool>) -> Vec<(String, Instant)> {
     let mut acknowledged = Vec::new();
     let mut next = 0;
     while !stop.load(Ordering::SeqCst) {
-        let Ok(mut client) = Client::connect(ports[next % ports.len()]) else {
+        let Ok(mut client) = Client::connect(ports[next % ports.len()], READ_TIMEOUT) else {
             next += 1;
             thread::sleep(Duration::from_millis(20));
             continue;
@@ -313,13 +230,13 @@ fn an_ensemble_elects_replicates_and_survives_the_loss_of_its_leader() {
 
     // Writes through every member (followers forward them), read back from every member.
     let mut expected = BTreeSet::new();
-    Client::connect(ensemble.members[0].client_port)
+    Client::connect(ensemble.members[0].client_port, READ_TIMEOUT)
         .expect("connect")
         .create("/data", b"", 0)
         .expect("io")
         .expect("/data");
     for member in &ensemble.members {
-        let mut client = Client::connect(member.client_port).expect("connect");
+        let mut client = Client::connect(member.client_port, READ_TIMEOUT).expect("connect");
         for k in 0..5 {
             let name = format!("m{}-{k}", member.id);
             let data = format!("from server.{}", member.id).into_bytes();
@@ -393,7 +310,7 @@ fn a_rolling_restart_under_load_loses_no_acknowledged_write() {
     let _serial = serial();
     let mut ensemble = Ensemble::start();
     ensemble.wait_for_roles();
-    Client::connect(ensemble.members[0].client_port)
+    Client::connect(ensemble.members[0].client_port, READ_TIMEOUT)
         .expect("connect")
         .create("/data", b"", 0)
         .expect("io")

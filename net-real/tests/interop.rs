@@ -7,6 +7,7 @@
 //! Without Java or `/usr/share/java/zookeeper.jar` the tests print SKIPPED, unless
 //! `ZAB_REQUIRE_ORACLE` is set (then they fail).
 
+mod support;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -15,16 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
-
-use zab_core::proto::{
-    decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
-    CreateRequest, PathRequest, PathWatchRequest, Request, RequestHeader, Response,
-};
-use zab_core::{ErrorCode, SessionId, Zxid};
+use support::Client;
 
 /// Elections include a JVM start, so this is longer than the zab-only ensemble test's.
 const DEADLINE: Duration = Duration::from_secs(60);
 const SERVERS: usize = 3;
+/// How long a test client waits for one reply.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 
 /// The children of /data, sorted, with their data.
@@ -259,7 +257,7 @@ impl Ensemble {
     /// Creates five nodes through every running member; returns what they hold.
     fn write_through_all(&self, round: &str, expected: &mut BTreeSet<(String, Vec<u8>)>) {
         for member in self.members.iter().filter(|m| m.child.is_some()) {
-            let mut client = Client::connect(member.client_port)
+            let mut client = Client::connect(member.client_port, READ_TIMEOUT)
                 .unwrap_or_else(|error| panic!("connect to server.{}: {error}\n{}", member.id, self.logs()));
             for k in 0..5 {
                 let name = format!("{round}-m{}-{k}", member.id);
@@ -285,96 +283,11 @@ impl Ensemble {
 
 /// The children of /data and their data, after `sync`.
 fn read_view(port: u16) -> io::Result<View> {
-    let mut client = Client::connect(port)?;
+    let mut client = Client::connect(port, READ_TIMEOUT)?;
     client.sync("/data")?;
     let mut children = client.get_children("/data")?;
     children.sort();
     children.into_iter().map(|child| Ok((child.clone(), client.get_data(&format!("/data/{child}"))?))).collect()
-}
-
-/// A minimal blocking ZooKeeper client over the core's codec.
-struct Client {
-    stream: TcpStream,
-    xid: i32,
-}
-
-impl Client {
-    fn connect(port: u16) -> io::Result<Client> {
-        Client::connect_with_timeout(port, 30_000)
-    }
-
-    fn connect_with_timeout(port: u16, timeout_ms: i32) -> io::Result<Client> {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.set_nodelay(true)?;
-        let request = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            timeout_ms,
-            session_id: SessionId(0),
-            passwd: vec![0; 16],
-            read_only: Some(false),
-        };
-        stream.write_all(&frame(encode_connect_request(&request)))?;
-        let response = decode_connect_response(&read_frame(&mut stream)?).map_err(io::Error::other)?;
-        if response.timeout_ms <= 0 {
-            return Err(io::Error::other("session refused"));
-        }
-        Ok(Client { stream, xid: 0 })
-    }
-
-    fn call(&mut self, opcode: i32, request: &Request) -> io::Result<(ErrorCode, Response)> {
-        self.xid += 1;
-        let header = RequestHeader { xid: self.xid, op: opcode };
-        self.stream.write_all(&frame(encode_request(&header, request)))?;
-        loop {
-            let payload = read_frame(&mut self.stream)?;
-            let (reply, response) = decode_reply(opcode, &payload).map_err(io::Error::other)?;
-            if reply.xid == self.xid {
-                return Ok((reply.err, response));
-            }
-        }
-    }
-
-    fn create(&mut self, path: &str, data: &[u8], flags: i32) -> io::Result<Result<String, ErrorCode>> {
-        let create = CreateRequest { path: path.into(), data: data.to_vec(), acl: Acl::open_unsafe(), flags };
-        Ok(match self.call(op::CREATE, &Request::Create(create))? {
-            (ErrorCode::Ok, Response::Create(created)) => Ok(created),
-            (ErrorCode::Ok, other) => panic!("create answered {other:?}"),
-            (err, _) => Err(err),
-        })
-    }
-
-    fn get_data(&mut self, path: &str) -> io::Result<Vec<u8>> {
-        let request = Request::GetData(PathWatchRequest { path: path.into(), watch: false });
-        match self.call(op::GET_DATA, &request)? {
-            (ErrorCode::Ok, Response::GetData { data, .. }) => Ok(data),
-            other => Err(io::Error::other(format!("getData {path}: {other:?}"))),
-        }
-    }
-
-    fn get_children(&mut self, path: &str) -> io::Result<Vec<String>> {
-        let request = Request::GetChildren(PathWatchRequest { path: path.into(), watch: false });
-        match self.call(op::GET_CHILDREN, &request)? {
-            (ErrorCode::Ok, Response::Children(children)) => Ok(children),
-            other => Err(io::Error::other(format!("getChildren {path}: {other:?}"))),
-        }
-    }
-
-    fn sync(&mut self, path: &str) -> io::Result<()> {
-        match self.call(op::SYNC, &Request::Sync(PathRequest { path: path.into() }))? {
-            (ErrorCode::Ok, Response::Sync(_)) => Ok(()),
-            other => Err(io::Error::other(format!("sync {path}: {other:?}"))),
-        }
-    }
-}
-
-fn read_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut prefix = [0u8; 4];
-    stream.read_exact(&mut prefix)?;
-    let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
-    stream.read_exact(&mut payload)?;
-    Ok(payload)
 }
 
 /// Kills the leader once and waits for the survivors to elect another one, which must run
@@ -398,7 +311,7 @@ fn run_mixed(kinds: [Kind; SERVERS], apache_properties: &[&str]) -> Option<Strin
     let leader = ensemble.wait_for_roles();
     eprintln!("elected server.{} ({:?}) in {:?}", leader + 1, kinds[leader], started.elapsed());
 
-    Client::connect(ensemble.members[0].client_port)
+    Client::connect(ensemble.members[0].client_port, READ_TIMEOUT)
         .expect("connect")
         .create("/data", b"", 0)
         .expect("io")
@@ -458,7 +371,7 @@ fn an_apache_follower_synchronizes_from_a_zab_leader_by_snapshot() {
     let Some(mut ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
     let leader = ensemble.wait_for_roles();
     assert_eq!(ensemble.members[leader].kind, Kind::Zab, "{}", ensemble.logs());
-    let mut client = Client::connect(ensemble.members[leader].client_port).expect("connect");
+    let mut client = Client::connect(ensemble.members[leader].client_port, READ_TIMEOUT).expect("connect");
     client.create("/data", b"", 0).expect("io").expect("/data");
     let mut expected = BTreeSet::new();
     ensemble.write_through_all("before", &mut expected);
@@ -487,12 +400,13 @@ fn a_zab_leader_expires_a_session_held_through_an_apache_follower() {
     let Some(ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
     let leader = ensemble.wait_for_roles();
     assert_eq!(ensemble.members[leader].kind, Kind::Zab, "{}", ensemble.logs());
-    Client::connect(ensemble.members[leader].client_port)
+    Client::connect(ensemble.members[leader].client_port, READ_TIMEOUT)
         .expect("connect")
         .create("/data", b"", 0)
         .expect("io")
         .expect("/data");
-    let mut holder = Client::connect_with_timeout(ensemble.members[0].client_port, 1_000).expect("connect");
+    let mut holder =
+        Client::connect_with_timeout(ensemble.members[0].client_port, 1_000, READ_TIMEOUT).expect("connect");
     holder.create("/data/eph", b"held", 1).expect("io").expect("ephemeral through Apache");
     let held = BTreeSet::from([("eph".to_string(), b"held".to_vec())]);
     ensemble.assert_all_hold(&held);

@@ -3,6 +3,7 @@
 //! warning and a damaged middle record stops the server; hostile clients do not disturb a good
 //! one; bad configurations exit non-zero naming the key and line (ensemble mode: net-real/tests/ensemble.rs).
 
+mod support;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -12,12 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::{read_frame, Client};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use zab_core::proto::{
-    decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
-    CreateRequest, PathWatchRequest, Request, RequestHeader, Response,
+    decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest, CreateRequest,
+    PathWatchRequest, Request, RequestHeader, Response,
 };
 use zab_core::{ErrorCode, SessionId, Zxid};
 
@@ -136,7 +138,7 @@ impl Server {
     }
 
     fn client(&self) -> Client {
-        Client::connect(self.port).expect("handshake")
+        Client::connect(self.port, DEADLINE).expect("handshake")
     }
 
     fn four_letter_word(&self, word: &str) -> String {
@@ -167,56 +169,9 @@ impl Drop for Server {
     }
 }
 
-/// A minimal blocking ZooKeeper client over the core's codec.
-struct Client {
-    stream: TcpStream,
-    xid: i32,
-}
-
 impl Client {
-    fn connect(port: u16) -> io::Result<Client> {
-        let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-        stream.set_read_timeout(Some(DEADLINE))?;
-        stream.set_nodelay(true)?;
-        let request = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            timeout_ms: 30_000,
-            session_id: SessionId(0),
-            passwd: vec![0; 16],
-            read_only: Some(false),
-        };
-        stream.write_all(&frame(encode_connect_request(&request)))?;
-        let response = decode_connect_response(&read_frame(&mut stream)?).map_err(io::Error::other)?;
-        if response.timeout_ms <= 0 {
-            return Err(io::Error::other("session refused"));
-        }
-        Ok(Client { stream, xid: 0 })
-    }
-
-    fn call(&mut self, opcode: i32, request: &Request) -> io::Result<(ErrorCode, Response)> {
-        self.xid += 1;
-        let header = RequestHeader { xid: self.xid, op: opcode };
-        self.stream.write_all(&frame(encode_request(&header, request)))?;
-        loop {
-            let payload = read_frame(&mut self.stream)?;
-            let (reply, response) = decode_reply(opcode, &payload).map_err(io::Error::other)?;
-            if reply.xid == self.xid {
-                return Ok((reply.err, response));
-            }
-        }
-    }
-
-    fn create(&mut self, path: &str, data: &[u8], flags: i32) -> io::Result<Result<String, ErrorCode>> {
-        let create = CreateRequest { path: path.into(), data: data.to_vec(), acl: Acl::open_unsafe(), flags };
-        Ok(match self.call(op::CREATE, &Request::Create(create))? {
-            (ErrorCode::Ok, Response::Create(created)) => Ok(created),
-            (ErrorCode::Ok, other) => panic!("create answered {other:?}"),
-            (err, _) => Err(err),
-        })
-    }
-
-    fn get_data(&mut self, path: &str) -> io::Result<Result<Vec<u8>, ErrorCode>> {
+    /// getData that hands ZooKeeper's error back instead of failing.
+    fn read_data(&mut self, path: &str) -> io::Result<Result<Vec<u8>, ErrorCode>> {
         let request = Request::GetData(PathWatchRequest { path: path.into(), watch: false });
         Ok(match self.call(op::GET_DATA, &request)? {
             (ErrorCode::Ok, Response::GetData { data, .. }) => Ok(data),
@@ -224,14 +179,6 @@ impl Client {
             (err, _) => Err(err),
         })
     }
-}
-
-fn read_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut prefix = [0u8; 4];
-    stream.read_exact(&mut prefix)?;
-    let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
-    stream.read_exact(&mut payload)?;
-    Ok(payload)
 }
 
 /// (offset, end) of each record in a log segment (layout: see net-real/src/storage/frame.rs).
@@ -258,9 +205,9 @@ fn a_client_creates_and_reads() {
     let server = Server::start("");
     let mut client = server.client();
     assert_eq!(client.create("/hello", b"world", 0).expect("io"), Ok("/hello".to_string()));
-    assert_eq!(client.get_data("/hello").expect("io"), Ok(b"world".to_vec()));
+    assert_eq!(client.read_data("/hello").expect("io"), Ok(b"world".to_vec()));
     assert_eq!(client.create("/hello", b"again", 0).expect("io"), Err(ErrorCode::NodeExists));
-    assert_eq!(client.get_data("/missing").expect("io"), Err(ErrorCode::NoNode));
+    assert_eq!(client.read_data("/missing").expect("io"), Err(ErrorCode::NoNode));
 }
 
 #[test]
@@ -286,7 +233,7 @@ fn connections_over_max_client_cnxns_are_closed() {
     let server = Server::start("maxClientCnxns=2");
     let _first = server.client();
     let _second = server.client();
-    assert!(Client::connect(server.port).is_err(), "a third connection from one address is refused");
+    assert!(Client::connect(server.port, DEADLINE).is_err(), "a third connection from one address is refused");
 }
 
 #[test]
@@ -305,7 +252,7 @@ fn a_connection_that_never_sends_its_handshake_is_closed_and_frees_its_slot() {
             continue;
         }
         assert!(started.elapsed() >= Duration::from_secs(9), "not before the handshake timeout");
-        assert!(Client::connect(server.port).is_ok(), "the slot is free again");
+        assert!(Client::connect(server.port, DEADLINE).is_ok(), "the slot is free again");
         return;
     }
     panic!("every connection was refused at once");
@@ -314,7 +261,7 @@ fn a_connection_that_never_sends_its_handshake_is_closed_and_frees_its_slot() {
 /// Writes sequential nodes until the server dies; returns the acknowledged paths.
 fn write_until_killed(port: u16, cycle: usize, stop: Arc<AtomicBool>) -> Vec<String> {
     let mut acknowledged = Vec::new();
-    let Ok(mut client) = Client::connect(port) else { return acknowledged };
+    let Ok(mut client) = Client::connect(port, DEADLINE) else { return acknowledged };
     while !stop.load(Ordering::SeqCst) {
         match client.create(&format!("/seq/c{cycle}-"), b"v", 2) {
             Ok(Ok(path)) => acknowledged.push(path),
@@ -345,7 +292,7 @@ fn sigkill_never_loses_an_acknowledged_write() {
         server.restart();
         let mut client = server.client();
         for path in &acknowledged {
-            assert_eq!(client.get_data(path).expect("io"), Ok(b"v".to_vec()), "cycle {cycle}: {path} lost");
+            assert_eq!(client.read_data(path).expect("io"), Ok(b"v".to_vec()), "cycle {cycle}: {path} lost");
         }
     }
     eprintln!("{} acknowledged writes over 20 SIGKILLs", acknowledged.len());
@@ -361,7 +308,7 @@ fn sigterm_syncs_and_exits_zero() {
     }
     assert!(server.terminate(), "exit status 0 after SIGTERM:\n{}", server.log());
     server.restart();
-    assert_eq!(server.client().get_data("/t9").expect("io"), Ok(vec![]));
+    assert_eq!(server.client().read_data("/t9").expect("io"), Ok(vec![]));
 }
 
 /// A server with `/n0`..`/n9` written, then killed; returns it and the segment.
@@ -391,8 +338,8 @@ fn a_truncated_log_tail_is_repaired_with_a_warning() {
     assert!(log.contains(&format!("{}:{last}: ", segment.display())), "{log}");
     assert!(log.contains("truncated the log tail here"), "{log}");
     let mut client = server.client();
-    assert_eq!(client.get_data("/n8").expect("io"), Ok(b"data".to_vec()));
-    assert_eq!(client.get_data("/n9").expect("io"), Err(ErrorCode::NoNode));
+    assert_eq!(client.read_data("/n8").expect("io"), Ok(b"data".to_vec()));
+    assert_eq!(client.read_data("/n9").expect("io"), Err(ErrorCode::NoNode));
 }
 
 #[test]
@@ -404,7 +351,7 @@ fn a_bit_flipped_log_tail_is_repaired_with_a_warning() {
     let log = server.log();
     let expected = format!("{}:{last}: record checksum mismatch; truncated the log tail here", segment.display());
     assert!(log.contains(&expected), "{log}");
-    assert_eq!(server.client().get_data("/n9").expect("io"), Err(ErrorCode::NoNode));
+    assert_eq!(server.client().read_data("/n9").expect("io"), Err(ErrorCode::NoNode));
 }
 
 #[test]
@@ -474,7 +421,7 @@ fn hostile_clients_do_not_disturb_a_good_client() {
         let mut client = good.lock().expect("client");
         let path = format!("/good{i}");
         assert_eq!(client.create(&path, b"ok", 0).expect("io"), Ok(path.clone()));
-        assert_eq!(client.get_data(&path).expect("io"), Ok(b"ok".to_vec()));
+        assert_eq!(client.read_data(&path).expect("io"), Ok(b"ok".to_vec()));
     }
     done.store(true, Ordering::SeqCst);
     for attacker in attackers {
