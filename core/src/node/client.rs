@@ -219,6 +219,7 @@ impl Node {
             }
             let session = state.session.expect("established connection has a session");
             let learner = matches!(self.role, super::replica::Role::Learning(_));
+            let leading = matches!(self.role, super::replica::Role::Leading(_));
             match &queued.request {
                 Ok(request) if learner && (is_write(request) || matches!(request, Request::Sync(_))) => {
                     queued.in_flight = true;
@@ -226,6 +227,12 @@ impl Node {
                     let auth = state.auth.clone();
                     self.learner_forward(connection, session, header, &request, &auth);
                     index += 1;
+                }
+                Ok(Request::Sync(_)) if leading => {
+                    // A leader confirms it still leads before it answers (`leader_sync`).
+                    queued.in_flight = true;
+                    self.leader_on_sync(now, super::leader_sync::SyncFrom::Local(connection));
+                    return;
                 }
                 Ok(request) if is_write(request) => {
                     queued.in_flight = true;

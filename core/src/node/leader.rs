@@ -3,6 +3,7 @@
 //! (PROPOSAL → quorum of ACKs → COMMIT, in zxid order), as `Leader.lead` and
 //! `LearnerHandler.run` do it in ZooKeeper 3.8.
 
+use super::leader_sync::{PingRounds, PingsInFlight, SyncFrom, WaitingSync};
 use super::replica::{After, Effect, Log, Role};
 use super::{Node, Origin, Output, Pending};
 use crate::error::ErrorCode;
@@ -50,6 +51,8 @@ pub(super) struct LearnerHandle {
     pub(super) last_heard: Millis,
     /// Proposals sent and not yet acknowledged, with when (`SyncLimitCheck`).
     pub(super) unacked: VecDeque<(Zxid, Millis)>,
+    /// Pings sent since its UPTODATE and their answers (see `leader_sync`).
+    pub(super) pings: PingsInFlight,
 }
 
 /// One proposal waiting for its quorum.
@@ -80,8 +83,9 @@ pub(super) struct LeaderState {
     newleader_acks: BTreeSet<ServerId>,
     pub(super) learners: BTreeMap<ServerId, LearnerHandle>,
     outstanding: BTreeMap<Zxid, Proposal>,
-    /// Forwarded `sync`s: answer the learner once this zxid is committed.
-    syncs: Vec<(Zxid, ServerId)>,
+    /// `sync`s waiting for their proposals and for a quorum to confirm us (see `leader_sync`).
+    pub(super) syncs: Vec<WaitingSync>,
+    pub(super) rounds: PingRounds,
     ping_at: Millis,
 }
 
@@ -105,8 +109,8 @@ impl LeaderState {
             previous = *zxid;
         }
         if let Some(epoch) = self.epoch {
-            for (zxid, _) in self.syncs.iter() {
-                assert!(zxid.epoch() <= epoch, "a sync waits for a zxid of this epoch or before");
+            for sync in self.syncs.iter() {
+                assert!(sync.zxid.epoch() <= epoch, "a sync waits for a zxid of this epoch or before");
             }
         }
         if self.phase != LeaderPhase::Discovery {
@@ -132,6 +136,7 @@ impl Node {
             learners: BTreeMap::new(),
             outstanding: BTreeMap::new(),
             syncs: Vec::new(),
+            rounds: PingRounds::default(),
             ping_at: now.plus(self.half_tick()),
         };
         self.change_role(Role::Leading(Box::new(state)));
@@ -142,18 +147,18 @@ impl Node {
         (self.config.tick_time_ms / 2).max(1)
     }
 
-    fn leader(&mut self) -> Option<&mut LeaderState> {
+    pub(super) fn leader(&mut self) -> Option<&mut LeaderState> {
         match &mut self.role {
             Role::Leading(leader) => Some(leader),
             _ => None,
         }
     }
 
-    fn voter_count(&self) -> usize {
+    pub(super) fn voter_count(&self) -> usize {
         crate::zab::voters(&self.config.peers).len()
     }
 
-    fn is_voter(&self, id: ServerId) -> bool {
+    pub(super) fn is_voter(&self, id: ServerId) -> bool {
         self.config.peers.get(&id) == Some(&PeerRole::Participant)
     }
 
@@ -235,7 +240,13 @@ impl Node {
         let voter = !observer;
         let Some(leader) = self.leader() else { return };
         // A learner that registers again has reconnected: it starts over.
-        let handle = LearnerHandle { observer, stage: Stage::Info, last_heard: now, unacked: VecDeque::new() };
+        let handle = LearnerHandle {
+            observer,
+            stage: Stage::Info,
+            last_heard: now,
+            unacked: VecDeque::new(),
+            pings: PingsInFlight::default(),
+        };
         leader.learners.insert(from, handle);
         leader.epoch_acks.remove(&from);
         leader.newleader_acks.remove(&from);
@@ -517,17 +528,7 @@ impl Node {
             self.log.unapplied.retain(|t| t.header.zxid > zxid);
             self.on_applied(now, proposal.pending);
         }
-        self.leader_answer_syncs();
-    }
-
-    fn leader_answer_syncs(&mut self) {
-        let committed = self.log.committed;
-        let Some(leader) = self.leader() else { return };
-        let (ready, waiting): (Vec<_>, Vec<_>) = leader.syncs.drain(..).partition(|(zxid, _)| *zxid <= committed);
-        leader.syncs = waiting;
-        for (_, to) in ready {
-            self.send_quorum(to, QuorumMessage::Sync { zxid: Zxid::ZERO });
-        }
+        self.leader_answer_syncs(now);
     }
 }
 
@@ -554,12 +555,13 @@ impl Node {
                 }
             }
             QuorumMessage::Ack { zxid } => self.leader_on_ack(now, from, zxid),
-            QuorumMessage::Ping { sessions: Some(sessions), .. } => {
+            QuorumMessage::Ping { sessions, .. } => {
                 if self.owns_sessions() {
-                    for (session, _) in sessions {
+                    for (session, _) in sessions.unwrap_or_default() {
                         self.sessions.touch(session, now);
                     }
                 }
+                self.leader_on_ping_answer(now, from);
             }
             QuorumMessage::Request { session_id, cxid, op, request, authinfo, .. } => {
                 self.leader_on_request(now, from, session_id, cxid, op, &request, authinfo)
@@ -595,16 +597,7 @@ impl Node {
                 self.push_txn(now, session, cxid, op::CREATE_SESSION, body, Origin::Internal);
             }
             op::CLOSE_SESSION => self.prepare_close_session(now, session, cxid),
-            op::SYNC => {
-                let target = self.zxid_prepared.max(self.log.committed);
-                let committed = self.log.committed;
-                let Some(leader) = self.leader() else { return };
-                if target <= committed {
-                    self.send_quorum(from, QuorumMessage::Sync { zxid: Zxid::ZERO });
-                } else {
-                    leader.syncs.push((target, from));
-                }
-            }
+            op::SYNC => self.leader_on_sync(now, SyncFrom::Learner(from)),
             _ => {
                 let mut bytes = Vec::with_capacity(8 + body.len());
                 bytes.extend_from_slice(&cxid.to_be_bytes());
@@ -634,7 +627,6 @@ impl Node {
         let voters = self.voter_count();
         let me = self.config.server_id;
         let half_tick = self.half_tick();
-        let logged = self.log.logged;
         let Some(leader) = self.leader() else { return };
         if now < leader.ping_at {
             return;
@@ -658,11 +650,7 @@ impl Node {
             self.become_looking(now);
             return;
         }
-        let synced: Vec<ServerId> =
-            leader.learners.iter().filter(|(_, h)| h.stage >= Stage::Synced).map(|(id, _)| *id).collect();
-        for to in synced {
-            self.send_quorum(to, QuorumMessage::Ping { zxid: logged, sessions: None });
-        }
+        self.leader_ping_round();
     }
 
     pub(super) fn send_quorum(&mut self, to: ServerId, message: QuorumMessage) {

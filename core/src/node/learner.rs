@@ -3,11 +3,10 @@
 //! in ZooKeeper 3.8, with the NEWLEADER order fixed by ZOOKEEPER-3911/4643/4646: the synced
 //! transactions are durable, then currentEpoch, and only then the ACK leaves.
 
-use super::client::Queued;
 use super::replica::{After, Effect, Role};
 use super::{Node, Origin, Output, Snapshot};
 use crate::ids::{ConnectionId, Epoch, Millis, ServerId, SessionId, Xid, Zxid};
-use crate::proto::{ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
+use crate::proto::{ConnectResponse, Request, RequestHeader};
 use crate::quorum::{LearnerInfo, QuorumMessage, WireDatabase};
 use crate::session::SessionTracker;
 use crate::tree::{AuthInfo, DataTree};
@@ -459,18 +458,5 @@ impl Node {
             let (_, connection) = learner.syncs_ready.pop_front().expect("checked");
             self.reply_sync(now, connection, applied);
         }
-    }
-
-    fn reply_sync(&mut self, now: Millis, connection: ConnectionId, zxid: Zxid) {
-        let Some(state) = self.connections.get_mut(&connection) else { return };
-        let Some(Queued { header, request: Ok(Request::Sync(request)), in_flight: true, .. }) = state.queue.front()
-        else {
-            return;
-        };
-        let header = ReplyHeader { xid: header.xid, zxid, err: crate::error::ErrorCode::Ok };
-        let response = Response::Sync(request.path.clone());
-        state.queue.pop_front();
-        self.outputs.push_back(Output::Reply { connection, header, response });
-        self.drain(now, connection);
     }
 }

@@ -32,6 +32,7 @@ mod client;
 #[cfg(test)]
 mod ensemble_tests;
 mod leader;
+mod leader_sync;
 mod learner;
 mod reads;
 mod replica;

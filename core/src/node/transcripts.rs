@@ -595,8 +595,9 @@ fn a_session_the_leader_expired_is_refused_by_the_follower_after_revalidate() {
 #[test]
 fn sync_on_a_follower_is_answered_after_the_leaders_sync_and_every_commit_before_it() {
     // ZooKeeper's `sync`: a read after it sees every write committed before it. The leader
-    // holds the SYNC until what it had proposed is committed, and sends it after those
-    // COMMITs on the same ordered link; the follower answers once they are applied.
+    // holds the SYNC until what it had proposed is committed and a quorum answered a ping sent
+    // after the sync arrived (`leader_sync`), and sends it after those COMMITs on the same
+    // ordered link; the follower answers once they are applied.
     let mut c = ensemble(0);
     c.run_line("client c2 on 3 connect");
     c.run_line("deliver-all");
@@ -604,16 +605,24 @@ fn sync_on_a_follower_is_answered_after_the_leaders_sync_and_every_commit_before
     c.run_line("client c2 on 3 create /b");
     assert_eq!(c.run_line("client c1 on 1 sync /"), format!("  1 -> 3: REQUEST session={s1} cxid=1 op=9\n"));
     let out = c.run_line("deliver 1->3");
-    assert_eq!(out, format!("  deliver 1->3: REQUEST session={s1} cxid=1 op=9\n"), "held: /b is not committed");
+    let expected = format!(
+        "  deliver 1->3: REQUEST session={s1} cxid=1 op=9\n  3 -> 1: PING 0x100000003 None\n  \
+         3 -> 2: PING 0x100000003 None\n"
+    );
+    assert_eq!(out, expected, "held: /b is not committed; a ping round starts");
     c.run_line("deliver 3->2");
     let expected = "  deliver 2->3: ACK 0x100000003\n  3 -> 1: COMMIT 0x100000003\n  3 -> 2: COMMIT 0x100000003\n  \
-         3 => c2: xid=1 zxid=0x100000003 created /b\n  3 -> 1: SYNC 0x0\n";
+         3 => c2: xid=1 zxid=0x100000003 created /b\n";
+    assert_eq!(c.run_line("deliver 2->3"), expected, "committed, but no quorum answered the round yet");
+    c.run_line("deliver 3->2");
+    let expected = "  deliver 2->3: PING 0x100000003 Some([])\n  3 -> 1: SYNC 0x0\n";
     assert_eq!(c.run_line("deliver 2->3"), expected);
     let expected = format!(
         "  deliver 3->1: PROPOSAL 0x100000003 create /b by {s2}\n  1 log 0x100000003 create /b by {s2}\n  \
          1 -> 3: ACK 0x100000003\n"
     );
     assert_eq!(c.run_line("deliver 3->1"), expected);
+    c.run_line("deliver 3->1"); // the PING
     assert_eq!(c.run_line("deliver 3->1"), "  deliver 3->1: COMMIT 0x100000003\n", "no answer before SYNC");
     let expected = "  deliver 3->1: SYNC 0x0\n  1 => c1: xid=1 zxid=0x100000003 synced /\n";
     assert_eq!(c.run_line("deliver 3->1"), expected);
@@ -673,4 +682,40 @@ fn an_observer_learns_by_inform_forwards_writes_serves_reads_and_never_counts() 
     c.run_line("idle 5000");
     assert_eq!(c.node(3).replica_state(), ReplicaState::Looking);
     assert!(!c.node(4).is_serving());
+}
+
+#[test]
+fn a_leader_answers_a_sync_of_its_own_client_once_a_quorum_answered_a_ping_sent_after_it() {
+    let mut c = ensemble(0);
+    c.run_line("client c2 on 3 connect");
+    c.run_line("deliver-all");
+    let ping = "  3 -> 1: PING 0x100000002 None\n  3 -> 2: PING 0x100000002 None\n";
+    assert_eq!(c.run_line("client c2 on 3 sync /"), ping, "a ping round, no answer yet");
+    assert_eq!(c.run_line("client c2 on 3 get /"), "", "the read waits behind the sync");
+    assert_eq!(
+        c.run_line("deliver 3->2"),
+        "  deliver 3->2: PING 0x100000002 None\n  2 -> 3: PING 0x100000002 Some([])\n"
+    );
+    let expected = "  deliver 2->3: PING 0x100000002 Some([])\n  3 => c2: xid=1 zxid=0x100000002 synced /\n  \
+         3 => c2: xid=2 zxid=0x100000002 data=[] mzxid=0x0\n";
+    assert_eq!(c.run_line("deliver 2->3"), expected, "2 and the leader are a quorum");
+}
+
+#[test]
+fn zookeeper_1675_a_leader_cut_off_from_its_quorum_never_answers_a_sync() {
+    // ZOOKEEPER-1675: ZooKeeper's leader answers a sync from its own state, so one that lost
+    // its followers (who may have elected a successor already) serves a stale "sync + read"
+    // until it notices, syncLimit ticks later. Here the sync waits for a quorum's answers to a
+    // ping sent after it; with both followers gone none come, and the leader steps down.
+    let mut c = ensemble(0);
+    c.run_line("client c2 on 3 connect");
+    c.run_line("deliver-all");
+    c.run_line("crash 1");
+    c.run_line("crash 2");
+    let ping = "  3 -> 1: PING 0x100000002 None\n  3 -> 2: PING 0x100000002 None\n";
+    assert_eq!(c.run_line("client c2 on 3 sync /"), ping);
+    assert_eq!(c.run_line("client c2 on 3 get /"), "");
+    let later = c.run_line("idle 6000");
+    assert!(!later.contains("=> c2: xid"), "no answer to the sync or the read:\n{later}");
+    assert!(later.contains("3 => c2: close\n  3: LOOKING\n"), "the leader steps down:\n{later}");
 }
