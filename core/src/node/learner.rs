@@ -314,6 +314,13 @@ impl Node {
             return self.learner_abandon(now, "unexpected NEWLEADER");
         }
         learner.newleader_seen = true;
+        // ZOOKEEPER-4646: currentEpoch may become durable only after the synced transactions:
+        // it is written once everything logged before NEWLEADER is durable, then ACKed.
+        self.after_all_durable(now, After::LearnerCurrentEpoch(epoch));
+    }
+
+    /// The synced transactions are durable: write currentEpoch, then ACK NEWLEADER.
+    pub(super) fn learner_write_current_epoch(&mut self, epoch: Epoch) {
         self.epoch_current = epoch;
         self.push_durable(
             |token| Output::PersistEpoch { accepted: None, current: Some(epoch), token },
@@ -322,10 +329,16 @@ impl Node {
         );
     }
 
-    fn learner_on_up_to_date(&mut self, now: Millis) {
+    pub(super) fn learner_on_up_to_date(&mut self, now: Millis) {
+        let epoch_current = self.epoch_current;
         let Some(learner) = self.learner() else { return };
         if !learner.newleader_seen {
             return self.learner_abandon(now, "UPTODATE before NEWLEADER");
+        }
+        if learner.epoch != Some(epoch_current) {
+            // NEWLEADER is still waiting for the synced txns to be durable: ZooKeeper handles
+            // packets one after the other, so UPTODATE takes effect only after it.
+            return self.after_all_durable(now, After::LearnerUpToDate);
         }
         learner.phase = LearnerPhase::Broadcast;
         tracing::info!(server = self.config.server_id.0, "learner up to date; serving");

@@ -152,6 +152,10 @@ pub(super) enum After {
     SendAckEpoch,
     /// Learner: send ACK for this zxid (a proposal; counter 0 acknowledges NEWLEADER).
     SendAck(Zxid),
+    /// Learner: the synced transactions are durable; write currentEpoch.
+    LearnerCurrentEpoch(crate::ids::Epoch),
+    /// Learner: UPTODATE arrived while NEWLEADER was waiting; take it now.
+    LearnerUpToDate,
     /// Leader: acceptedEpoch is durable, LEADERINFO may go out.
     LeaderInfo,
     /// Leader: currentEpoch is durable, the leader's own NEWLEADER ACK counts.
@@ -217,6 +221,8 @@ impl Node {
         match after {
             After::SendAckEpoch => self.learner_send_ack_epoch(),
             After::SendAck(zxid) => self.learner_send_ack(zxid),
+            After::LearnerCurrentEpoch(epoch) => self.learner_write_current_epoch(epoch),
+            After::LearnerUpToDate => self.learner_on_up_to_date(now),
             After::LeaderInfo => self.leader_epoch_accepted(now),
             After::LeaderCurrentEpoch => self.leader_epoch_current(now),
             After::LeaderLogged(zxid) => self.leader_logged(now, zxid),
