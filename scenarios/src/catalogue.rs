@@ -24,8 +24,9 @@ impl Scenario {
 /// moved so far: ZOOKEEPER-1208 (seeds 1256, 2037, 2527, 2586, 3817); a FOLLOWERINFO dropped
 /// before its leader leads (3364); a dropped follower's SYNC still answered (613, 3285).
 pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
-    // Found by this scenario only, not yet by a swarm seed.
-    vec![(
+    // Found by these scenarios only, not yet by a swarm seed.
+    vec![
+    (
         Scenario {
             name: "zookeeper_4646_current_epoch_written_before_synced_txns_are_durable",
             text: "scenario: ZOOKEEPER-4646: a follower writes currentEpoch before its synced txns are durable, then wins an election without them
@@ -49,11 +50,78 @@ pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
                 expect c1 data v2",
         },
         &[],
-    )]
+    ),
+    (
+        // 4643's effect: learner_on_newleader emits PersistEpoch(current) right after the
+        // Persist of the DIFF txns, without waiting for their fsync; the epoch file can reach
+        // disk alone, so 1 restarts in epoch 2 without v2, wins FLE and TRUNCs 2 below v2.
+    Scenario {
+            name: "zookeeper_4643_current_epoch_durable_without_the_synced_txns",
+            text: "scenario: ZOOKEEPER-4643: a follower's currentEpoch reaches disk but the synced txns before it do not; back up, it looks current in the new epoch and must not lead and TRUNC the server holding the committed txn
+                clients 2
+                servers 3
+                wait for leader
+                client c1 on 3
+                c1 create /a v1
+                crash 1
+                c1 set /a v2               # committed by 2 and 3, acknowledged
+                crash 2                    # 3 alone: no quorum
+                crash 1 keeping-epochs-only before current epoch fsync  # the crash point: currentEpoch written, v2 not synced
+                restart 1                  # 3 leads epoch 2; 1 gets DIFF v2 and NEWLEADER, dies keeping only currentEpoch
+                wait until n0 CRASH
+                restart 1                  # currentEpoch 2, log up to v1
+                crash 3
+                restart 2                  # currentEpoch 1, log up to v2: 1 looks newer to FLE
+                wait for leader
+                client c2 on 2
+                c2 get /a                  # 2 must not have been TRUNCated below v2 (guards: acknowledged, committed_prefix)
+                expect c2 data v2",
+    },
+        &[],
+    ),
+    (
+        // Two bugs stacked: a `sync` forwarded to a leader with nothing committed in its new
+        // epoch waits for Zxid(epoch, 0), which is never committed (leader_on_request SYNC
+        // targets zxid_prepared), so the read is never answered; and behind it, the learner
+        // that got an empty DIFF keeps v2 logged but unapplied (nothing advances its committed
+        // zxid until the next COMMIT), so once answered the read would return v1.
+    Scenario {
+            name: "zookeeper_2845_logged_but_unapplied_txn_survives_reelection",
+            text: "scenario: ZOOKEEPER-2845: a follower keeps its database through an election with a logged but uncommitted txn; the new leader's DIFF is empty, and a read after sync there must still see the txn the new epoch committed
+                clients 2
+                servers 3
+                wait for leader
+                client c1 on 3
+                client c2 on 1
+                c1 create /a v1
+                c1 set /a v2 &
+                wait until n2 <- n * Ack { zxid  # a quorum ACKed v2: the leader commits it and sends COMMIT
+                crash 3                    # the COMMITs die with it: 1 and 2 hold v2 logged, unapplied
+                wait for leader            # 2 leads with v2 in its history; 1 gets an empty DIFF
+                client c2 on 1
+                c2 read /a                 # sync + getData on 1 (guards: linearizable)
+                expect c2 data v2",
+    },
+        &[],
+    ),
+    ]
 }
 
 /// Every named scenario.
 pub fn catalogue() -> Vec<Scenario> {
+    let mut scenarios = story_catalogue();
+    scenarios.extend(upstream_bugs());
+    scenarios
+}
+
+/// Regression scenarios for upstream Apache ZooKeeper bugs (reliability-anchors.md §5), one
+/// per JIRA, each named `zookeeper_NNNN_...`; those that fail today are in [`known_node_bugs`].
+fn upstream_bugs() -> Vec<Scenario> {
+    UPSTREAM_BUGS.to_vec()
+}
+
+/// The hand-written stories about one situation each.
+fn story_catalogue() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "followerinfo_sent_before_the_leader_leads_is_dropped",
@@ -390,3 +458,237 @@ pub fn catalogue() -> Vec<Scenario> {
         },
     ]
 }
+
+const UPSTREAM_BUGS: &[Scenario] = &[
+    Scenario {
+        name: "zookeeper_1154_highest_zxid_server_rejoins_late_and_keeps_committed_data",
+        text: "scenario: ZOOKEEPER-1154: the server holding the highest zxid misses the election, rejoins the new epoch, and its truncation cuts only the uncommitted tail
+            clients 2
+            servers 3
+            wait for leader
+            client c1 on 3
+            client c2 on 1
+            c1 create /a v1
+            c1 create /b x             # committed everywhere: no truncation may reach it
+            partition 3 | 1 2
+            c1 set /a v2 &             # logged by 3 alone: the highest zxid, never committed
+            wait 100ms                 # durable on 3 (its fsync takes a few ms)
+            crash 3                    # absent while 1 and 2 elect
+            wait for leader
+            c2 set /a v3               # epoch 2
+            heal
+            restart 3                  # rejoins: TRUNC to v1's zxid, then DIFF v3 (guards: committed_prefix, replica_digests)
+            wait for all
+            client c2 on 3
+            c2 get /b
+            expect c2 data x",
+    },
+    Scenario {
+        name: "zookeeper_2325_snap_synced_follower_crashes_before_its_snapshot_is_durable",
+        text: "scenario: ZOOKEEPER-2325 (counterpart): a follower's only database is the SNAP it received; it crashes before that snapshot is durable while later records are written: it must never restart from an empty tree with a log that starts later
+            clients 2
+            servers 3
+            config commit-log-count 1  # a follower two writes behind gets a SNAP
+            wait for leader
+            client c1 on 3
+            c1 create /a v1
+            crash 1
+            c1 set /a v2
+            c1 create /b x
+            slow fsync 3s on 1         # its next write, the reset to the received snapshot, stays unsynced for 3 s
+            restart 1                  # same epoch: nothing to write before the SNAP
+            wait until n0 reset to snapshot
+            c1 create /c y &           # proposed to 1 too: logged behind the unsynced snapshot
+            wait until n0 persist token
+            crash 1 keeping            # a prefix of the unsynced writes survives (guards: replica_digests, committed_prefix)
+            restart 1
+            wait for all
+            client c2 on 1
+            c2 get /b
+            expect c2 data x",
+    },
+    Scenario {
+        name: "zookeeper_2355_follower_misses_the_close_session_proposal",
+        text: "scenario: ZOOKEEPER-2355: a follower loses its link to the leader while the closeSession PROPOSAL is in flight; after resyncing, the session's ephemeral is gone there too
+            clients 2
+            servers 3
+            wait for leader
+            client c1 on 3
+            client c2 on 1
+            c1 create /e x ephemeral
+            c2 read /e
+            expect c2 ok
+            c1 close-session &
+            wait until n2 <- c0 * closeSession  # the leader proposes the close in this event
+            partition 3 -> 1           # the proposal to 1 is lost with the link (as a failed PROPOSAL read)
+            wait 1s
+            heal
+            wait for all               # 1 is synced again (guards: ephemerals, replica_digests)
+            client c2 on 1
+            c2 exists /e
+            expect c2 NoNode",
+    },
+    Scenario {
+        name: "zookeeper_3642_leader_crashes_between_snap_and_newleader",
+        text: "scenario: ZOOKEEPER-3642: the leader crashes after SNAP-syncing a follower, before NEWLEADER; a new leader DIFF-syncs it from the snapshot's zxid; after a restart the follower must still hold the snapshot's data
+            clients 2
+            servers 3
+            config commit-log-count 1  # a follower two writes behind gets a SNAP
+            wait for leader
+            client c1 on 3
+            c1 create /a v1
+            crash 1
+            c1 set /a v2
+            c1 create /b x
+            restart 1
+            wait until n0 <- n2 snapshot database
+            crash 3                    # NEWLEADER, sent right after, dies with the link
+            wait for leader            # 1 and 2: DIFF from the snapshot's zxid, nothing to send
+            client c1 on 2
+            c1 create /c y             # 1 logs it after the snapshot
+            crash 1
+            restart 1                  # recovery: the snapshot, then /c (guards: replica_digests)
+            wait for all
+            client c2 on 1
+            c2 get /b
+            expect c2 data x",
+    },
+    Scenario {
+        name: "zookeeper_4394_commit_between_newleader_and_uptodate",
+        text: "scenario: ZOOKEEPER-4394: a syncing follower gets an outstanding PROPOSAL after NEWLEADER, then its COMMIT before UPTODATE; it must apply it and stay in the ensemble
+            clients 2
+            servers 3
+            wait for leader
+            client c1 on 3
+            c1 create /a v1
+            crash 1
+            restart 1
+            wait until n2 <- n0 FollowerInfo
+            slow fsync 400ms on 2      # 2 acknowledges the next write late
+            c1 set /a v2 &             # outstanding when 1 is synced
+            wait until n0 <- n2 Diff
+            slow fsync 1s on 1         # 1's NEWLEADER ACK waits a second: the COMMIT of v2 arrives first
+            wait until n0 <- n2 Commit
+            wait until n0 <- n2 UpToDate
+            expect leader 3
+            client c2 on 1
+            c2 read /a                 # sync + getData on 1 (guards: linearizable)
+            expect c2 data v2",
+    },
+    Scenario {
+        name: "zookeeper_4685_proposal_ack_overtakes_newleader_ack",
+        text: "scenario: ZOOKEEPER-4685: a syncing follower must send its NEWLEADER ACK before the ACK of a proposal that followed NEWLEADER, or the leader drops the ACK (Apache's leader even shuts down)
+            clients 2
+            servers 3
+            wait for leader
+            client c1 on 3
+            c1 create /a v1
+            crash 1
+            slow fsync 2s on 2         # 2 acknowledges v2 only after 2 s (below syncLimit)
+            c1 set /a v2 &             # outstanding: 1's ACK is needed to commit it sooner
+            restart 1                  # synced: NEWLEADER, then the outstanding proposal
+            wait until n2 <- n0 Ack
+            wait 50ms
+            expect leader 3            # no needless election
+            client c2 on 3
+            c2 get /a                  # a plain read on the leader, before 2's ACK could count
+            expect c2 data v2",
+    },
+    Scenario {
+        name: "zookeeper_4712_log_write_in_flight_outlives_the_following_role",
+        text: "scenario: ZOOKEEPER-4712 (counterpart): a follower stops following while a log write is in flight (Apache's sync processor was not stopped); the write must land before the new leader's TRUNC, never after it
+            clients 2
+            servers 3
+            wait for leader
+            client c1 on 3             # c2 starts on 2
+            c1 create /a v1
+            partition 3 -> 2           # 2 will not see the next proposal
+            slow fsync 1s on 3
+            c1 set /a v2 &
+            wait until n2 persist token
+            slow fsync 3s on 1         # 1 logs v2 slowly
+            wait until n0 persist token
+            crash 3                    # v2 unsynced there: it lives only in 1's in-flight write
+            heal                       # (a new partition does not restore links the old one cut)
+            partition 1 | 2 3          # 1 goes LOOKING with its write in flight
+            restart 3
+            wait for leader            # 2 and 3, epoch 2, without v2
+            c2 set /a v3
+            heal
+            wait for all               # 1: ACKEPOCH once v2 is durable, TRUNC after it, DIFF v3 (guards: committed_prefix on the disk, replica_digests)
+            client c2 on 1
+            c2 get /a
+            expect c2 data v3",
+    },
+    Scenario {
+        name: "zookeeper_4785_follower_bounced_before_its_sync_txns_are_durable",
+        text: "scenario: ZOOKEEPER-4785: a follower is bounced after NEWLEADER with the outstanding proposal it received not yet durable; its ACK must not have counted, so no acknowledged write is lost
+            clients 2
+            servers 3
+            wait for leader
+            client c1 on 3
+            c1 exists /a               # c1's session is committed everywhere
+            crash 1
+            slow fsync 2s on 2         # 2 holds /a unsynced for 2 s
+            c1 create /a v2 &          # outstanding at the leader
+            restart 1
+            wait until n0 <- n2 Diff
+            slow fsync 1s on 1         # 1's writes of currentEpoch and v2 take a second
+            wait until n0 <- n2 NewLeader
+            wait 300ms                 # an ACK sent before /a is durable would have committed it by now
+            expect c1 lost
+            crash 1                    # bounced: /a unsynced on 1
+            crash 3
+            crash 2                    # /a unsynced on 2 as well
+            restart 1
+            restart 2
+            wait for leader
+            c2 get /a                  # guards: linearizable, acknowledged
+            expect c2 NoNode",
+    },
+    Scenario {
+        name: "zookeeper_4925_stale_follower_leads_with_a_hole_in_its_history",
+        text: "scenario: ZOOKEEPER-4925: a stale follower syncs by DIFF, later leads, and DIFF-syncs another stale server: its history must hold the txns it got in its own sync
+            clients 2
+            servers 5
+            wait for leader
+            client c1 on 5
+            c1 create /a v1
+            crash 1
+            crash 2
+            c1 create /b x             # W1: committed by 3, 4 and 5
+            restart 1                  # DIFF-synced: W1 enters 1's history through the sync path
+            wait for all
+            crash 3
+            c1 set /a v2               # W2: committed by 1, 4 and 5
+            crash 4
+            crash 5
+            restart 2                  # stale: lacks W1 and W2
+            restart 3                  # lacks W2
+            wait for leader
+            expect leader 1            # the only one with W2
+            client c2 on 2
+            c2 get /b
+            expect c2 data x",
+    },
+    Scenario {
+        name: "zookeeper_1675_stale_leader_serves_a_sync",
+        text: "scenario: ZOOKEEPER-1675: an isolated leader still believes it leads while the majority elects another; a sync it serves must never return data older than a write the majority committed
+            clients 2
+            servers 3
+            config peer-reset-percent 0  # broken links die silently: nobody hears of the partition, all wait out syncLimit
+            wait for leader
+            client c1 on follower
+            client c2 on leader
+            c1 create /a v1
+            partition leader | rest
+            wait 2400ms                # just under syncLimit (2.5 s): the old leader still serves
+            c2 read /a                 # sync + getData on it: nothing newer can be committed yet
+            expect c2 data v1
+            wait until UpToDate        # the majority's new leader is established (the old one has stepped down by then)
+            c1 set /a v2
+            expect c1 ok
+            c2 read /a                 # c2's session moved when the old leader closed it (guards: linearizable)
+            expect c2 data v2",
+    },
+];

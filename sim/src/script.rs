@@ -32,6 +32,15 @@
 //!   next connection goes there; a live one elsewhere is cut, so its session moves),
 //!   `slow fsync DURATION on N`, `wait for leader` (an established leader and a serving
 //!   quorum), `wait for all` (every live server serving), `expect leader N`;
+//! - precise strikes: `wait until TEXT` runs until an event prints a trace line containing
+//!   TEXT (`*` between words: the parts in order, anything between), e.g.
+//!   `wait until n0 <- n2 NewLeader` (trace names are 0-based: `n0` is server 1, `c0` is
+//!   c1). The next line runs right after that event, before any later one (an fsync
+//!   completion, a message, a timer), so `crash 1` there strikes between that event's
+//!   outputs and whatever they wait for;
+//! - `config snap-count N`, `config commit-log-count N` or `config peer-reset-percent P`
+//!   before the story (right after `servers`): every server starts with that option, or
+//!   broken peer links are noticed at once only P% of the time (else after 0.5 to 10 s);
 //! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
 //!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
 //!   `expect cN children A B ...`, `expect cN lost`, `expect cN event TYPE PATH`,
@@ -51,6 +60,20 @@ use zab_core::ErrorCode;
 pub const STEP_WAIT_MS_MAX: u64 = 60_000;
 /// Scenario length limits (STYLE.md rule 11: five to fifteen lines of story).
 pub const SCENARIO_LINES_MAX: usize = 20;
+
+/// Server options a scenario may set before its story (`config ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerOption {
+    /// `snapCount`: transactions between snapshots (the node snapshots after a random count
+    /// in `snapCount/2+1 ..= snapCount`, so 1 means after every transaction).
+    SnapCount,
+    /// `zookeeper.commitLogCount`: committed transactions a leader keeps to sync by DIFF; a
+    /// learner further behind gets a SNAP.
+    CommitLogCount,
+    /// The chance, in percent, that a broken peer link is noticed at once (a reset) rather
+    /// than only after 0.5 to 10 s (a silent death); the quiet default is 100.
+    PeerResetPercent,
+}
 
 /// One parsed line.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +122,10 @@ pub enum Step {
     ExpectLeader(usize),
     /// Let time pass.
     Wait(u64),
+    /// Run until an event prints a trace line holding these parts, in order.
+    WaitUntil(Vec<String>),
+    /// Set a server option on every server before the story.
+    Config(ServerOption, u64),
     /// Check something about a client.
     Expect(usize, Expectation),
 }
@@ -179,6 +206,11 @@ pub fn parse(text: &str) -> Result<Script, String> {
                 .filter(|c| [1, 3, 5].contains(c))
                 .ok_or(format!("line {n}: `servers N` takes 1, 3 or 5"))?;
             continue;
+        }
+        if let ["config", ..] = words.as_slice() {
+            if steps.iter().any(|(_, step)| !matches!(step, Step::Config(..))) {
+                return Err(format!("line {n}: `config` comes before the story"));
+            }
         }
         let step = parse_step(&words, clients, servers).map_err(|why| format!("line {n}: {why}: `{line}`"))?;
         steps.push((n, step));
@@ -261,6 +293,14 @@ fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, St
                 _ => unreachable!("parse_crash returns a crash"),
             }
         }
+        ["wait", "until", parts @ ..] => parse_wait_until(parts),
+        ["config", "snap-count", value] => parse_config(ServerOption::SnapCount, value),
+        ["config", "commit-log-count", value] => parse_config(ServerOption::CommitLogCount, value),
+        ["config", "peer-reset-percent", value] => match value.parse::<u64>() {
+            Ok(percent) if percent <= 100 => Ok(Step::Config(ServerOption::PeerResetPercent, percent)),
+            _ => Err(format!("`{value}` is not a percentage")),
+        },
+        ["config", ..] => Err("config snap-count N, config commit-log-count N or config peer-reset-percent P".into()),
         ["wait", duration] => Ok(Step::Wait(parse_duration(duration)?)),
         ["slow", "fsync", duration] => Ok(Step::SlowFsync(parse_duration(duration)?)),
         ["slow", "fsync", duration, "on", server] => match parse_server(server, servers, false)? {
@@ -283,6 +323,33 @@ fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, St
         }
         [] => Err("empty line".into()),
     }
+}
+
+/// `wait until A B * C`: the parts `A B` and `C`, to be found in that order in one line.
+fn parse_wait_until(words: &[&str]) -> Result<Step, String> {
+    let parts: Vec<String> =
+        words.split(|w| *w == "*").map(|part| part.join(" ")).filter(|part| !part.is_empty()).collect();
+    if parts.is_empty() {
+        return Err("wait until TEXT [* TEXT ...]".into());
+    }
+    Ok(Step::WaitUntil(parts))
+}
+
+fn parse_config(option: ServerOption, value: &str) -> Result<Step, String> {
+    let value: u64 = value.parse().ok().filter(|v| *v > 0).ok_or(format!("`{value}` is not a positive count"))?;
+    Ok(Step::Config(option, value))
+}
+
+/// Whether `line` holds every part, in order, without overlap.
+fn holds_in_order(line: &str, parts: &[String]) -> bool {
+    let mut rest = line;
+    for part in parts {
+        match rest.find(part.as_str()) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 fn parse_crash(words: &[&str]) -> Result<Step, String> {
@@ -434,6 +501,21 @@ fn run_while(world: &mut World, mut done: impl FnMut(&World) -> bool) -> bool {
     true
 }
 
+/// Runs the world one event at a time until `found` holds for the lines that event printed
+/// (it gets the trace mark taken before the event); false after [`STEP_WAIT_MS_MAX`].
+fn run_while_stepping(world: &mut World, mut found: impl FnMut(&World, u64) -> bool) -> bool {
+    let deadline = world.now() + STEP_WAIT_MS_MAX;
+    loop {
+        let mark = world.trace_mark();
+        if world.now() > deadline || !world.step() {
+            return false;
+        }
+        if found(world, mark) {
+            return true;
+        }
+    }
+}
+
 impl Interpreter {
     fn step(&mut self, world: &mut World, step: &Step) -> Result<(), String> {
         match step {
@@ -493,6 +575,15 @@ impl Interpreter {
             Step::Wait(ms) => {
                 world.run_until(world.now() + ms);
             }
+            Step::WaitUntil(parts) => {
+                let found = run_while_stepping(world, |w, mark| {
+                    w.trace_lines_since(mark).iter().any(|line| holds_in_order(line, parts))
+                });
+                if !found {
+                    return Err(format!("no event printed {:?} within {STEP_WAIT_MS_MAX} ms", parts.join(" * ")));
+                }
+            }
+            Step::Config(option, value) => world.configure_servers(*option, *value),
             Step::Expect(client, expectation) => self.expect(world, *client, expectation)?,
         }
         Ok(())
@@ -671,6 +762,26 @@ mod tests {
             ]
         );
         assert_eq!(parse("scenario: e\nclients 1\nservers 4").unwrap_err(), "line 3: `servers N` takes 1, 3 or 5");
+        let script = parse(
+            "scenario: e\nclients 1\nservers 3\nconfig commit-log-count 2\nconfig peer-reset-percent 0\n\
+             wait until n0 <- n2 * Ack { zxid\n",
+        )
+        .unwrap();
+        let steps: Vec<Step> = script.steps.into_iter().map(|(_, step)| step).collect();
+        assert_eq!(
+            steps,
+            vec![
+                Step::Config(ServerOption::CommitLogCount, 2),
+                Step::Config(ServerOption::PeerResetPercent, 0),
+                Step::WaitUntil(vec!["n0 <- n2".into(), "Ack { zxid".into()]),
+            ]
+        );
+        assert_eq!(
+            parse("scenario: e\nclients 1\nservers 3\nheal\nconfig snap-count 1").unwrap_err(),
+            "line 5: `config` comes before the story"
+        );
+        assert!(holds_in_order("n2 <- n0 Ack { zxid: 1 }", &["n2 <- n".into(), "Ack {".into()]));
+        assert!(!holds_in_order("Ack { n2 <- n0", &["n2 <- n".into(), "Ack {".into()]));
         assert_eq!(
             parse("scenario: e\nclients 1\nservers 3\nrestart 7").unwrap_err(),
             "line 4: `7` is not a server (1..=3, leader, follower): `restart 7`"

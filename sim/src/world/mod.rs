@@ -17,6 +17,7 @@
 //! Every event is one trace line; the trace hash proves determinism.
 
 mod describe;
+mod hooks;
 mod node_io;
 mod peer_io;
 
