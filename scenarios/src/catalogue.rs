@@ -22,89 +22,12 @@ impl Scenario {
 /// into [`catalogue`] and drop its seeds. Seeds beyond the default sweep (2000) document
 /// where else the bug showed and are checked only by a sweep that reaches them. Fixed and
 /// moved so far: ZOOKEEPER-1208 (seeds 1256, 2037, 2527, 2586, 3817); a FOLLOWERINFO dropped
-/// before its leader leads (3364); a dropped follower's SYNC still answered (613, 3285).
+/// before its leader leads (3364); a dropped follower's SYNC still answered (613, 3285);
+/// ZOOKEEPER-4646 and 4643 (currentEpoch durable before the synced txns), ZOOKEEPER-2845 (a
+/// txn logged before an election and held by the new leader never committed; a new leader's
+/// sync waiting for (epoch, 0)); ZOOKEEPER-1675 (a cut-off leader's stale sync, seed 9406).
 pub fn known_node_bugs() -> Vec<(Scenario, &'static [u64])> {
-    // Found by these scenarios only, not yet by a swarm seed.
-    vec![
-    (
-        Scenario {
-            name: "zookeeper_4646_current_epoch_written_before_synced_txns_are_durable",
-            text: "scenario: ZOOKEEPER-4646: a follower writes currentEpoch before its synced txns are durable, then wins an election without them
-                clients 1
-                servers 3
-                wait for leader
-                client c1 on 3
-                c1 create /a v1
-                crash 1
-                c1 set /a v2               # committed by 2 and 3, acknowledged
-                crash 3                    # 2 alone: no quorum
-                crash 1 keeping-epochs-only before current epoch fsync
-                restart 1                  # 2 leads; 1 gets DIFF v2, writes currentEpoch at once, dies: v2 lost, epoch kept
-                wait 15s
-                restart 1
-                crash 2
-                restart 3                  # 1 (newer currentEpoch, older zxid) against 3 (v2)
-                wait for leader
-                client c1 on 1
-                c1 get /a
-                expect c1 data v2",
-        },
-        &[],
-    ),
-    (
-        // 4643's effect: learner_on_newleader emits PersistEpoch(current) right after the
-        // Persist of the DIFF txns, without waiting for their fsync; the epoch file can reach
-        // disk alone, so 1 restarts in epoch 2 without v2, wins FLE and TRUNCs 2 below v2.
-    Scenario {
-            name: "zookeeper_4643_current_epoch_durable_without_the_synced_txns",
-            text: "scenario: ZOOKEEPER-4643: a follower's currentEpoch reaches disk but the synced txns before it do not; back up, it looks current in the new epoch and must not lead and TRUNC the server holding the committed txn
-                clients 2
-                servers 3
-                wait for leader
-                client c1 on 3
-                c1 create /a v1
-                crash 1
-                c1 set /a v2               # committed by 2 and 3, acknowledged
-                crash 2                    # 3 alone: no quorum
-                crash 1 keeping-epochs-only before current epoch fsync  # the crash point: currentEpoch written, v2 not synced
-                restart 1                  # 3 leads epoch 2; 1 gets DIFF v2 and NEWLEADER, dies keeping only currentEpoch
-                wait until n0 CRASH
-                restart 1                  # currentEpoch 2, log up to v1
-                crash 3
-                restart 2                  # currentEpoch 1, log up to v2: 1 looks newer to FLE
-                wait for leader
-                client c2 on 2
-                c2 get /a                  # 2 must not have been TRUNCated below v2 (guards: acknowledged, committed_prefix)
-                expect c2 data v2",
-    },
-        &[],
-    ),
-    (
-        // Two bugs stacked: a `sync` forwarded to a leader with nothing committed in its new
-        // epoch waits for Zxid(epoch, 0), which is never committed (leader_on_request SYNC
-        // targets zxid_prepared), so the read is never answered; and behind it, the learner
-        // that got an empty DIFF keeps v2 logged but unapplied (nothing advances its committed
-        // zxid until the next COMMIT), so once answered the read would return v1.
-    Scenario {
-            name: "zookeeper_2845_logged_but_unapplied_txn_survives_reelection",
-            text: "scenario: ZOOKEEPER-2845: a follower keeps its database through an election with a logged but uncommitted txn; the new leader's DIFF is empty, and a read after sync there must still see the txn the new epoch committed
-                clients 2
-                servers 3
-                wait for leader
-                client c1 on 3
-                client c2 on 1
-                c1 create /a v1
-                c1 set /a v2 &
-                wait until n2 <- n * Ack { zxid  # a quorum ACKed v2: the leader commits it and sends COMMIT
-                crash 3                    # the COMMITs die with it: 1 and 2 hold v2 logged, unapplied
-                wait for leader            # 2 leads with v2 in its history; 1 gets an empty DIFF
-                client c2 on 1
-                c2 read /a                 # sync + getData on 1 (guards: linearizable)
-                expect c2 data v2",
-    },
-        &[],
-    ),
-    ]
+    Vec::new()
 }
 
 /// Every named scenario.
@@ -461,6 +384,67 @@ fn story_catalogue() -> Vec<Scenario> {
 
 const UPSTREAM_BUGS: &[Scenario] = &[
     Scenario {
+        name: "zookeeper_4646_current_epoch_written_before_synced_txns_are_durable",
+        text: "scenario: ZOOKEEPER-4646: a follower writes currentEpoch before its synced txns are durable, then wins an election without them
+                clients 1
+                servers 3
+                wait for leader
+                client c1 on 3
+                c1 create /a v1
+                crash 1
+                c1 set /a v2               # committed by 2 and 3, acknowledged
+                crash 3                    # 2 alone: no quorum
+                crash 1 keeping-epochs-only before current epoch fsync
+                restart 1                  # 2 leads; 1 gets DIFF v2, writes currentEpoch at once, dies: v2 lost, epoch kept
+                wait 15s
+                restart 1
+                crash 2
+                restart 3                  # 1 (newer currentEpoch, older zxid) against 3 (v2)
+                wait for leader
+                client c1 on 1
+                c1 get /a
+                expect c1 data v2",
+    },
+    Scenario {
+        name: "zookeeper_4643_current_epoch_durable_without_the_synced_txns",
+        text: "scenario: ZOOKEEPER-4643: a follower's currentEpoch reaches disk but the synced txns before it do not; back up, it looks current in the new epoch and must not lead and TRUNC the server holding the committed txn
+                clients 2
+                servers 3
+                wait for leader
+                client c1 on 3
+                c1 create /a v1
+                crash 1
+                c1 set /a v2               # committed by 2 and 3, acknowledged
+                crash 2                    # 3 alone: no quorum
+                crash 1 keeping-epochs-only before current epoch fsync  # the crash point: currentEpoch written, v2 not synced
+                restart 1                  # 3 leads epoch 2; 1 gets DIFF v2 and NEWLEADER, dies keeping only currentEpoch
+                wait until n0 CRASH
+                restart 1                  # currentEpoch 2, log up to v1
+                crash 3
+                restart 2                  # currentEpoch 1, log up to v2: 1 looks newer to FLE
+                wait for leader
+                client c2 on 2
+                c2 get /a                  # 2 must not have been TRUNCated below v2 (guards: acknowledged, committed_prefix)
+                expect c2 data v2",
+    },
+    Scenario {
+        name: "zookeeper_2845_logged_but_unapplied_txn_survives_reelection",
+        text: "scenario: ZOOKEEPER-2845: a follower keeps its database through an election with a logged but uncommitted txn; the new leader's DIFF is empty, and a read after sync there must still see the txn the new epoch committed
+                clients 2
+                servers 3
+                wait for leader
+                client c1 on 3
+                client c2 on 1
+                c1 create /a v1
+                c1 set /a v2 &
+                wait until n2 <- n * Ack { zxid  # a quorum ACKed v2: the leader commits it and sends COMMIT
+                crash 3                    # the COMMITs die with it: 1 and 2 hold v2 logged, unapplied
+                wait for leader            # 2 leads with v2 in its history; 1 gets an empty DIFF
+                client c2 on 1
+                c2 read /a                 # sync + getData on 1 (guards: linearizable)
+                expect c2 data v2",
+    },
+    Scenario {
         name: "zookeeper_1154_highest_zxid_server_rejoins_late_and_keeps_committed_data",
         text: "scenario: ZOOKEEPER-1154: the server holding the highest zxid misses the election, rejoins the new epoch, and its truncation cuts only the uncommitted tail
             clients 2
@@ -673,7 +657,7 @@ const UPSTREAM_BUGS: &[Scenario] = &[
     },
     Scenario {
         name: "zookeeper_1675_stale_leader_serves_a_sync",
-        text: "scenario: ZOOKEEPER-1675: an isolated leader still believes it leads while the majority elects another; a sync it serves must never return data older than a write the majority committed
+        text: "scenario: ZOOKEEPER-1675: an isolated leader still believes it leads while the majority elects another; a sync on it is never answered from its own state (ZooKeeper's is: sync is not a quorum operation there), so it never returns data older than a write the majority committed
             clients 2
             servers 3
             config peer-reset-percent 0  # broken links die silently: nobody hears of the partition, all wait out syncLimit
@@ -682,9 +666,9 @@ const UPSTREAM_BUGS: &[Scenario] = &[
             client c2 on leader
             c1 create /a v1
             partition leader | rest
-            wait 2400ms                # just under syncLimit (2.5 s): the old leader still serves
-            c2 read /a                 # sync + getData on it: nothing newer can be committed yet
-            expect c2 data v1
+            wait 2400ms                # just under syncLimit (2.5 s): the old leader still believes it leads
+            c2 read /a                 # sync + getData on it: the sync waits for a quorum to answer a PING sent after it
+            expect c2 lost             # none can: it steps down at syncLimit and drops the connection, unanswered
             wait until UpToDate        # the majority's new leader is established (the old one has stepped down by then)
             c1 set /a v2
             expect c1 ok

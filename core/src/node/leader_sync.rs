@@ -65,7 +65,12 @@ impl Node {
     /// A sync from a learner or a client of ours: it waits for everything proposed so far
     /// and for the next round.
     pub(super) fn leader_on_sync(&mut self, now: Millis, from: SyncFrom) {
-        let zxid = self.zxid_prepared.max(self.log.committed);
+        // A new leader's `zxid_prepared` is (epoch, 0), which names no proposal and is never
+        // committed: without a proposal of this epoch, the committed history is the target.
+        let zxid = match self.zxid_prepared.counter() {
+            0 => self.log.committed,
+            _ => self.zxid_prepared.max(self.log.committed),
+        };
         let Some(leader) = self.leader() else { return };
         let round = leader.rounds.sent + 1;
         leader.syncs.push(WaitingSync { zxid, round, from });

@@ -45,6 +45,10 @@ pub(super) struct LearnerState {
     register_again_at: Millis,
     /// NEWLEADER arrived: later proposals are acknowledged one by one.
     newleader_seen: bool,
+    /// The last transaction synced before NEWLEADER: the new leader's history, which UPTODATE
+    /// declares committed (ZOOKEEPER-2845: a txn we logged in an earlier epoch and the new
+    /// leader holds too is not in its DIFF, and no COMMIT for it will come).
+    newleader_zxid: Zxid,
     /// ACKEPOCH's data: our currentEpoch if LEADERINFO brought a newer epoch than the one we
     /// had accepted, else −1 (`registerWithLeader`).
     ack_epoch_current: i32,
@@ -94,6 +98,7 @@ impl Node {
             last_heard: now,
             register_again_at: now.plus(REGISTER_RETRY_MS),
             newleader_seen: false,
+            newleader_zxid: Zxid::ZERO,
             ack_epoch_current: -1,
             snap_zxid: None,
             forwarded: BTreeMap::new(),
@@ -309,11 +314,13 @@ impl Node {
     /// NEWLEADER: currentEpoch is written after every synced transaction (the outputs are
     /// executed in order), and the ACK leaves only once it is durable.
     fn learner_on_newleader(&mut self, now: Millis, epoch: Epoch) {
+        let logged = self.log.logged;
         let Some(learner) = self.learner() else { return };
         if learner.epoch != Some(epoch) || learner.newleader_seen || learner.snap_zxid.is_some() {
             return self.learner_abandon(now, "unexpected NEWLEADER");
         }
         learner.newleader_seen = true;
+        learner.newleader_zxid = logged;
         // ZOOKEEPER-4646: currentEpoch may become durable only after the synced transactions:
         // it is written once everything logged before NEWLEADER is durable, then ACKed.
         self.after_all_durable(now, After::LearnerCurrentEpoch(epoch));
@@ -341,7 +348,10 @@ impl Node {
             return self.after_all_durable(now, After::LearnerUpToDate);
         }
         learner.phase = LearnerPhase::Broadcast;
+        let synced = learner.newleader_zxid;
         tracing::info!(server = self.config.server_id.0, "learner up to date; serving");
+        self.log.committed = self.log.committed.max(synced);
+        self.apply_committed(now);
     }
 
     /// Once neither hearing from the leader within the limit, look for another.
