@@ -174,7 +174,12 @@ pub async fn serve<D: Disk>(
     };
     let persister =
         Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain).with_log_options(config.log_options());
+    // The persister blocks on fsync: a blocking thread in a real build; under madsim (no
+    // blocking threads, MemDisk never blocks) a task.
+    #[cfg(not(madsim))]
     let persister_task = tokio::task::spawn_blocking(move || persister.run(persist_rx, events_tx));
+    #[cfg(madsim)]
+    let persister_task = tokio::spawn(persister.run_async(persist_rx, events_tx));
     let shared = Arc::new(Shared {
         core: core_tx,
         paused: paused_rx,
