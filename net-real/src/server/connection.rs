@@ -105,11 +105,11 @@ async fn read_requests(
     let mut paused = shared.paused.clone();
     loop {
         // Backpressure: read nothing more while the node is over globalOutstandingLimit.
-        tokio::select! {
+        super::select_fair! {
             result = paused.wait_for(|paused| !*paused) => if result.is_err() { return },
             _ = &mut closed => return,
         }
-        let frame = tokio::select! {
+        let frame = super::select_fair! {
             frame = read_frame(&mut reader, shared.max_buffer) => frame,
             _ = &mut closed => return,
         };

@@ -9,6 +9,20 @@
 //! Tokio comes through `madsim-tokio`, so the same code can later run under madsim; storage
 //! is generic over [`Disk`] for the same reason.
 
+/// `tokio::select!` that polls its branches in random order in a real build (tokio's
+/// fairness) and in written order under madsim: tokio draws that order from a generator
+/// seeded from a process-wide counter, which madsim cannot replay, so one process running
+/// two simulations (madsim's determinism check, a seed sweep) would see different schedules.
+#[cfg(not(madsim))]
+macro_rules! select_fair {
+    ($($branches:tt)*) => { tokio::select! { $($branches)* } };
+}
+#[cfg(madsim)]
+macro_rules! select_fair {
+    ($($branches:tt)*) => { tokio::select! { biased; $($branches)* } };
+}
+pub(crate) use select_fair;
+
 pub mod connection;
 pub mod core;
 pub mod four_letter;

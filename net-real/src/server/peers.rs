@@ -285,7 +285,7 @@ async fn run_quorum_link(
             }
         }
         buffer.reserve(READ_CHUNK);
-        tokio::select! {
+        super::select_fair! {
             read = reader.read_buf(&mut buffer) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
@@ -464,7 +464,7 @@ async fn serve_election(
                 }
             }
         }
-        tokio::select! {
+        super::select_fair! {
             read = reader.read_buf(&mut buffer) => match read {
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}

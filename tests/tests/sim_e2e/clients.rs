@@ -100,7 +100,10 @@ async fn drive(index: usize, servers: usize, world: World) {
     let mut wake = 0;
     loop {
         let wake_at = world.lock().expect("world").at(wake);
+        // Biased: tokio's random branch order is not replayable by madsim (see zab-net's
+        // `select_fair`).
         let out = madsim_tokio::select! {
+            biased;
             _ = madsim_tokio::time::sleep_until(wake_at) => {
                 let (out, next) = with_context(&world, |cx| client.on_tick(cx));
                 wake = next;
@@ -203,6 +206,7 @@ async fn run_connection(
     loop {
         // Both futures are cancel-safe: whichever loses the race loses nothing.
         let next = madsim_tokio::select! {
+            biased;
             request = requests.recv() => Err(request),
             incoming = link.receive() => Ok(incoming),
         };

@@ -119,7 +119,8 @@ where
     let mut outcome = result.map_err(|panic| panic_message(&panic))?;
     let hashes: Vec<u64> = {
         let mut all = HASHES.lock().expect("hashes");
-        let (mine, others): (Vec<_>, Vec<_>) = all.drain(..).partition(|(s, run_seed, _)| *s == servers && *run_seed == seed);
+        let (mine, others): (Vec<_>, Vec<_>) =
+            all.drain(..).partition(|(s, run_seed, _)| *s == servers && *run_seed == seed);
         *all = others;
         mine.into_iter().map(|(_, _, hash)| hash).collect::<Vec<_>>()
     };
