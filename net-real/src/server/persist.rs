@@ -345,16 +345,21 @@ fn report_group(tokens: Result<Vec<PersistToken>, StorageError>, events: &mpsc::
     }
 }
 
-/// The longest simulated fdatasync under madsim, in ms.
+/// The longest usual simulated fdatasync under madsim, in ms.
 pub const SIMULATED_FSYNC_MS_MAX: u64 = 10;
+/// The longest slow simulated fdatasync (one in ten) under madsim, in ms.
+pub const SIMULATED_FSYNC_SLOW_MS_MAX: u64 = 100;
 
-/// Under madsim, a group's fsync takes 1 to [`SIMULATED_FSYNC_MS_MAX`] simulated ms; in a
-/// normal build, no time (the real fsync takes what it takes).
+/// Under madsim, a group's fsync takes 1 to [`SIMULATED_FSYNC_MS_MAX`] simulated ms, and one
+/// in ten up to [`SIMULATED_FSYNC_SLOW_MS_MAX`] (a busy disk); in a normal build, no time
+/// (the real fsync takes what it takes).
 async fn simulated_fsync_latency() {
     #[cfg(madsim)]
     {
         use madsim::rand::Rng;
-        let ms = madsim::rand::thread_rng().gen_range(1..=SIMULATED_FSYNC_MS_MAX);
+        let mut rng = madsim::rand::thread_rng();
+        let max = if rng.gen_bool(0.1) { SIMULATED_FSYNC_SLOW_MS_MAX } else { SIMULATED_FSYNC_MS_MAX };
+        let ms = rng.gen_range(1..=max);
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }

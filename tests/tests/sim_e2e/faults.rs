@@ -95,7 +95,7 @@ pub fn heal(cluster: &mut Cluster, clients: &[NodeHandle], faults: &Faults) {
 fn inject(cluster: &mut Cluster, clients: &[NodeHandle], rng: &mut SimRng, faults: &mut Faults) -> Option<Undo> {
     let servers = cluster.servers.len();
     let net = NetSim::current();
-    match rng.weighted(&[4, 1, 2, 2, 3]) {
+    match rng.weighted(&[4, 2, 2, 2, 3]) {
         0 => {
             let alive = cluster.alive();
             let index = *alive.get(rng.range(0, alive.len().max(1) as u64 - 1) as usize)?;
