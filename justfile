@@ -92,7 +92,7 @@ sim-e2e seeds="100" first="1" checked="3":
 
 # The madsim tier against the deliberately broken runtime (replies before their fsync):
 # passes only if the tier catches it, i.e. at least one seed fails.
-sim-e2e-broken seeds="20" first="1":
+sim-e2e-broken seeds="40" first="1":
     #!/usr/bin/env bash
     set -uo pipefail
     mkdir -p target
