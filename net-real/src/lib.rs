@@ -1,6 +1,8 @@
 //! zab-net: the real runtime. zoo.cfg parsing ([`config`]), durable storage ([`storage`]),
-//! and the tokio server with its four-letter words ([`server`]); the `zab` binary drives them.
+//! the tokio server with its four-letter words ([`server`]), and a small async client on the
+//! core's codec ([`client`]); the `zab` binary drives them.
 
+pub mod client;
 pub mod config;
 pub mod server;
 pub mod storage;

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use zab_core::proto::{decode_connect_request, decode_request, DecodeError, RequestHeader};
@@ -15,6 +14,28 @@ use super::core::CoreInput;
 use super::four_letter::refusal;
 use super::frames::{classify_first_prefix, read_frame, read_payload, read_prefix, FirstPrefix};
 use crate::config::FourLetterWords;
+
+/// The read half of a TCP stream.
+#[cfg(not(madsim))]
+pub type ReadHalf = tokio::net::tcp::OwnedReadHalf;
+/// The write half of a TCP stream.
+#[cfg(not(madsim))]
+pub type WriteHalf = tokio::net::tcp::OwnedWriteHalf;
+/// The read half of a TCP stream (madsim's streams have no `into_split`).
+#[cfg(madsim)]
+pub type ReadHalf = tokio::io::ReadHalf<TcpStream>;
+/// The write half of a TCP stream.
+#[cfg(madsim)]
+pub type WriteHalf = tokio::io::WriteHalf<TcpStream>;
+
+/// Splits a stream for a reader and a writer task: tokio's lock-free owned halves, or under
+/// madsim the generic `tokio::io::split`.
+pub fn split_stream(stream: TcpStream) -> (ReadHalf, WriteHalf) {
+    #[cfg(not(madsim))]
+    return stream.into_split();
+    #[cfg(madsim)]
+    return tokio::io::split(stream);
+}
 
 /// Frames queued for one connection's writer; a client that lets more pile up is closed.
 pub const WRITE_QUEUE_FRAMES_MAX: usize = 4096;
@@ -39,7 +60,7 @@ pub struct Shared {
 
 /// Serves one accepted connection until it closes.
 pub async fn serve_connection(stream: TcpStream, connection: ConnectionId, address: SocketAddr, shared: Arc<Shared>) {
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = split_stream(stream);
     let prefix = match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_prefix(&mut reader)).await {
         Ok(Ok(Some(prefix))) => prefix,
         Ok(Ok(None) | Err(_)) => return,
@@ -75,7 +96,7 @@ pub async fn serve_connection(stream: TcpStream, connection: ConnectionId, addre
 
 /// Reads request frames until the peer closes, a frame is refused, or the writer is done.
 async fn read_requests(
-    mut reader: OwnedReadHalf,
+    mut reader: ReadHalf,
     connection: ConnectionId,
     address: SocketAddr,
     shared: &Shared,
@@ -84,11 +105,11 @@ async fn read_requests(
     let mut paused = shared.paused.clone();
     loop {
         // Backpressure: read nothing more while the node is over globalOutstandingLimit.
-        tokio::select! {
+        super::select_fair! {
             result = paused.wait_for(|paused| !*paused) => if result.is_err() { return },
             _ = &mut closed => return,
         }
-        let frame = tokio::select! {
+        let frame = super::select_fair! {
             frame = read_frame(&mut reader, shared.max_buffer) => frame,
             _ = &mut closed => return,
         };
@@ -120,7 +141,7 @@ pub fn undecodable(error: &DecodeError) -> Option<ClientEvent> {
     Some(ClientEvent::Undecodable { header: RequestHeader { xid, op }, err })
 }
 
-async fn four_letter_word(word: &'static str, address: SocketAddr, shared: &Shared, writer: &mut OwnedWriteHalf) {
+async fn four_letter_word(word: &'static str, address: SocketAddr, shared: &Shared, writer: &mut WriteHalf) {
     let text = if shared.four_letter_words.allows(word) {
         let (answer, answered) = oneshot::channel();
         if shared.core.send(CoreInput::FourLetter { word, address, answer }).await.is_err() {
@@ -139,7 +160,7 @@ async fn four_letter_word(word: &'static str, address: SocketAddr, shared: &Shar
 
 /// Writes queued frames, flushing after each, until the core drops the sender (close) or
 /// the socket fails; then shuts the socket down and tells the reader.
-async fn write_frames(mut writer: OwnedWriteHalf, mut frames: mpsc::Receiver<Vec<u8>>, closed: oneshot::Sender<()>) {
+async fn write_frames(mut writer: WriteHalf, mut frames: mpsc::Receiver<Vec<u8>>, closed: oneshot::Sender<()>) {
     while let Some(frame) = frames.recv().await {
         if writer.write_all(&frame).await.is_err() || writer.flush().await.is_err() {
             break;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use zab_core::node::ReplicaState;
 use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op, ConnectRequest};
-use zab_core::{ClientEvent, ConnectionId, Node, Output, PeerMessage, ServerId};
+use zab_core::{ClientEvent, ConnectionId, Node, Output, PeerMessage, PersistToken, ServerId};
 
 use super::four_letter::{answer, ConnectionView, ServerView, SessionView};
 use super::peers::{PeerCommand, PeerInput};
@@ -167,6 +167,11 @@ pub struct Core {
     held: Vec<(ServerId, PeerMessage)>,
 }
 
+/// Whether this is the deliberately broken runtime (feature `broken-reply-before-persist`,
+/// never in the zab binary's default build): it reports `Persist` outputs durable as soon as
+/// they are queued, so the madsim tier can show it catches a reply sent before its fsync.
+pub const BROKEN_REPLY_BEFORE_PERSIST: bool = cfg!(feature = "broken-reply-before-persist");
+
 /// Quorum messages held while electing, at most.
 pub const HELD_PEER_MESSAGES_MAX: usize = 1024;
 
@@ -216,7 +221,7 @@ impl Core {
                 biased;
                 _ = &mut shutdown => break,
                 event = persisted.recv() => match event {
-                    Some(PersistEvent::Persisted(_)) if self.restarting => {}
+                    Some(PersistEvent::Persisted(_)) if self.restarting || BROKEN_REPLY_BEFORE_PERSIST => {}
                     Some(PersistEvent::Persisted(tokens)) => {
                         for token in tokens {
                             self.node.handle_persisted(now_millis(), token);
@@ -396,6 +401,7 @@ impl Core {
                 }
                 Output::Persist { txns, token } => {
                     self.send_persister(PersistCommand::Append { txns, token }).await?;
+                    self.queued_to_persister(token);
                     continue;
                 }
                 Output::WriteSnapshot { snapshot } => {
@@ -415,14 +421,17 @@ impl Core {
                 }
                 Output::PersistEpoch { accepted, current, token } => {
                     self.send_persister(PersistCommand::Epoch { accepted, current, token }).await?;
+                    self.queued_to_persister(token);
                     continue;
                 }
                 Output::Truncate { after, token } => {
                     self.send_persister(PersistCommand::Truncate { after, token }).await?;
+                    self.queued_to_persister(token);
                     continue;
                 }
                 Output::ResetToSnapshot { snapshot, token } => {
                     self.send_persister(PersistCommand::Reset { snapshot, token }).await?;
+                    self.queued_to_persister(token);
                     continue;
                 }
                 Output::Restart => {
@@ -438,6 +447,15 @@ impl Core {
             }
         }
         Ok(failed)
+    }
+
+    /// A token-bearing command is queued to the persister. The correct runtime waits for the
+    /// persister's report; the deliberately broken one tells the node at once (every token,
+    /// so they stay in order), so its replies and ACKs may leave before the fsync.
+    fn queued_to_persister(&mut self, token: PersistToken) {
+        if BROKEN_REPLY_BEFORE_PERSIST {
+            self.node.handle_persisted(now_millis(), token);
+        }
     }
 
     fn four_letter_word(&mut self, word: &str, address: SocketAddr) -> Option<String> {

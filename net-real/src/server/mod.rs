@@ -9,6 +9,20 @@
 //! Tokio comes through `madsim-tokio`, so the same code can later run under madsim; storage
 //! is generic over [`Disk`] for the same reason.
 
+/// `tokio::select!` that polls its branches in random order in a real build (tokio's
+/// fairness) and in written order under madsim: tokio draws that order from a generator
+/// seeded from a process-wide counter, which madsim cannot replay, so one process running
+/// two simulations (madsim's determinism check, a seed sweep) would see different schedules.
+#[cfg(not(madsim))]
+macro_rules! select_fair {
+    ($($branches:tt)*) => { tokio::select! { $($branches)* } };
+}
+#[cfg(madsim)]
+macro_rules! select_fair {
+    ($($branches:tt)*) => { tokio::select! { biased; $($branches)* } };
+}
+pub(crate) use select_fair;
+
 pub mod connection;
 pub mod core;
 pub mod four_letter;
@@ -174,7 +188,12 @@ pub async fn serve<D: Disk>(
     };
     let persister =
         Persister::new(disk, config.storage_dirs(), recovered.log, purge_retain).with_log_options(config.log_options());
+    // The persister blocks on fsync: a blocking thread in a real build; under madsim (no
+    // blocking threads, MemDisk never blocks) a task.
+    #[cfg(not(madsim))]
     let persister_task = tokio::task::spawn_blocking(move || persister.run(persist_rx, events_tx));
+    #[cfg(madsim)]
+    let persister_task = tokio::spawn(persister.run_async(persist_rx, events_tx));
     let shared = Arc::new(Shared {
         core: core_tx,
         paused: paused_rx,

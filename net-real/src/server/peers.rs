@@ -265,7 +265,7 @@ async fn run_quorum_link(
     mut outgoing: mpsc::UnboundedReceiver<PeerMessage>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = super::connection::split_stream(stream);
     let mut database_next = false;
     loop {
         // Deliver everything whole in the buffer first (bytes may have come with the first packet).
@@ -285,7 +285,7 @@ async fn run_quorum_link(
             }
         }
         buffer.reserve(READ_CHUNK);
-        tokio::select! {
+        super::select_fair! {
             read = reader.read_buf(&mut buffer) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
@@ -435,7 +435,7 @@ async fn serve_election(
     outgoing: &mut mpsc::UnboundedReceiver<Notification>,
     accepted: &mut mpsc::UnboundedReceiver<(TcpStream, Vec<u8>)>,
 ) -> Option<(TcpStream, Vec<u8>)> {
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = super::connection::split_stream(stream);
     let mut pending = first;
     loop {
         if let Some(notification) = pending.take() {
@@ -464,7 +464,7 @@ async fn serve_election(
                 }
             }
         }
-        tokio::select! {
+        super::select_fair! {
             read = reader.read_buf(&mut buffer) => match read {
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}

@@ -103,13 +103,7 @@ impl<D: Disk> Persister<D> {
 
     /// Appends every batch, then syncs once. Returns the tokens only after the sync.
     pub fn commit_group(&mut self, batches: Vec<(Vec<Txn>, PersistToken)>) -> Result<Vec<PersistToken>, StorageError> {
-        let mut tokens = Vec::with_capacity(batches.len());
-        for (txns, token) in batches {
-            for txn in &txns {
-                self.log.append(txn.header.zxid.0 as u64, txn)?;
-            }
-            tokens.push(token);
-        }
+        let tokens = self.append_group(batches)?;
         self.log.sync()?;
         Ok(tokens)
     }
@@ -149,34 +143,69 @@ impl<D: Disk> Persister<D> {
     pub fn run(mut self, mut commands: mpsc::Receiver<PersistCommand>, events: mpsc::UnboundedSender<PersistEvent>) {
         let mut next = commands.blocking_recv();
         while let Some(command) = next.take() {
-            let mut batches = Vec::new();
-            let mut after = Some(command);
-            // Group commit: take every Append already waiting, up to the first other command.
-            while let Some(PersistCommand::Append { txns, token }) = after {
-                batches.push((txns, token));
-                after = commands.try_recv().ok();
-            }
+            let (batches, after) = take_group(command, &mut commands);
             if !batches.is_empty() {
-                match self.commit_group(batches) {
-                    Ok(tokens) => {
-                        let _ = events.send(PersistEvent::Persisted(tokens));
-                    }
-                    Err(error) => {
-                        let _ = events.send(PersistEvent::Failed(error));
-                        return;
-                    }
+                let tokens = self.append_group(batches).and_then(|tokens| self.log.sync().map(|()| tokens));
+                if !report_group(tokens, &events) {
+                    return;
                 }
             }
-            match after {
-                Some(command) => match self.execute(command, &events) {
-                    Ok(true) => next = commands.blocking_recv(),
-                    Ok(false) => return,
-                    Err(error) => {
-                        let _ = events.send(PersistEvent::Failed(error));
-                        return;
-                    }
-                },
-                None => next = commands.blocking_recv(),
+            if !self.execute_after(after, &events) {
+                return;
+            }
+            next = commands.blocking_recv();
+        }
+    }
+
+    /// [`Persister::run`] as a task, for the madsim tier (madsim has no blocking threads).
+    /// The same steps in the same order; under madsim each group's fsync also takes a few
+    /// simulated milliseconds (drawn from madsim's seeded generator), so a node killed in
+    /// that window loses the group's unsynced writes, as a real disk would.
+    pub async fn run_async(
+        mut self,
+        mut commands: mpsc::Receiver<PersistCommand>,
+        events: mpsc::UnboundedSender<PersistEvent>,
+    ) {
+        let mut next = commands.recv().await;
+        while let Some(command) = next.take() {
+            let (batches, after) = take_group(command, &mut commands);
+            if !batches.is_empty() {
+                let appended = self.append_group(batches);
+                if appended.is_ok() {
+                    simulated_fsync_latency().await;
+                }
+                let tokens = appended.and_then(|tokens| self.log.sync().map(|()| tokens));
+                if !report_group(tokens, &events) {
+                    return;
+                }
+            }
+            if !self.execute_after(after, &events) {
+                return;
+            }
+            next = commands.recv().await;
+        }
+    }
+
+    /// Appends every batch without syncing; returns their tokens in order.
+    fn append_group(&mut self, batches: Vec<(Vec<Txn>, PersistToken)>) -> Result<Vec<PersistToken>, StorageError> {
+        let mut tokens = Vec::with_capacity(batches.len());
+        for (txns, token) in batches {
+            for txn in &txns {
+                self.log.append(txn.header.zxid.0 as u64, txn)?;
+            }
+            tokens.push(token);
+        }
+        Ok(tokens)
+    }
+
+    /// Runs the command that ended a group, if any; false when the persister must stop.
+    fn execute_after(&mut self, after: Option<PersistCommand>, events: &mpsc::UnboundedSender<PersistEvent>) -> bool {
+        let Some(command) = after else { return true };
+        match self.execute(command, events) {
+            Ok(keep_going) => keep_going,
+            Err(error) => {
+                let _ = events.send(PersistEvent::Failed(error));
+                false
             }
         }
     }
@@ -284,6 +313,54 @@ impl<D: Disk> Persister<D> {
                 Ok(false)
             }
         }
+    }
+}
+
+/// Group commit: `command` and every append already waiting behind it, up to the first other
+/// command (returned second).
+fn take_group(
+    command: PersistCommand,
+    commands: &mut mpsc::Receiver<PersistCommand>,
+) -> (Vec<(Vec<Txn>, PersistToken)>, Option<PersistCommand>) {
+    let mut batches = Vec::new();
+    let mut after = Some(command);
+    while let Some(PersistCommand::Append { txns, token }) = after {
+        batches.push((txns, token));
+        after = commands.try_recv().ok();
+    }
+    (batches, after)
+}
+
+/// Reports a synced group's tokens, or its failure; false when the persister must stop.
+fn report_group(tokens: Result<Vec<PersistToken>, StorageError>, events: &mpsc::UnboundedSender<PersistEvent>) -> bool {
+    match tokens {
+        Ok(tokens) => {
+            let _ = events.send(PersistEvent::Persisted(tokens));
+            true
+        }
+        Err(error) => {
+            let _ = events.send(PersistEvent::Failed(error));
+            false
+        }
+    }
+}
+
+/// The longest usual simulated fdatasync under madsim, in ms.
+pub const SIMULATED_FSYNC_MS_MAX: u64 = 10;
+/// The longest slow simulated fdatasync (one in ten) under madsim, in ms.
+pub const SIMULATED_FSYNC_SLOW_MS_MAX: u64 = 100;
+
+/// Under madsim, a group's fsync takes 1 to [`SIMULATED_FSYNC_MS_MAX`] simulated ms, and one
+/// in ten up to [`SIMULATED_FSYNC_SLOW_MS_MAX`] (a busy disk); in a normal build, no time
+/// (the real fsync takes what it takes).
+async fn simulated_fsync_latency() {
+    #[cfg(madsim)]
+    {
+        use madsim::rand::Rng;
+        let mut rng = madsim::rand::thread_rng();
+        let max = if rng.gen_bool(0.1) { SIMULATED_FSYNC_SLOW_MS_MAX } else { SIMULATED_FSYNC_MS_MAX };
+        let ms = rng.gen_range(1..=max);
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }
 
