@@ -60,51 +60,9 @@ ensemble-stop:
 # appended to target/sim-failures.txt (log: target/sim-e2e.log); fails on any failing seed
 # not listed in tests/tests/sim_e2e/known-failing-seeds.txt.
 sim-e2e seeds="100" first="1" checked="3":
-    #!/usr/bin/env bash
-    set -euo pipefail
-    mkdir -p target
-    export CARGO_TARGET_DIR=target/madsim RUSTFLAGS="--cfg madsim"
-    start=$(date +%s)
-    cargo test -q -p zab-tests --test sim_e2e --no-run
-    echo "madsim tier built in $(( $(date +%s) - start ))s"
-    MADSIM_TEST_SEED={{first}} MADSIM_TEST_NUM={{seeds}} \
-        cargo test -q -p zab-tests --test sim_e2e -- --nocapture --test-threads 2 > target/sim-e2e.log 2>&1 || true
-    MADSIM_TEST_CHECK_DETERMINISM=1 MADSIM_TEST_SEED={{first}} MADSIM_TEST_NUM={{checked}} \
-        cargo test -q -p zab-tests --test sim_e2e -- --nocapture --test-threads 2 >> target/sim-e2e.log 2>&1 || true
-    grep -E '^replay:' target/sim-e2e.log >> target/sim-failures.txt || true
-    grep -E '^ensemble_.*seeds, [0-9]+ failed' target/sim-e2e.log
-    if [ "$(grep -cE '^ensemble_.*seeds, [0-9]+ failed' target/sim-e2e.log)" -ne 4 ]; then
-        echo "the madsim tier did not finish"; tail -n 40 target/sim-e2e.log; exit 1
-    fi
-    status=0
-    known=tests/tests/sim_e2e/known-failing-seeds.txt
-    while read -r seed test; do
-        if grep -qE "^$test $seed( |$)" "$known"; then
-            echo "$test seed $seed: fails, known ($known)"
-        else
-            status=1
-            echo "$test seed $seed: FAILED (not a known failure)"
-            grep -E -A6 "^seed $seed: FAILED" target/sim-e2e.log | head -20 | cut -c1-300
-        fi
-    done < <(sed -nE 's/^replay: MADSIM_TEST_SEED=([0-9]+) .*--exact ([a-z_]+) .*/\1 \2/p' target/sim-e2e.log | sort -u)
-    echo "madsim tier: $(( $(date +%s) - start ))s in all"
-    exit $status
+    bash .ci/sim-e2e run {{seeds}} {{first}} {{checked}}
 
 # The madsim tier against the deliberately broken runtime (replies before their fsync):
 # passes only if the tier catches it, i.e. at least one seed fails.
-sim-e2e-broken seeds="40" first="1":
-    #!/usr/bin/env bash
-    set -uo pipefail
-    mkdir -p target
-    export CARGO_TARGET_DIR=target/madsim RUSTFLAGS="--cfg madsim"
-    MADSIM_TEST_SEED={{first}} MADSIM_TEST_NUM={{seeds}} \
-        cargo test -q -p zab-tests --test sim_e2e --features zab-net/broken-reply-before-persist \
-        -- --nocapture --test-threads 2 > target/sim-e2e-broken.log 2>&1
-    grep -E '^ensemble_.*seeds, [0-9]+ failed' target/sim-e2e-broken.log
-    if grep -qE '^seed [0-9]+: FAILED' target/sim-e2e-broken.log; then
-        echo "the broken runtime was caught:"
-        grep -E -A3 '^seed [0-9]+: FAILED' target/sim-e2e-broken.log | head -20
-    else
-        echo "the madsim tier did NOT catch the broken runtime"
-        exit 1
-    fi
+sim-e2e-broken seeds="100" first="1":
+    bash .ci/sim-e2e broken {{seeds}} {{first}}

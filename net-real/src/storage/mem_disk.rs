@@ -105,6 +105,22 @@ impl MemDisk {
         state.fail_syncs = false;
     }
 
+    /// The worst power failure: nothing unsynced reaches the platter, no name change and no
+    /// byte. Open handles become stale.
+    pub fn crash_losing_unsynced(&self) {
+        let mut state = self.lock();
+        state.pending_names.clear();
+        state.names = state.durable_names.clone();
+        for inode in state.inodes.values_mut() {
+            inode.pending.clear();
+            inode.data = inode.durable.clone();
+        }
+        let live: BTreeSet<u64> = state.names.values().copied().collect();
+        state.inodes.retain(|id, _| live.contains(id));
+        state.generation += 1;
+        state.fail_syncs = false;
+    }
+
     /// XORs `mask` into the byte at `offset` of `path`, durably: models a
     /// disk returning corrupted data.
     pub fn corrupt(&self, path: &Path, offset: u64, mask: u8) -> io::Result<()> {

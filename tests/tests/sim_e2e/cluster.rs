@@ -70,6 +70,16 @@ impl Cluster {
         }
     }
 
+    /// Kills server `index` in the worst power failure: its disk keeps nothing unsynced.
+    pub fn kill_losing_unsynced(&mut self, index: usize) {
+        let server = &mut self.servers[index];
+        if server.alive {
+            self.handle.kill(server.node.id());
+            server.disk.crash_losing_unsynced();
+            server.alive = false;
+        }
+    }
+
     /// Restarts a killed server: it recovers from what its disk kept.
     pub fn restart(&mut self, index: usize) {
         let server = &mut self.servers[index];

@@ -183,7 +183,7 @@ async fn run(servers: usize) -> Outcome {
         (0..options.clients).map(|index| start_client(&handle, index, servers, world.clone())).collect();
     let mut rng = SimRng::new(seed, Stream::Faults);
     let until = Instant::now() + Duration::from_millis(SAFETY_MS);
-    let faults = faults::safety_phase(&mut cluster, &client_nodes, &mut rng, until).await;
+    let faults = faults::safety_phase(&mut cluster, &client_nodes, &world, &mut rng, until).await;
     faults::heal(&mut cluster, &client_nodes, &faults);
     let heal_ms = {
         let mut world = world.lock().expect("world");
