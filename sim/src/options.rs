@@ -56,6 +56,11 @@ pub struct OpMix {
     pub container: u32,
     /// Closing the session (the client then opens a new one).
     pub close_session: u32,
+    /// `multi` transactions on the registers (and now and then an ephemeral plus a
+    /// sequential create), and `multiRead`s of registers after a sync.
+    pub multi: u32,
+    /// `removeWatches` and `checkWatches`.
+    pub watch_removal: u32,
 }
 
 /// Everything about a run that the seed decides before the run starts.
@@ -153,13 +158,15 @@ impl Options {
             sequential: rng.range(0, 3) as u32,
             container: rng.range(0, 2) as u32,
             close_session: rng.range(0, 1) as u32,
+            multi: 0,
+            watch_removal: 0,
         };
         let drop_on = on(&mut rng);
         let clog_on = on(&mut rng);
         let crash_on = on(&mut rng);
         let fsync_slow_on = on(&mut rng);
         let skew_on = on(&mut rng);
-        Options {
+        let mut options = Options {
             seed,
             clients: rng.range(1, 5) as usize,
             pipeline_max: rng.range(1, 4) as usize,
@@ -203,7 +210,11 @@ impl Options {
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
-        }
+        };
+        // Drawn last so the options drawn before them keep their values per seed.
+        options.op_mix.multi = rng.range(0, 3) as u32;
+        options.op_mix.watch_removal = if options.op_mix.watch > 0 { rng.range(0, 2) as u32 } else { 0 };
+        options
     }
 
     /// Options for hand-written scenarios: one client per line of the story, no random
@@ -215,7 +226,16 @@ impl Options {
             pipeline_max: 8,
             think_ms_mean: 100,
             keys: 1,
-            op_mix: OpMix { register: 1, watch: 0, ephemeral: 0, sequential: 0, container: 0, close_session: 0 },
+            op_mix: OpMix {
+                register: 1,
+                watch: 0,
+                ephemeral: 0,
+                sequential: 0,
+                container: 0,
+                close_session: 0,
+                multi: 0,
+                watch_removal: 0,
+            },
             tick_time_ms: 500,
             session_timeout_ms: 4000,
             container_check_interval_ms: 1000,
@@ -256,7 +276,7 @@ impl Options {
             "seed={} clients={} pipeline={} think={}ms keys={} tick={}ms session={}ms snap={} \
              latency={}+{}ms drop={} clog={:?} fsync={}+{}ms slow={}@{}ms crash={:?} at_fsync={} \
              modes={:?} skew={}ppm late<={}ms resets={} pauses={:?} servers={} peer_drop={} \
-             peer_resets={} partitions={:?}/{}ms",
+             peer_resets={} partitions={:?}/{}ms multi={} watch_removal={}",
             self.seed,
             self.clients,
             self.pipeline_max,
@@ -285,6 +305,8 @@ impl Options {
             self.peer_reset_probability,
             self.partition_interval_ms_mean,
             self.partition_ms_mean,
+            self.op_mix.multi,
+            self.op_mix.watch_removal,
         )
     }
 }
