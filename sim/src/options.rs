@@ -137,6 +137,10 @@ pub struct Options {
     pub partition_interval_ms_mean: Option<u64>,
     /// Mean partition length, ms.
     pub partition_ms_mean: u64,
+    /// Chance that, when an election link comes back, each end re-sends the last
+    /// notification it sent over the old connection (ZooKeeper's `SendWorker` does so when it
+    /// has nothing queued): the only duplication a TCP transport produces. 0 = never.
+    pub election_resend_probability: f64,
     /// A deliberately broken driver (tests of the checkers only).
     pub mutant: Option<Mutant>,
     /// A deliberate bug in the node itself (tests of the checkers only).
@@ -207,6 +211,7 @@ impl Options {
             peer_reset_probability: rng.range(0, 10) as f64 / 10.0,
             partition_interval_ms_mean: on(&mut rng).then(|| rng.range(3000, 20_000)),
             partition_ms_mean: rng.range(500, 8000),
+            election_resend_probability: 0.0,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -214,6 +219,7 @@ impl Options {
         // Drawn last so the options drawn before them keep their values per seed.
         options.op_mix.multi = rng.range(0, 3) as u32;
         options.op_mix.watch_removal = if options.op_mix.watch > 0 { rng.range(0, 2) as u32 } else { 0 };
+        options.election_resend_probability = if on(&mut rng) { rng.range(1, 10) as f64 / 10.0 } else { 0.0 };
         options
     }
 
@@ -264,6 +270,7 @@ impl Options {
             peer_reset_probability: 1.0,
             partition_interval_ms_mean: None,
             partition_ms_mean: 0,
+            election_resend_probability: 0.0,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -276,7 +283,7 @@ impl Options {
             "seed={} clients={} pipeline={} think={}ms keys={} tick={}ms session={}ms snap={} \
              latency={}+{}ms drop={} clog={:?} fsync={}+{}ms slow={}@{}ms crash={:?} at_fsync={} \
              modes={:?} skew={}ppm late<={}ms resets={} pauses={:?} servers={} peer_drop={} \
-             peer_resets={} partitions={:?}/{}ms multi={} watch_removal={}",
+             peer_resets={} partitions={:?}/{}ms multi={} watch_removal={} resend={}",
             self.seed,
             self.clients,
             self.pipeline_max,
@@ -307,6 +314,7 @@ impl Options {
             self.partition_ms_mean,
             self.op_mix.multi,
             self.op_mix.watch_removal,
+            self.election_resend_probability,
         )
     }
 }
