@@ -141,6 +141,11 @@ pub struct Options {
     /// notification it sent over the old connection (ZooKeeper's `SendWorker` does so when it
     /// has nothing queued): the only duplication a TCP transport produces. 0 = never.
     pub election_resend_probability: f64,
+    /// Bit rot in synced data (ensembles with crashes only): at most once per run, a crashed
+    /// replica's disk comes back with a corrupt middle log record or snapshot. Recovery
+    /// refuses it and the replica restarts empty. Standalone runs never draw it: a lone node
+    /// with a wiped disk has lost its acknowledged writes by definition.
+    pub synced_corruption: bool,
     /// A deliberately broken driver (tests of the checkers only).
     pub mutant: Option<Mutant>,
     /// A deliberate bug in the node itself (tests of the checkers only).
@@ -212,6 +217,7 @@ impl Options {
             partition_interval_ms_mean: on(&mut rng).then(|| rng.range(3000, 20_000)),
             partition_ms_mean: rng.range(500, 8000),
             election_resend_probability: 0.0,
+            synced_corruption: false,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -220,6 +226,8 @@ impl Options {
         options.op_mix.multi = rng.range(0, 3) as u32;
         options.op_mix.watch_removal = if options.op_mix.watch > 0 { rng.range(0, 2) as u32 } else { 0 };
         options.election_resend_probability = if on(&mut rng) { rng.range(1, 10) as f64 / 10.0 } else { 0.0 };
+        let rot = rng.chance(0.3);
+        options.synced_corruption = rot && options.servers > 1 && options.crash_interval_ms_mean.is_some();
         options
     }
 
@@ -271,6 +279,7 @@ impl Options {
             partition_interval_ms_mean: None,
             partition_ms_mean: 0,
             election_resend_probability: 0.0,
+            synced_corruption: false,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -283,7 +292,7 @@ impl Options {
             "seed={} clients={} pipeline={} think={}ms keys={} tick={}ms session={}ms snap={} \
              latency={}+{}ms drop={} clog={:?} fsync={}+{}ms slow={}@{}ms crash={:?} at_fsync={} \
              modes={:?} skew={}ppm late<={}ms resets={} pauses={:?} servers={} peer_drop={} \
-             peer_resets={} partitions={:?}/{}ms multi={} watch_removal={} resend={}",
+             peer_resets={} partitions={:?}/{}ms multi={} watch_removal={} resend={} rot={}",
             self.seed,
             self.clients,
             self.pipeline_max,
@@ -315,6 +324,7 @@ impl Options {
             self.op_mix.multi,
             self.op_mix.watch_removal,
             self.election_resend_probability,
+            self.synced_corruption,
         )
     }
 }

@@ -245,6 +245,10 @@ pub struct World {
     /// The last election notification each server sent each peer, for re-sends on a new
     /// connection.
     election_last_sent: BTreeMap<(usize, usize), PeerMessage>,
+    /// Bit rot struck this server's disk (at most once per run): set until it serves again.
+    rotted: Option<usize>,
+    /// Whether bit rot already struck in this run.
+    rot_used: bool,
     clients: Vec<SimClient>,
     client_ticks: Vec<(u64, u64)>,
     shared: Shared,
@@ -374,6 +378,8 @@ impl World {
             network: Network::new(&options),
             peers: PeerNetwork::new(&options),
             election_last_sent: BTreeMap::new(),
+            rotted: None,
+            rot_used: false,
             clients: (0..options.clients).map(|id| SimClient::new(id, 0, random)).collect(),
             client_ticks: vec![(u64::MAX, 0); options.clients],
             shared: Shared::default(),
