@@ -380,6 +380,11 @@ impl<S: Clone> Disk<S> {
         self.epoch_current = Epoch(0);
     }
 
+    /// The durable epoch files: (`acceptedEpoch`, `currentEpoch`).
+    pub fn epochs(&self) -> (Epoch, Epoch) {
+        (self.epoch_accepted, self.epoch_current)
+    }
+
     /// The newest zxid on disk that survives any crash.
     pub fn durable_zxid(&self) -> Zxid {
         let snapshot = self.snapshots.last().map_or(Zxid::ZERO, |(zxid, _)| *zxid);

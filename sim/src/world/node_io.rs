@@ -361,17 +361,25 @@ impl World {
     }
 
     /// Bit rot on the disk of `server`, just crashed, if the run drew it. Losing a replica's
-    /// disk can lose committed writes in ZAB when the copies elsewhere are missing, so rot
-    /// strikes at most once per run, only while every other replica is up and holds durably
-    /// at least what this one held, and no random crash strikes until it serves again.
+    /// disk can lose committed writes in ZAB when the copies elsewhere are missing, and lets
+    /// an epoch be chosen twice (a new leader picks one above the acceptedEpoch of its
+    /// quorum, and the wiped replica forgot its own), so rot strikes at most once per run,
+    /// only while every other replica is up and holds durably at least the transactions and
+    /// epochs this one held, and no random crash strikes until it serves again.
     fn maybe_rot(&mut self, server: usize) {
         if !self.options.synced_corruption || self.rot_used || self.phase != Phase::Safety {
             return;
         }
-        let held = self.servers[server].disk.durable_zxid();
-        let others_hold = (0..self.servers.len())
-            .filter(|&other| other != server)
-            .all(|other| self.servers[other].node.is_some() && self.servers[other].disk.durable_zxid() >= held);
+        let disk = &self.servers[server].disk;
+        let (held, epochs) = (disk.durable_zxid(), disk.epochs());
+        let others_hold = (0..self.servers.len()).filter(|&other| other != server).all(|other| {
+            let disk = &self.servers[other].disk;
+            let (accepted, current) = disk.epochs();
+            self.servers[other].node.is_some()
+                && disk.durable_zxid() >= held
+                && accepted >= epochs.0
+                && current >= epochs.1
+        });
         if !others_hold {
             return;
         }
