@@ -13,6 +13,13 @@
 //! rename at the crash is simply absent. Old snapshots and log records are kept (as ZooKeeper
 //! keeps several until purged), so a TRUNC below the newest snapshot still finds an older one.
 //!
+//! Bit rot (a swarm option, ensembles only): a record the disk had synced, with intact
+//! records after it, or the newest snapshot, reads back with a bad checksum. Unlike a torn
+//! tail this cannot be a crash artefact, so recovery must not cut the log there and go on: a
+//! real log reader refuses a corrupt record in the middle (net-real's `storage/frame.rs`).
+//! [`Disk::corruption`] reports it; the world then wipes the disk ([`Disk::wipe`]) and the
+//! replica starts empty and resyncs from the leader.
+//!
 //! Ensemble replicas also write their epochs (`acceptedEpoch`, `currentEpoch`: separate small
 //! files, replaced atomically), truncate the log (TRUNC) and replace the database with a
 //! received snapshot (SNAP). All of them share the log's token sequence and fsync: a write is
@@ -113,6 +120,8 @@ pub struct Disk<S> {
     fsync_slow_probability: f64,
     fsync_slow_ms: u64,
     crash_mode_weights: [u32; 3],
+    /// The newest snapshot reads back corrupt (bit rot).
+    snapshot_corrupt: bool,
 }
 
 impl<S: Clone> Disk<S> {
@@ -138,6 +147,7 @@ impl<S: Clone> Disk<S> {
             fsync_slow_probability: options.fsync_slow_probability,
             fsync_slow_ms: options.fsync_slow_ms,
             crash_mode_weights: options.crash_mode_weights,
+            snapshot_corrupt: false,
         }
     }
 
@@ -322,6 +332,59 @@ impl<S: Clone> Disk<S> {
         }
     }
 
+    /// Rots one synced thing at random: a log record followed by an intact one, or the newest
+    /// snapshot. Returns what rotted, `None` if there is nothing to rot. Only between a crash
+    /// and the restart (no write in flight).
+    pub fn rot(&mut self) -> Option<String> {
+        assert!(self.unsynced.is_empty(), "bit rot while writes are in flight");
+        let last_intact = self.log.iter().rposition(|record| record.intact);
+        let middle: Vec<usize> = (0..last_intact.unwrap_or(0)).filter(|&index| self.log[index].intact).collect();
+        let choices = middle.len() as u64 + u64::from(!self.snapshots.is_empty());
+        if choices == 0 {
+            return None;
+        }
+        let pick = self.rng.range(0, choices - 1) as usize;
+        match middle.get(pick) {
+            Some(&index) => {
+                self.log[index].intact = false;
+                Some(format!("log record {} of {}", self.log[index].txn.header.zxid, self.log.len()))
+            }
+            None => {
+                self.snapshot_corrupt = true;
+                Some(format!("snapshot {}", self.snapshots.last().expect("counted").0))
+            }
+        }
+    }
+
+    /// Corruption recovery must refuse: a bad record with an intact one after it (not a torn
+    /// tail), or a corrupt newest snapshot.
+    pub fn corruption(&self) -> Option<String> {
+        if self.snapshot_corrupt {
+            let zxid = self.snapshots.last().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
+            return Some(format!("snapshot {zxid} fails its checksum"));
+        }
+        let last_intact = self.log.iter().rposition(|record| record.intact)?;
+        let bad = self.log[..last_intact].iter().find(|record| !record.intact)?;
+        Some(format!("log record {} fails its checksum before intact records", bad.txn.header.zxid))
+    }
+
+    /// Replaces the disk with an empty one (an operator, or the node, discards the corrupt
+    /// data directory): no log, no snapshot, epochs 0.
+    pub fn wipe(&mut self) {
+        assert!(self.unsynced.is_empty(), "wiping while writes are in flight");
+        self.log.clear();
+        self.snapshots.clear();
+        self.snapshots_pending.clear();
+        self.snapshot_corrupt = false;
+        self.epoch_accepted = Epoch(0);
+        self.epoch_current = Epoch(0);
+    }
+
+    /// The durable epoch files: (`acceptedEpoch`, `currentEpoch`).
+    pub fn epochs(&self) -> (Epoch, Epoch) {
+        (self.epoch_accepted, self.epoch_current)
+    }
+
     /// The newest zxid on disk that survives any crash.
     pub fn durable_zxid(&self) -> Zxid {
         let snapshot = self.snapshots.last().map_or(Zxid::ZERO, |(zxid, _)| *zxid);
@@ -383,6 +446,29 @@ mod tests {
         let recovered = disk.recover();
         assert_eq!(zxids(&recovered.log), vec![1, 2]);
         assert!(!recovered.torn_tail);
+    }
+
+    #[test]
+    fn bit_rot_in_the_middle_or_in_a_snapshot_is_refused_not_cut_off() {
+        let mut disk: Disk<&str> = Disk::new(&Options::quiet(9, 1));
+        assert_eq!(disk.rot(), None, "an empty disk has nothing to rot");
+        disk.append(0, PersistToken(0), vec![txn(1), txn(2), txn(3)]);
+        disk.complete_fsync(5);
+        disk.crash_with(CrashMode::LoseUnsynced);
+        assert_eq!(disk.corruption(), None);
+        let what = disk.rot().expect("records 1 and 2 have intact successors");
+        assert!(what == "log record 0x1 of 3" || what == "log record 0x2 of 3", "{what}");
+        let refused = disk.corruption().expect("a bad middle record is detected");
+        assert!(refused.ends_with("fails its checksum before intact records"), "{refused}");
+        disk.wipe();
+        assert_eq!(disk.corruption(), None);
+        let recovered = disk.recover();
+        assert_eq!((recovered.log.len(), recovered.snapshot, recovered.epoch_current), (0, None, Epoch(0)));
+        // With only a snapshot on disk (after a SNAP), the snapshot is what rots.
+        disk.write(0, PersistToken(1), Write::Reset(Zxid(7), "at 7"));
+        disk.complete_fsync(5);
+        assert_eq!(disk.rot(), Some("snapshot 0x7".into()));
+        assert_eq!(disk.corruption(), Some("snapshot 0x7 fails its checksum".into()));
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub struct OpMix {
     pub container: u32,
     /// Closing the session (the client then opens a new one).
     pub close_session: u32,
+    /// `multi` transactions on the registers (and now and then an ephemeral plus a
+    /// sequential create), and `multiRead`s of registers after a sync.
+    pub multi: u32,
+    /// `removeWatches` and `checkWatches`.
+    pub watch_removal: u32,
 }
 
 /// Everything about a run that the seed decides before the run starts.
@@ -132,6 +137,15 @@ pub struct Options {
     pub partition_interval_ms_mean: Option<u64>,
     /// Mean partition length, ms.
     pub partition_ms_mean: u64,
+    /// Chance that, when an election link comes back, each end re-sends the last
+    /// notification it sent over the old connection (ZooKeeper's `SendWorker` does so when it
+    /// has nothing queued): the only duplication a TCP transport produces. 0 = never.
+    pub election_resend_probability: f64,
+    /// Bit rot in synced data (ensembles with crashes only): at most once per run, a crashed
+    /// replica's disk comes back with a corrupt middle log record or snapshot. Recovery
+    /// refuses it and the replica restarts empty. Standalone runs never draw it: a lone node
+    /// with a wiped disk has lost its acknowledged writes by definition.
+    pub synced_corruption: bool,
     /// A deliberately broken driver (tests of the checkers only).
     pub mutant: Option<Mutant>,
     /// A deliberate bug in the node itself (tests of the checkers only).
@@ -153,13 +167,15 @@ impl Options {
             sequential: rng.range(0, 3) as u32,
             container: rng.range(0, 2) as u32,
             close_session: rng.range(0, 1) as u32,
+            multi: 0,
+            watch_removal: 0,
         };
         let drop_on = on(&mut rng);
         let clog_on = on(&mut rng);
         let crash_on = on(&mut rng);
         let fsync_slow_on = on(&mut rng);
         let skew_on = on(&mut rng);
-        Options {
+        let mut options = Options {
             seed,
             clients: rng.range(1, 5) as usize,
             pipeline_max: rng.range(1, 4) as usize,
@@ -200,10 +216,19 @@ impl Options {
             peer_reset_probability: rng.range(0, 10) as f64 / 10.0,
             partition_interval_ms_mean: on(&mut rng).then(|| rng.range(3000, 20_000)),
             partition_ms_mean: rng.range(500, 8000),
+            election_resend_probability: 0.0,
+            synced_corruption: false,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
-        }
+        };
+        // Drawn last so the options drawn before them keep their values per seed.
+        options.op_mix.multi = rng.range(0, 3) as u32;
+        options.op_mix.watch_removal = if options.op_mix.watch > 0 { rng.range(0, 2) as u32 } else { 0 };
+        options.election_resend_probability = if on(&mut rng) { rng.range(1, 10) as f64 / 10.0 } else { 0.0 };
+        let rot = rng.chance(0.3);
+        options.synced_corruption = rot && options.servers > 1 && options.crash_interval_ms_mean.is_some();
+        options
     }
 
     /// Options for hand-written scenarios: one client per line of the story, no random
@@ -215,7 +240,16 @@ impl Options {
             pipeline_max: 8,
             think_ms_mean: 100,
             keys: 1,
-            op_mix: OpMix { register: 1, watch: 0, ephemeral: 0, sequential: 0, container: 0, close_session: 0 },
+            op_mix: OpMix {
+                register: 1,
+                watch: 0,
+                ephemeral: 0,
+                sequential: 0,
+                container: 0,
+                close_session: 0,
+                multi: 0,
+                watch_removal: 0,
+            },
             tick_time_ms: 500,
             session_timeout_ms: 4000,
             container_check_interval_ms: 1000,
@@ -244,6 +278,8 @@ impl Options {
             peer_reset_probability: 1.0,
             partition_interval_ms_mean: None,
             partition_ms_mean: 0,
+            election_resend_probability: 0.0,
+            synced_corruption: false,
             mutant: None,
             #[cfg(feature = "mutants")]
             core_mutant: None,
@@ -256,7 +292,7 @@ impl Options {
             "seed={} clients={} pipeline={} think={}ms keys={} tick={}ms session={}ms snap={} \
              latency={}+{}ms drop={} clog={:?} fsync={}+{}ms slow={}@{}ms crash={:?} at_fsync={} \
              modes={:?} skew={}ppm late<={}ms resets={} pauses={:?} servers={} peer_drop={} \
-             peer_resets={} partitions={:?}/{}ms",
+             peer_resets={} partitions={:?}/{}ms multi={} watch_removal={} resend={} rot={}",
             self.seed,
             self.clients,
             self.pipeline_max,
@@ -285,6 +321,10 @@ impl Options {
             self.peer_reset_probability,
             self.partition_interval_ms_mean,
             self.partition_ms_mean,
+            self.op_mix.multi,
+            self.op_mix.watch_removal,
+            self.election_resend_probability,
+            self.synced_corruption,
         )
     }
 }

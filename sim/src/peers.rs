@@ -8,6 +8,15 @@
 //! only after both ends heard of the break and no partition blocks it, so no message of a new
 //! connection can overtake the news that the old one died.
 //!
+//! Duplication: a FIFO connection never delivers a message twice, so within a link nothing
+//! is duplicated. Across a reconnect it is: ZooKeeper's election transport
+//! (`QuorumCnxManager.SendWorker`) re-sends the last notification it sent to a peer when a new
+//! connection to that peer starts with nothing queued, because the old connection may have
+//! died before the peer read it ("duplicate messages are handled correctly by the peer").
+//! [`PeerNetwork::take_restored`] names the links that just came back so the world can re-send
+//! (with the drawn `election_resend_probability`). The quorum port has no such re-send: a
+//! learner that reconnects starts a new handshake, which the node itself emits.
+//!
 //! A partition blocks directed pairs: symmetric or one-way. Since a one-way cut kills the TCP
 //! connection too (its acknowledgements cannot flow), both shapes break the link; they differ
 //! in what the election port still lets through between breaks.
@@ -56,6 +65,9 @@ pub struct PeerNetwork {
     clogged_until: u64,
     clog_extra_ms: u64,
     faults: bool,
+    resend_probability: f64,
+    /// Links that came back since the last [`PeerNetwork::take_restored`].
+    restored: Vec<(usize, usize)>,
 }
 
 fn pair(a: usize, b: usize) -> (usize, usize) {
@@ -76,6 +88,8 @@ impl PeerNetwork {
             clogged_until: 0,
             clog_extra_ms: 0,
             faults: true,
+            resend_probability: options.election_resend_probability,
+            restored: Vec::new(),
         }
     }
 
@@ -151,6 +165,7 @@ impl PeerNetwork {
         let link = self.links.entry(pair(a, b)).or_default();
         if link.down && link.notices_pending == 0 && !blocked {
             link.down = false;
+            self.restored.push(pair(a, b));
         }
     }
 
@@ -184,6 +199,17 @@ impl PeerNetwork {
         self.faults = false;
         self.clogged_until = 0;
         self.unpartition();
+    }
+
+    /// The links that came back up (a new connection) since the last call, in order.
+    pub fn take_restored(&mut self) -> Vec<(usize, usize)> {
+        std::mem::take(&mut self.restored)
+    }
+
+    /// Whether a sender re-sends its last election notification on a new connection (drawn
+    /// only when the run switched re-sends on, so other runs keep their draws).
+    pub fn resends(&mut self) -> bool {
+        self.resend_probability > 0.0 && self.rng.chance(self.resend_probability)
     }
 
     /// The generator, for the world's partition choices.
@@ -229,7 +255,10 @@ mod tests {
         net.noticed(0, 2, generation);
         net.noticed(2, 0, generation);
         assert_eq!(net.send(200, 2, 0), PeerSend::Dropped, "blocked while partitioned");
+        assert_eq!(net.take_restored(), vec![]);
         net.unpartition();
+        assert_eq!(net.take_restored(), vec![(0, 2)], "the new connection is announced once");
+        assert_eq!(net.take_restored(), vec![]);
         assert!(matches!(net.send(201, 2, 0), PeerSend::At { .. }));
     }
 }

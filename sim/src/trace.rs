@@ -35,7 +35,7 @@ impl Trace {
         }
         self.lines += 1;
         if self.print {
-            println!("{stamp}{text}");
+            print_line(&stamp, text);
         }
         if self.tail_max > 0 {
             if self.tail.len() == self.tail_max {
@@ -58,6 +58,19 @@ impl Trace {
     /// The last lines kept.
     pub fn tail(&self) -> impl Iterator<Item = &String> {
         self.tail.iter()
+    }
+}
+
+/// Prints one trace line through a locked stdout. A trace is printed only for a person
+/// (`zab-sim --seed N --trace | head`): when that reader has gone, nothing more of the run can
+/// be shown, so the program ends quietly instead of panicking on every later line.
+fn print_line(stamp: &str, text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{stamp}{text}") {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => panic!("writing the trace to stdout: {error}"),
     }
 }
 

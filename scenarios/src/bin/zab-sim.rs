@@ -2,15 +2,21 @@
 //!
 //! ```text
 //! zab-sim --seed N [--trace]          one swarm run (print its trace with --trace)
-//! zab-sim --seeds A..B                a sweep of swarm runs
+//! zab-sim --seeds A..B [--jobs N]     a sweep of swarm runs on N threads (default: one per
+//!                                     core), printed in seed order
 //! zab-sim --scenario NAME [--trace]   one named scenario (`--scenario list` lists them)
 //! zab-sim --scenarios                 every named scenario
 //! zab-sim --check-determinism [--seed N | --seeds A..B]   each seed twice, hashes compared
 //! zab-sim --bench [--seeds A..B]      simulated seconds per wall second, seeds per second
 //! ```
-//! Every failure prints the line that replays it.
+//! Every failure prints the line that replays it. Output goes through a locked stdout; when the
+//! reader goes away (`zab-sim --seed 1 --trace | head`) the program exits quietly.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use zab_scenarios::{catalogue, known_node_bugs, replay_line, run_scenario, run_seed, Outcome};
 
 fn main() -> ExitCode {
@@ -19,14 +25,42 @@ fn main() -> ExitCode {
         Ok(command) => execute(command),
         Err(message) => {
             eprintln!("zab-sim: {message}");
-            eprintln!("usage: zab-sim --seed N [--trace] | --seeds A..B | --scenario NAME | --scenarios | --check-determinism | --bench");
+            eprintln!("usage: zab-sim --seed N [--trace] | --seeds A..B [--jobs N] | --scenario NAME | --scenarios | --check-determinism | --bench");
             ExitCode::from(2)
         }
     }
 }
 
+/// Prints one line to stdout, or ends the program quietly if nobody reads it any more.
+macro_rules! out {
+    ($($arg:tt)*) => { write_line(&format!($($arg)*)) };
+}
+
+fn write_line(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}") {
+        Ok(()) => {}
+        // The reader closed the pipe (`| head`): there is no one left to tell anything.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => panic!("writing to stdout: {error}"),
+    }
+}
+
+/// Stack of a sweep thread: as much as the main thread's, so a seed behaves the same on both.
+const SWEEP_THREAD_STACK_BYTES: usize = 8 << 20;
+
+/// How to run a range of seeds.
+struct SeedsCommand {
+    seeds: std::ops::Range<u64>,
+    trace: bool,
+    determinism: bool,
+    bench: bool,
+    /// Threads; the output is still in seed order.
+    jobs: usize,
+}
+
 enum Command {
-    Seeds { seeds: std::ops::Range<u64>, trace: bool, determinism: bool, bench: bool },
+    Seeds(SeedsCommand),
     Scenario { name: String, trace: bool },
     Scenarios,
 }
@@ -35,6 +69,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let mut seeds = None;
     let mut scenario = None;
     let (mut trace, mut determinism, mut bench, mut all) = (false, false, false, false);
+    let mut jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -51,6 +86,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 seeds = Some(a..b);
             }
             "--scenario" => scenario = Some(iter.next().ok_or("--scenario needs a name")?.clone()),
+            "--jobs" => {
+                let value = iter.next().ok_or("--jobs needs a number")?;
+                jobs = value.parse().ok().filter(|&n| n > 0).ok_or(format!("bad job count {value}"))?;
+            }
             "--scenarios" => all = true,
             "--trace" => trace = true,
             "--check-determinism" => determinism = true,
@@ -70,7 +109,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         None if determinism => 0..20,
         None => return Err("say --seed, --seeds, --scenario, --scenarios or --bench".into()),
     };
-    Ok(Command::Seeds { seeds, trace, determinism, bench })
+    Ok(Command::Seeds(SeedsCommand { seeds, trace, determinism, bench, jobs }))
 }
 
 fn execute(command: Command) -> ExitCode {
@@ -78,10 +117,10 @@ fn execute(command: Command) -> ExitCode {
         Command::Scenario { name, trace } if name == "list" => {
             let _ = trace;
             for scenario in catalogue() {
-                println!("{:<50} {}", scenario.name, scenario.title());
+                out!("{:<50} {}", scenario.name, scenario.title());
             }
             for (scenario, seeds) in known_node_bugs() {
-                println!("{:<50} KNOWN NODE BUG (fails; swarm seeds {seeds:?}): {}", scenario.name, scenario.title());
+                out!("{:<50} KNOWN NODE BUG (fails; swarm seeds {seeds:?}): {}", scenario.name, scenario.title());
             }
             ExitCode::SUCCESS
         }
@@ -99,56 +138,61 @@ fn execute(command: Command) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-        Command::Seeds { seeds, trace, determinism, bench } => run_seeds(seeds, trace, determinism, bench),
+        Command::Seeds(command) => run_seeds(command),
     }
 }
 
 fn report_scenario(name: &str, trace: bool) -> ExitCode {
     match run_scenario(name, trace) {
         Ok(()) => {
-            println!("scenario {name}: ok");
+            out!("scenario {name}: ok");
             ExitCode::SUCCESS
         }
         Err(message) => {
-            println!("scenario {name}: FAILED\n{message}");
-            println!("replay: cargo run -p zab-scenarios --bin zab-sim -- --scenario {name} --trace");
+            out!("scenario {name}: FAILED\n{message}");
+            out!("replay: cargo run -p zab-scenarios --bin zab-sim -- --scenario {name} --trace");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run_seeds(seeds: std::ops::Range<u64>, trace: bool, determinism: bool, bench: bool) -> ExitCode {
+/// What one seed printed and counted.
+struct SeedResult {
+    seed: u64,
+    failed: bool,
+    simulated_ms: u64,
+    /// The summary line, or the failure report; `None` in a bench.
+    text: Option<String>,
+}
+
+fn run_seeds(command: SeedsCommand) -> ExitCode {
     let started = std::time::Instant::now();
     let (mut failed, mut simulated_ms, mut count) = (0u64, 0u64, 0u64);
-    for seed in seeds {
-        let outcome = run_seed(seed, trace);
+    let mut report = |result: SeedResult| {
         count += 1;
-        simulated_ms += outcome.simulated_ms();
-        let mut ok = outcome.is_ok();
-        if determinism {
-            let again = run_seed(seed, false);
-            if again.hash() != outcome.hash() {
-                println!("seed {seed}: NOT DETERMINISTIC: hash {:016x} then {:016x}", outcome.hash(), again.hash());
-                ok = false;
-            }
+        simulated_ms += result.simulated_ms;
+        failed += u64::from(result.failed);
+        if let Some(text) = result.text {
+            out!("{text}");
         }
-        if !ok {
-            failed += 1;
-            print_failure(seed, &outcome);
-        } else if !bench {
-            println!("{}", outcome.summary());
-        }
+    };
+    let length = command.seeds.end.saturating_sub(command.seeds.start);
+    // A printed trace belongs between its seed's neighbours: run those on this thread.
+    if command.trace || command.jobs == 1 || length <= 1 {
+        command.seeds.clone().for_each(|seed| report(judge(seed, &command)));
+    } else {
+        sweep_in_parallel(&command, report);
     }
     let wall = started.elapsed().as_secs_f64();
-    if bench {
-        println!(
+    if command.bench {
+        out!(
             "bench: {count} seeds, {:.0} simulated s in {wall:.2} wall s: {:.0} simulated s per wall s, {:.1} seeds per s",
             simulated_ms as f64 / 1000.0,
             simulated_ms as f64 / 1000.0 / wall,
             count as f64 / wall
         );
     }
-    println!("{count} seeds, {failed} failed, {wall:.1} s");
+    out!("{count} seeds, {failed} failed, {wall:.1} s");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -156,8 +200,53 @@ fn run_seeds(seeds: std::ops::Range<u64>, trace: bool, determinism: bool, bench:
     }
 }
 
-fn print_failure(seed: u64, outcome: &Outcome) {
-    println!("seed {seed}: FAILED");
-    println!("{}", outcome.details());
-    println!("{}", replay_line(seed));
+/// Runs the seeds on `jobs` threads, each taking the next seed not yet taken, and hands the
+/// results to `report` in seed order (a result waits until every earlier seed is reported).
+fn sweep_in_parallel(command: &SeedsCommand, mut report: impl FnMut(SeedResult)) {
+    let next = AtomicU64::new(command.seeds.start);
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..command.jobs {
+            let (next, sender) = (&next, sender.clone());
+            std::thread::Builder::new()
+                .stack_size(SWEEP_THREAD_STACK_BYTES)
+                .spawn_scoped(scope, move || loop {
+                    let seed = next.fetch_add(1, Ordering::Relaxed);
+                    if seed >= command.seeds.end || sender.send(judge(seed, command)).is_err() {
+                        break;
+                    }
+                })
+                .expect("spawn a sweep thread");
+        }
+        drop(sender);
+        let mut waiting: BTreeMap<u64, SeedResult> = BTreeMap::new();
+        let mut due = command.seeds.start;
+        for result in receiver {
+            waiting.insert(result.seed, result);
+            while let Some(result) = waiting.remove(&due) {
+                report(result);
+                due += 1;
+            }
+        }
+    });
+}
+
+/// Runs one seed (twice with the determinism check) and says what to print.
+fn judge(seed: u64, command: &SeedsCommand) -> SeedResult {
+    let outcome = run_seed(seed, command.trace);
+    let mut ok = outcome.is_ok();
+    let mut text = String::new();
+    if command.determinism {
+        let again = run_seed(seed, false);
+        if again.hash() != outcome.hash() {
+            text = format!("seed {seed}: NOT DETERMINISTIC: hash {:016x} then {:016x}\n", outcome.hash(), again.hash());
+            ok = false;
+        }
+    }
+    let text = if !ok { Some(text + &failure(seed, &outcome)) } else { (!command.bench).then(|| outcome.summary()) };
+    SeedResult { seed, failed: !ok, simulated_ms: outcome.simulated_ms(), text }
+}
+
+fn failure(seed: u64, outcome: &Outcome) -> String {
+    format!("seed {seed}: FAILED\n{}\n{}", outcome.details(), replay_line(seed))
 }

@@ -7,9 +7,10 @@
 //! committed.
 
 use super::Violation;
+use crate::client::multi_applied;
 use crate::history::History;
 use std::collections::BTreeSet;
-use zab_core::proto::Request;
+use zab_core::proto::{Request, Response};
 use zab_core::{ErrorCode, ServerId, Zxid};
 
 /// The zxids of every write a client saw succeed.
@@ -17,12 +18,14 @@ pub fn acknowledged_writes(history: &History) -> BTreeSet<Zxid> {
     history
         .ops
         .iter()
-        .filter(|op| {
-            matches!(op.request, Request::Create(_) | Request::Create2(_) | Request::Delete(_) | Request::SetData(_))
+        .filter_map(|op| Some((&op.request, op.completion.as_ref()?)))
+        .filter(|(request, c)| match (request, &c.response) {
+            (Request::Create(_) | Request::Create2(_) | Request::Delete(_) | Request::SetData(_), _) => true,
+            (Request::Multi(_), Response::Multi(results)) => multi_applied(results),
+            _ => false,
         })
-        .filter_map(|op| op.completion.as_ref())
-        .filter(|c| c.err == ErrorCode::Ok)
-        .map(|c| c.zxid)
+        .filter(|(_, c)| c.err == ErrorCode::Ok)
+        .map(|(_, c)| c.zxid)
         .collect()
 }
 

@@ -16,9 +16,10 @@
 //! no ephemeral outlives the session in the node's own session table.
 
 use super::Violation;
+use crate::client::multi_applied;
 use crate::history::{History, Observation};
 use std::collections::BTreeMap;
-use zab_core::proto::{Request, Response};
+use zab_core::proto::{MultiOp, MultiResult, Request, Response};
 use zab_core::{ErrorCode, SessionId};
 
 /// Whether a create mode number is ephemeral (1, 3).
@@ -73,11 +74,25 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
 fn acknowledged_ephemerals(history: &History) -> BTreeMap<String, (SessionId, u64)> {
     let mut ephemerals = BTreeMap::new();
     for op in &history.ops {
-        let (Request::Create(request) | Request::Create2(request)) = &op.request else { continue };
         let Some(completion) = op.completion.as_ref().filter(|c| c.err == ErrorCode::Ok) else { continue };
-        if let (true, Response::Create(path) | Response::Create2 { path, .. }) =
-            (is_ephemeral(request.flags), &completion.response)
-        {
+        let created: Vec<(i32, &String)> = match (&op.request, &completion.response) {
+            (Request::Create(r) | Request::Create2(r), Response::Create(path) | Response::Create2 { path, .. }) => {
+                vec![(r.flags, path)]
+            }
+            (Request::Multi(ops), Response::Multi(results)) if multi_applied(results) => ops
+                .iter()
+                .zip(results)
+                .filter_map(|(sub, result)| match (sub, result) {
+                    (
+                        MultiOp::Create { request, .. },
+                        MultiResult::Create(path) | MultiResult::Create2 { path, .. },
+                    ) => Some((request.flags, path)),
+                    _ => None,
+                })
+                .collect(),
+            _ => continue,
+        };
+        for (_, path) in created.into_iter().filter(|(flags, _)| is_ephemeral(*flags)) {
             ephemerals.insert(path.clone(), (op.session, completion.at));
         }
     }

@@ -5,9 +5,10 @@
 //! (a re-created parent starts its counter again).
 
 use super::Violation;
+use crate::client::multi_applied;
 use crate::history::History;
 use std::collections::BTreeMap;
-use zab_core::proto::{Request, Response};
+use zab_core::proto::{CreateRequest, MultiOp, MultiResult, Request, Response};
 use zab_core::{ErrorCode, Zxid};
 
 /// Whether a create mode number is sequential (2, 3, 6).
@@ -20,24 +21,22 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
     let mut violations = Vec::new();
     let mut by_parent: BTreeMap<String, Vec<(Zxid, u64, String)>> = BTreeMap::new();
     for (id, op) in history.ops.iter().enumerate() {
-        let (Request::Create(request) | Request::Create2(request)) = &op.request else { continue };
         let Some(completion) = &op.completion else { continue };
-        if !is_sequential(request.flags) || completion.err != ErrorCode::Ok {
-            continue;
-        }
-        let created = match &completion.response {
-            Response::Create(path) | Response::Create2 { path, .. } => path.clone(),
-            other => {
-                violations.push(violation(format!("op#{id} sequential create answered {other:?}")));
+        for (request, created) in sequential_creates(&op.request, completion.err, &completion.response) {
+            let created = match created {
+                Ok(path) => path.clone(),
+                Err(other) => {
+                    violations.push(violation(format!("op#{id} sequential create answered {other}")));
+                    continue;
+                }
+            };
+            let Some(counter) = parse_counter(&request.path, &created) else {
+                violations.push(violation(format!("op#{id} asked {} and got {created}", request.path)));
                 continue;
-            }
-        };
-        let Some(counter) = parse_counter(&request.path, &created) else {
-            violations.push(violation(format!("op#{id} asked {} and got {created}", request.path)));
-            continue;
-        };
-        let parent = request.path.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
-        by_parent.entry(parent.to_string()).or_default().push((completion.zxid, counter, created));
+            };
+            let parent = request.path.rsplit_once('/').map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+            by_parent.entry(parent.to_string()).or_default().push((completion.zxid, counter, created));
+        }
     }
     let mut checked = 0;
     for (parent, mut creates) in by_parent {
@@ -55,6 +54,40 @@ pub fn check(history: &History) -> (Vec<Violation>, usize) {
     (violations, checked)
 }
 
+/// The successful sequential creates of a reply: a create, or the creates of an applied
+/// multi (all under its one zxid, in sub-op order). `Err` describes an answer that names no
+/// path.
+fn sequential_creates<'a>(
+    request: &'a Request,
+    err: ErrorCode,
+    response: &'a Response,
+) -> Vec<(&'a CreateRequest, Result<&'a String, String>)> {
+    if err != ErrorCode::Ok {
+        return Vec::new();
+    }
+    match (request, response) {
+        (Request::Create(r) | Request::Create2(r), Response::Create(path) | Response::Create2 { path, .. }) => {
+            vec![(r, Ok(path))]
+        }
+        (Request::Create(r) | Request::Create2(r), other) => vec![(r, Err(format!("{other:?}")))],
+        (Request::Multi(ops), Response::Multi(results)) if multi_applied(results) => ops
+            .iter()
+            .zip(results)
+            .filter_map(|(sub, result)| match (sub, result) {
+                (MultiOp::Create { request, .. }, MultiResult::Create(path) | MultiResult::Create2 { path, .. }) => {
+                    Some((request, Ok(path)))
+                }
+                (MultiOp::Create { request, .. }, other) => Some((request, Err(format!("{other:?}")))),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|(request, _)| is_sequential(request.flags))
+    .collect()
+}
+
 /// The counter of `created`, which must be `requested` followed by exactly ten digits.
 fn parse_counter(requested: &str, created: &str) -> Option<u64> {
     let suffix = created.strip_prefix(requested)?;
@@ -69,7 +102,6 @@ fn violation(message: String) -> Violation {
 mod tests {
     use super::*;
     use crate::history::OpKind;
-    use zab_core::proto::CreateRequest;
     use zab_core::SessionId;
 
     fn create(history: &mut History, flags: i32, zxid: i64, created: &str) {

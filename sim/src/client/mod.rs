@@ -7,7 +7,7 @@
 
 mod workload;
 
-pub use workload::Shared;
+pub use workload::{multi_applied, Shared};
 
 use crate::history::{History, Observation, OpId, OpKind};
 use crate::network::Network;
@@ -15,8 +15,8 @@ use crate::options::Options;
 use crate::rng::SimRng;
 use std::collections::{BTreeSet, VecDeque};
 use zab_core::proto::{
-    op, xid, ConnectRequest, ConnectResponse, PathRequest, ReplyHeader, Request, RequestHeader, Response, SetWatches,
-    WatcherEvent,
+    op, xid, ConnectRequest, ConnectResponse, MultiReadOp, MultiReadResult, PathRequest, ReplyHeader, Request,
+    RequestHeader, Response, SetWatches, WatcherEvent,
 };
 use zab_core::{ConnectionId, ErrorCode, SessionId, Xid, Zxid};
 
@@ -87,6 +87,33 @@ impl WatchTables {
             && self.child.is_empty()
             && self.persistent.is_empty()
             && self.recursive.is_empty()
+    }
+
+    /// Every watched path, sorted, without repeats.
+    fn paths(&self) -> Vec<String> {
+        let all = [&self.data, &self.exist, &self.child, &self.persistent, &self.recursive];
+        let paths: BTreeSet<&String> = all.into_iter().flatten().collect();
+        paths.into_iter().cloned().collect()
+    }
+
+    /// A successful removeWatches: drops what the client would re-register, and returns the
+    /// events ZooKeeper's client raises locally (`ClientCnxn.finishPacket` runs the watch
+    /// deregistration; the server itself sends no event for a removal). As 3.8's
+    /// `ZKWatchManager` does, removing either half also forgets a persistent watch on the path.
+    fn remove(&mut self, path: &str, watcher_type: i32) -> Vec<WatcherEvent> {
+        use zab_core::proto::event_type as e;
+        let mut events = Vec::new();
+        let local = |event_type| WatcherEvent { event_type, state: 3, path: path.to_string() };
+        if watcher_type != 1 && (self.data.remove(path) | self.exist.remove(path)) {
+            events.push(local(e::DATA_WATCH_REMOVED));
+        }
+        if watcher_type != 2 && self.child.remove(path) {
+            events.push(local(e::CHILD_WATCH_REMOVED));
+        }
+        if self.persistent.remove(path) | self.recursive.remove(path) {
+            events.push(local(e::PERSISTENT_WATCH_REMOVED));
+        }
+        events
     }
 }
 
@@ -391,7 +418,7 @@ impl SimClient {
     }
 
     fn complete(&mut self, cx: &mut Context, id: OpId, request: &Request, header: ReplyHeader, response: Response) {
-        self.note_watch(request, header.err);
+        self.note_watch(request, header.err, &response);
         self.workload.learn(cx.shared, self.session, request, header.err, &response);
         cx.history.complete(cx.now, id, header.zxid, header.err, response);
         self.last_completed = Some(id);
@@ -405,7 +432,7 @@ impl SimClient {
     }
 
     /// Keeps the tables `setWatches` re-registers after a reconnect.
-    fn note_watch(&mut self, request: &Request, err: ErrorCode) {
+    fn note_watch(&mut self, request: &Request, err: ErrorCode, response: &Response) {
         let tables = &mut self.watches;
         let (table, path) = match (request, err) {
             (Request::GetData(r) | Request::Exists(r), ErrorCode::Ok) if r.watch => (&mut tables.data, &r.path),
@@ -415,6 +442,26 @@ impl SimClient {
             }
             (Request::AddWatch(r), ErrorCode::Ok) if r.mode == 0 => (&mut tables.persistent, &r.path),
             (Request::AddWatch(r), ErrorCode::Ok) => (&mut tables.recursive, &r.path),
+            (Request::MultiRead(ops), ErrorCode::Ok) => {
+                let Response::MultiRead(results) = response else { return };
+                for (sub, result) in ops.iter().zip(results) {
+                    match (sub, result) {
+                        (MultiReadOp::GetData(r), MultiReadResult::GetData { .. }) if r.watch => {
+                            tables.data.insert(r.path.clone());
+                        }
+                        (MultiReadOp::GetChildren(r), MultiReadResult::GetChildren(_)) if r.watch => {
+                            tables.child.insert(r.path.clone());
+                        }
+                        _ => {}
+                    }
+                }
+                return;
+            }
+            (Request::RemoveWatches(r), ErrorCode::Ok) => {
+                let removed = tables.remove(&r.path, r.watcher_type);
+                self.events.extend(removed);
+                return;
+            }
             _ => return,
         };
         table.insert(path.clone());
@@ -489,6 +536,9 @@ pub fn opcode_of(request: &Request) -> i32 {
         Request::Check(_) => op::CHECK,
         Request::Multi(_) => op::MULTI,
         Request::AddWatch(_) => op::ADD_WATCH,
+        Request::MultiRead(_) => op::MULTI_READ,
+        Request::RemoveWatches(_) => op::REMOVE_WATCHES,
+        Request::CheckWatches(_) => op::CHECK_WATCHES,
         Request::CloseSession => op::CLOSE_SESSION,
         Request::GetEphemerals(_) => op::GET_EPHEMERALS,
         other => panic!("the simulated client does not send {other:?}"),
@@ -504,6 +554,7 @@ pub fn path_of(request: &Request) -> Option<&str> {
         Request::SetData(r) => &r.path,
         Request::Sync(r) | Request::GetEphemerals(r) => &r.path,
         Request::AddWatch(r) => &r.path,
+        Request::RemoveWatches(r) | Request::CheckWatches(r) => &r.path,
         _ => return None,
     })
 }

@@ -3,12 +3,16 @@
 //! Paths are laid out so each checker has its own namespace: `/k<N>` registers (create,
 //! delete, setData with and without version, read after sync), `/e<client>-<N>` ephemerals,
 //! `/q` holding sequential children (never deleted), `/c<N>` containers with a child `x`.
+//! A `multi` mixes sub-ops on the registers (or pairs an ephemeral with a sequential create),
+//! a `multiRead` reads registers after a sync, and `removeWatches`/`checkWatches` mostly name
+//! a watch the client holds.
 
 use super::{Context, Link, SimClient};
 use crate::history::OpKind;
 use std::collections::BTreeMap;
 use zab_core::proto::{
-    Acl, AddWatchRequest, CreateRequest, DeleteRequest, PathWatchRequest, Request, Response, SetDataRequest,
+    op, Acl, AddWatchRequest, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiReadOp, MultiReadResult,
+    MultiResult, PathWatchRequest, Request, Response, SetDataRequest, WatchesRequest,
 };
 use zab_core::{ConnectionId, ErrorCode, SessionId};
 
@@ -46,28 +50,62 @@ impl Memory {
     ) {
         let _ = session;
         match (request, err, response) {
-            (Request::Create(r), ErrorCode::Ok, Response::Create(path)) => {
-                self.versions.insert(path.clone(), 0);
-                if r.flags == 1 || r.flags == 3 {
-                    shared.ephemerals.push(path.clone());
-                }
-                if r.flags == 2 {
-                    self.sequential_children.push_back(path.clone());
-                }
-            }
+            (Request::Create(r), ErrorCode::Ok, Response::Create(path)) => self.created(shared, r.flags, path),
             (Request::SetData(r), ErrorCode::Ok, Response::Stat(stat)) => {
                 self.versions.insert(r.path.clone(), stat.version);
             }
             (Request::GetData(r), ErrorCode::Ok, Response::GetData { stat, .. }) => {
                 self.versions.insert(r.path.clone(), stat.version);
             }
+            (Request::Multi(ops), ErrorCode::Ok, Response::Multi(results)) if multi_applied(results) => {
+                for (sub, result) in ops.iter().zip(results) {
+                    match (sub, result) {
+                        (MultiOp::Create { request, .. }, MultiResult::Create(path))
+                        | (MultiOp::Create { request, .. }, MultiResult::Create2 { path, .. }) => {
+                            self.created(shared, request.flags, path)
+                        }
+                        (MultiOp::SetData(r), MultiResult::SetData(stat)) => {
+                            self.versions.insert(r.path.clone(), stat.version);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (Request::MultiRead(ops), ErrorCode::Ok, Response::MultiRead(results)) => {
+                for (sub, result) in ops.iter().zip(results) {
+                    if let (MultiReadOp::GetData(r), MultiReadResult::GetData { stat, .. }) = (sub, result) {
+                        self.versions.insert(r.path.clone(), stat.version);
+                    }
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// Remembers a node this client created.
+    fn created(&mut self, shared: &mut Shared, flags: i32, path: &str) {
+        self.versions.insert(path.to_string(), 0);
+        if flags == 1 || flags == 3 {
+            shared.ephemerals.push(path.to_string());
+        }
+        if flags == 2 {
+            self.sequential_children.push_back(path.to_string());
         }
     }
 }
 
+/// Whether a multi's results say it took effect (ZooKeeper answers a failed multi with an
+/// error result for every sub-op).
+pub fn multi_applied(results: &[MultiResult]) -> bool {
+    !results.iter().any(|result| matches!(result, MultiResult::Error(_)))
+}
+
+fn create_request(path: String, data: Vec<u8>, flags: i32) -> CreateRequest {
+    CreateRequest { path, data, acl: Acl::open_unsafe(), flags }
+}
+
 fn create(path: String, data: Vec<u8>, flags: i32) -> Request {
-    Request::Create(CreateRequest { path, data, acl: Acl::open_unsafe(), flags })
+    Request::Create(create_request(path, data, flags))
 }
 
 fn watch(path: String, watch: bool) -> PathWatchRequest {
@@ -84,9 +122,18 @@ impl SimClient {
         debug_assert_eq!(self.link, Link::Up { connection });
         let mix = &cx.options.op_mix;
         let weights = if cx.shared.liveness {
-            [1, 0, 0, 0, 0, 0]
+            [1, 0, 0, 0, 0, 0, 0, 0]
         } else {
-            [mix.register, mix.watch, mix.ephemeral, mix.sequential, mix.container, mix.close_session]
+            [
+                mix.register,
+                mix.watch,
+                mix.ephemeral,
+                mix.sequential,
+                mix.container,
+                mix.close_session,
+                mix.multi,
+                mix.watch_removal,
+            ]
         };
         if weights.iter().all(|&w| w == 0) {
             return Vec::new();
@@ -104,7 +151,9 @@ impl SimClient {
             }
             3 => (self.sequential_op(cx), OpKind::Plain),
             4 => (self.container_op(cx), OpKind::Plain),
-            _ => (Request::CloseSession, OpKind::Plain),
+            5 => (Request::CloseSession, OpKind::Plain),
+            6 => self.multi_op(cx),
+            _ => (self.watch_removal_op(cx), OpKind::Plain),
         };
         self.submit(cx, request, kind)
     }
@@ -196,6 +245,79 @@ impl SimClient {
             }),
             1 => create(format!("{container}/x"), self.data(), 0),
             _ => Request::Delete(DeleteRequest { path: format!("{container}/x"), version: -1 }),
+        }
+    }
+
+    fn multi_op(&mut self, cx: &mut Context) -> (Request, OpKind) {
+        match cx.rng.range(0, 5) {
+            // A multiRead is served locally like any read: judged across clients after a sync.
+            0 | 1 => (self.multi_read(cx), OpKind::ReadAfterSync),
+            2 => {
+                // `/q` may not exist yet: then the whole multi fails and the ephemeral must
+                // not appear either.
+                self.workload.counter += 1;
+                let ephemeral = format!("/e{}-{}", self.id, self.workload.counter);
+                let ops = vec![
+                    MultiOp::Create { op: op::CREATE, request: create_request(ephemeral, self.data(), 1) },
+                    MultiOp::Create { op: op::CREATE2, request: create_request("/q/s-".into(), self.data(), 2) },
+                ];
+                (Request::Multi(ops), OpKind::Plain)
+            }
+            _ => {
+                let count = cx.rng.range(1, 3);
+                let ops = (0..count).map(|_| self.register_sub_op(cx)).collect();
+                (Request::Multi(ops), OpKind::Plain)
+            }
+        }
+    }
+
+    fn register_sub_op(&mut self, cx: &mut Context) -> MultiOp {
+        let path = self.key(cx);
+        match cx.rng.weighted(&[2, 1, 3, 2]) {
+            0 => MultiOp::Create { op: op::CREATE, request: create_request(path, self.data(), 0) },
+            1 => {
+                let version = self.version(cx, &path);
+                MultiOp::Delete(DeleteRequest { path, version })
+            }
+            2 => {
+                let version = self.version(cx, &path);
+                let data = self.data();
+                MultiOp::SetData(SetDataRequest { path, data, version })
+            }
+            _ => {
+                let version = self.version(cx, &path);
+                MultiOp::Check(CheckVersionRequest { path, version })
+            }
+        }
+    }
+
+    fn multi_read(&mut self, cx: &mut Context) -> Request {
+        let count = cx.rng.range(1, 3);
+        let mut ops: Vec<MultiReadOp> = (0..count)
+            .map(|_| {
+                let path = self.key(cx);
+                let watch_on = cx.options.op_mix.watch > 0 && cx.rng.chance(0.3);
+                MultiReadOp::GetData(watch(path, watch_on))
+            })
+            .collect();
+        if cx.rng.chance(0.2) {
+            ops.push(MultiReadOp::GetChildren(watch("/".into(), false)));
+        }
+        Request::MultiRead(ops)
+    }
+
+    /// removeWatches or checkWatches, mostly of a path the client watches.
+    fn watch_removal_op(&mut self, cx: &mut Context) -> Request {
+        let watched = self.watches.paths();
+        let path = match watched.len() as u64 {
+            known if known > 0 && cx.rng.range(0, 2) > 0 => watched[cx.rng.range(0, known - 1) as usize].clone(),
+            _ => self.key(cx),
+        };
+        let request = WatchesRequest { path, watcher_type: cx.rng.range(1, 3) as i32 };
+        if cx.rng.chance(0.5) {
+            Request::RemoveWatches(request)
+        } else {
+            Request::CheckWatches(request)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Short, stable text for trace lines. Only `Debug` of plain data and explicit fields: no
 //! addresses, no hash-map orders, so the trace hash is a pure function of the run.
 
-use zab_core::proto::{Request, Response, WatcherEvent};
+use zab_core::proto::{MultiOp, MultiReadOp, Request, Response, WatcherEvent};
 
 /// One request as `op path [details]`.
 pub fn request(request: &Request) -> String {
@@ -30,7 +30,32 @@ pub fn request(request: &Request) -> String {
             w.persistent_watches,
             w.persistent_recursive_watches
         ),
+        Request::Multi(ops) => format!("multi [{}]", ops.iter().map(multi_op).collect::<Vec<_>>().join("; ")),
+        Request::MultiRead(ops) => {
+            let reads: Vec<String> = ops
+                .iter()
+                .map(|op| match op {
+                    MultiReadOp::GetData(r) => format!("getData {}{}", r.path, if r.watch { " watch" } else { "" }),
+                    MultiReadOp::GetChildren(r) => {
+                        format!("getChildren {}{}", r.path, if r.watch { " watch" } else { "" })
+                    }
+                })
+                .collect();
+            format!("multiRead [{}]", reads.join("; "))
+        }
+        Request::RemoveWatches(r) => format!("removeWatches {} type={}", r.path, r.watcher_type),
+        Request::CheckWatches(r) => format!("checkWatches {} type={}", r.path, r.watcher_type),
         other => format!("{other:?}"),
+    }
+}
+
+fn multi_op(op: &MultiOp) -> String {
+    match op {
+        MultiOp::Create { request: r, .. } => format!("create {} flags={} data={}", r.path, r.flags, text(&r.data)),
+        MultiOp::CreateTtl(r) => format!("createTtl {} ttl={}", r.path, r.ttl),
+        MultiOp::Delete(r) => format!("delete {} v={}", r.path, r.version),
+        MultiOp::SetData(r) => format!("setData {} v={} data={}", r.path, r.version, text(&r.data)),
+        MultiOp::Check(r) => format!("check {} v={}", r.path, r.version),
     }
 }
 

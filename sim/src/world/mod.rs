@@ -35,6 +35,7 @@ use crate::peers::PeerNetwork;
 use crate::queue::EventQueue;
 use crate::rng::{SimRng, Stream};
 use crate::trace::Trace;
+use std::collections::BTreeMap;
 use zab_core::node::{Config, Node, PeerMessage, PeerRole, ReplicaState, Snapshot};
 use zab_core::proto::{ConnectResponse, ReplyHeader, Request, Response, WatcherEvent};
 use zab_core::ServerId;
@@ -242,6 +243,13 @@ pub struct World {
     servers: Vec<Server>,
     network: Network,
     peers: PeerNetwork,
+    /// The last election notification each server sent each peer, for re-sends on a new
+    /// connection.
+    election_last_sent: BTreeMap<(usize, usize), PeerMessage>,
+    /// Bit rot struck this server's disk (at most once per run): set until it serves again.
+    rotted: Option<usize>,
+    /// Whether bit rot already struck in this run.
+    rot_used: bool,
     clients: Vec<SimClient>,
     client_ticks: Vec<(u64, u64)>,
     shared: Shared,
@@ -370,6 +378,9 @@ impl World {
             servers,
             network: Network::new(&options),
             peers: PeerNetwork::new(&options),
+            election_last_sent: BTreeMap::new(),
+            rotted: None,
+            rot_used: false,
             clients: (0..options.clients).map(|id| SimClient::new(id, 0, random)).collect(),
             client_ticks: vec![(u64::MAX, 0); options.clients],
             shared: Shared::default(),
@@ -779,6 +790,7 @@ impl World {
         self.shared.liveness = true;
         self.network.heal();
         self.peers.heal();
+        self.resend_on_new_connections();
         for server in &mut self.servers {
             server.disk.heal();
         }

@@ -281,7 +281,7 @@ impl World {
             return;
         }
         let server = self.rng_faults.range(0, self.servers.len() as u64 - 1) as usize;
-        if self.servers[server].node.is_some() {
+        if self.servers[server].node.is_some() && !self.crashes_held() {
             if self.rng_faults.chance(self.options.crash_at_fsync_probability) {
                 let point = if self.rng_faults.chance(0.5) { CrashPoint::AfterFsync } else { CrashPoint::BeforeFsync };
                 self.trace(format!("fault armed: crash n{server} {point:?}"));
@@ -353,10 +353,52 @@ impl World {
             damage.lost
         ));
         self.drop_connections_of(server, self.options.crash_resets_connections);
+        self.maybe_rot(server);
         if self.auto_restart {
             let delay = self.rng_faults.exponential(self.options.restart_ms_mean as f64).max(1);
             self.queue.schedule(self.queue.now() + delay, Event::Restart(server));
         }
+    }
+
+    /// Bit rot on the disk of `server`, just crashed, if the run drew it. Losing a replica's
+    /// disk can lose committed writes in ZAB when the copies elsewhere are missing, and lets
+    /// an epoch be chosen twice (a new leader picks one above the acceptedEpoch of its
+    /// quorum, and the wiped replica forgot its own), so rot strikes at most once per run,
+    /// only while every other replica is up and holds durably at least the transactions and
+    /// epochs this one held, and no random crash strikes until it serves again.
+    fn maybe_rot(&mut self, server: usize) {
+        if !self.options.synced_corruption || self.rot_used || self.phase != Phase::Safety {
+            return;
+        }
+        let disk = &self.servers[server].disk;
+        let (held, epochs) = (disk.durable_zxid(), disk.epochs());
+        let others_hold = (0..self.servers.len()).filter(|&other| other != server).all(|other| {
+            let disk = &self.servers[other].disk;
+            let (accepted, current) = disk.epochs();
+            self.servers[other].node.is_some()
+                && disk.durable_zxid() >= held
+                && accepted >= epochs.0
+                && current >= epochs.1
+        });
+        if !others_hold {
+            return;
+        }
+        if let Some(what) = self.servers[server].disk.rot() {
+            self.rot_used = true;
+            self.rotted = Some(server);
+            self.armed_crash = None;
+            self.trace(format!("fault: bit rot on n{server}'s disk: {what}"));
+        }
+    }
+
+    /// Whether random crashes wait: a replica restarted from a wiped disk is still resyncing.
+    fn crashes_held(&mut self) -> bool {
+        let Some(server) = self.rotted else { return false };
+        if self.servers[server].node.as_ref().is_some_and(|node| node.is_serving()) {
+            self.rotted = None;
+            return false;
+        }
+        true
     }
 
     /// The process of `server` is gone: its client connections and peer links die.
@@ -395,6 +437,15 @@ impl World {
     pub fn restart_server(&mut self, server: usize) {
         if self.servers[server].node.is_some() {
             return;
+        }
+        if let Some(corruption) = self.servers[server].disk.corruption() {
+            // A real log reader refuses a corrupt middle record; the replica must not serve
+            // from what is left, so its data directory goes and it resyncs from the leader.
+            self.trace(format!("n{server} refuses its disk ({corruption}): wiped, starts empty"));
+            let s = &mut self.servers[server];
+            s.disk.wipe();
+            s.committed_checked = zab_core::Zxid::ZERO;
+            s.digest_checked = zab_core::Zxid::ZERO;
         }
         let recovered = self.servers[server].disk.recover();
         if recovered.torn_tail {

@@ -19,6 +19,9 @@ impl World {
 
     pub(super) fn peer_send(&mut self, from: usize, to: ServerId, message: PeerMessage) {
         let to = World::index_of(to);
+        if matches!(message, PeerMessage::Election(_)) {
+            self.election_last_sent.insert((from, to), message.clone());
+        }
         match self.peers.send(self.queue.now(), from, to) {
             PeerSend::At { at, generation } => {
                 let message = Box::new(message);
@@ -41,8 +44,24 @@ impl World {
         }
     }
 
-    /// A server's process died: its links break; the others hear of it after a while.
+    /// Links that came back are new connections: each end whose process lives may re-send
+    /// the last notification it sent before the break (see [`crate::peers`]).
+    pub(super) fn resend_on_new_connections(&mut self) {
+        for (a, b) in self.peers.take_restored() {
+            for (from, to) in [(a, b), (b, a)] {
+                let Some(last) = self.election_last_sent.get(&(from, to)).cloned() else { continue };
+                if self.servers[from].node.is_some() && self.peers.resends() {
+                    self.trace(format!("net n{from}->n{to} new connection: re-sends its last notification"));
+                    self.peer_send(from, self.servers[to].id, last);
+                }
+            }
+        }
+    }
+
+    /// A server's process died: its links break; the others hear of it after a while. Its
+    /// memory of what it last sent dies with it.
     pub(super) fn break_peer_links_of(&mut self, server: usize) {
+        self.election_last_sent.retain(|(from, _), _| *from != server);
         for peer in 0..self.servers.len() {
             if peer != server && self.peers.break_link(server, peer) {
                 self.schedule_break_notices(server, peer);
@@ -63,6 +82,7 @@ impl World {
 
     pub(super) fn peer_notice(&mut self, server: usize, peer: usize, generation: u64) {
         self.peers.noticed(server, peer, generation);
+        self.resend_on_new_connections();
         let now = self.local_now(server);
         let peer_id = self.servers[peer].id;
         let Some(node) = self.servers[server].node.as_mut() else { return };
@@ -148,6 +168,7 @@ impl World {
     pub fn unpartition(&mut self) {
         self.trace("partition healed");
         self.peers.unpartition();
+        self.resend_on_new_connections();
     }
 
     /// The ensemble checkers after an input to `server`.
