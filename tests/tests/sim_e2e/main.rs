@@ -163,7 +163,16 @@ fn options(seed: u64, servers: usize) -> Options {
     options.think_ms_mean = rng.range(10, 100);
     options.keys = rng.range(1, 3) as usize;
     let close_session = u32::from(rng.chance(0.5));
-    options.op_mix = OpMix { register: 6, watch: 2, ephemeral: 2, sequential: 1, container: 1, close_session };
+    options.op_mix = OpMix {
+        register: 6,
+        watch: 2,
+        ephemeral: 2,
+        sequential: 1,
+        container: 1,
+        close_session,
+        multi: 2,
+        watch_removal: 1,
+    };
     options.tick_time_ms = 200;
     options.session_timeout_ms = 2_000;
     options.snap_count = rng.range(20, 200);
