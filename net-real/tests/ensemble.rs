@@ -93,13 +93,19 @@ impl Member {
         }
     }
 
-    /// `srvr`'s Mode, or `None` when not serving or not reachable.
-    fn mode(&self) -> Option<String> {
+    /// A four-letter word's answer, or `None` when not reachable.
+    fn four_letter(&self, word: &str) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        stream.write_all(b"srvr").ok()?;
+        stream.write_all(word.as_bytes()).ok()?;
         let mut text = String::new();
         stream.read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+
+    /// `srvr`'s Mode, or `None` when not serving or not reachable.
+    fn mode(&self) -> Option<String> {
+        let text = self.four_letter("srvr")?;
         text.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::to_string)
     }
 }
@@ -248,6 +254,14 @@ fn an_ensemble_elects_replicates_and_survives_the_loss_of_its_leader() {
     for view in ensemble.views() {
         assert_eq!(view, expected);
     }
+    // mntr: the leader counts its two synced followers; followers count no learners.
+    let mntr = ensemble.members[leader].four_letter("mntr").expect("mntr on the leader");
+    for line in ["zk_server_state\tleader", "zk_quorum_size\t3", "zk_learners\t2", "zk_synced_followers\t2"] {
+        assert!(mntr.lines().any(|l| l == line), "leader's mntr lacks {line:?}:\n{mntr}");
+    }
+    let follower = (leader + 1) % SERVERS;
+    let mntr = ensemble.members[follower].four_letter("mntr").expect("mntr on a follower");
+    assert!(mntr.contains("zk_server_state\tfollower\n") && !mntr.contains("zk_learners"), "{mntr}");
 
     // SIGKILL the leader under a client writing through the followers.
     let follower_ports: Vec<u16> =

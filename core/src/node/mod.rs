@@ -45,6 +45,7 @@ mod transcripts;
 mod zab_tests;
 
 pub use crate::zab::{PeerMessage, PeerRole};
+pub use leader_sync::LeaderCounts;
 pub use replica::ReplicaState;
 pub use stats::Stats;
 

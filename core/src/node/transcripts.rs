@@ -719,3 +719,18 @@ fn zookeeper_1675_a_leader_cut_off_from_its_quorum_never_answers_a_sync() {
     assert!(!later.contains("=> c2: xid"), "no answer to the sync or the read:\n{later}");
     assert!(later.contains("3 => c2: close\n  3: LOOKING\n"), "the leader steps down:\n{later}");
 }
+
+#[test]
+fn the_leader_counts_its_learners_and_pending_syncs_for_mntr() {
+    let mut c = ensemble(1);
+    let counts = LeaderCounts { learners: 3, synced_followers: 2, synced_observers: 1, pending_syncs: 0 };
+    assert_eq!(c.node(3).leader_counts(), Some(counts));
+    assert_eq!(c.node(1).leader_counts(), None, "a follower counts nothing");
+    assert_eq!((c.node(3).quorum_size(), c.node(4).quorum_size()), (Some(3), Some(3)), "observers do not vote");
+    c.run_line("client c2 on 3 connect");
+    c.run_line("deliver-all");
+    c.run_line("client c2 on 3 sync /");
+    assert_eq!(c.node(3).leader_counts().map(|n| n.pending_syncs), Some(1), "waiting for a quorum's PING answers");
+    c.run_line("deliver-all");
+    assert_eq!(c.node(3).leader_counts().map(|n| n.pending_syncs), Some(0));
+}

@@ -233,6 +233,16 @@ fn mntr(view: &ServerView<'_>) -> String {
         ("zk_min_latency", stats.latency_ms_min.to_string()),
         ("zk_max_latency", stats.latency_ms_max.to_string()),
     ];
+    if let Some(size) = node.quorum_size() {
+        lines.push(("zk_quorum_size", size.to_string()));
+    }
+    if let Some(counts) = node.leader_counts() {
+        lines.push(("zk_learners", counts.learners.to_string()));
+        lines.push(("zk_synced_followers", counts.synced_followers.to_string()));
+        lines.push(("zk_synced_non_voting_followers", "0".into()));
+        lines.push(("zk_synced_observers", counts.synced_observers.to_string()));
+        lines.push(("zk_pending_syncs", counts.pending_syncs.to_string()));
+    }
     if let Some(max) = view.max_file_descriptors {
         lines.push(("zk_max_file_descriptor_count", max.to_string()));
     }
