@@ -54,15 +54,18 @@ ensemble-stop:
         fi
     done
 
+# Replay one simulation seed with its trace (tier 1), e.g. `just sim 9406`.
+sim seed:
+    cargo run --release -q -p zab-scenarios --bin zab-sim -- --seed {{seed}} --trace
+
+# Runs `seeds` seeds of the 3- and the 5-server ensemble from `first`, then `checked` seeds of
+# each twice (MADSIM_TEST_CHECK_DETERMINISM); replay lines go to target/sim-failures.txt, and
+# any failing seed not in tests/tests/sim_e2e/known-failing-seeds.txt fails it.
 # Tier 2: the real server code under madsim (built with --cfg madsim in target/madsim).
-# Runs `seeds` seeds of the 3-server and of the 5-server ensemble from `first`, then `checked`
-# seeds of each twice (MADSIM_TEST_CHECK_DETERMINISM). Failing seeds' replay lines are
-# appended to target/sim-failures.txt (log: target/sim-e2e.log); fails on any failing seed
-# not listed in tests/tests/sim_e2e/known-failing-seeds.txt.
 sim-e2e seeds="100" first="1" checked="3":
     bash .ci/sim-e2e run {{seeds}} {{first}} {{checked}}
 
-# The madsim tier against the deliberately broken runtime (replies before their fsync):
-# passes only if the tier catches it, i.e. at least one seed fails.
+# Passes only if the tier catches it, i.e. at least one seed fails.
+# Tier 2 against the deliberately broken runtime (replies before their fsync).
 sim-e2e-broken seeds="100" first="1":
     bash .ci/sim-e2e broken {{seeds}} {{first}}

@@ -2,7 +2,7 @@
 //! liveness phase), every named scenario, a determinism double run, and proof that each
 //! checker fails when the driver is deliberately broken.
 //!
-//! One seed in five runs an ensemble (3 or 5 servers, drawn with the other options); the
+//! Half the seeds run an ensemble (3 or 5 servers, drawn with the other options); the
 //! summary line counts the seeds of each size.
 //!
 //! `ZAB_SIM_SEEDS=N` sets the sweep size (default 2000); `ZAB_SIM_SEED_START` its first seed
