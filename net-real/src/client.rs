@@ -32,7 +32,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use zab_core::proto::{
     decode_connect_response, decode_reply, decode_watch_event, encode_connect_request, encode_request, frame,
-    frame_length, op, xid, ConnectRequest, ConnectResponse, DecodeError, JuteReader, JuteRecord, ReplyHeader, Request,
+    frame_length, xid, ConnectRequest, ConnectResponse, DecodeError, JuteReader, JuteRecord, ReplyHeader, Request,
     RequestHeader, Response, WatcherEvent,
 };
 use zab_core::{Xid, Zxid};
@@ -143,7 +143,7 @@ impl Connection {
     pub async fn call(&mut self, request: &Request) -> Result<(ReplyHeader, Response), ClientError> {
         let xid = self.next_xid;
         self.next_xid = self.next_xid.wrapping_add(1).max(1);
-        self.send(RequestHeader { xid, op: opcode(request) }, request).await?;
+        self.send(RequestHeader { xid, op: request.op() }, request).await?;
         loop {
             match self.receive().await? {
                 Incoming::Reply { header, response } if header.xid == xid => return Ok((header, response)),
@@ -180,36 +180,5 @@ impl Connection {
                 return Err(ClientError::Closed);
             }
         }
-    }
-}
-
-/// The opcode of a request ([`op`]), for the requests a client sends.
-pub fn opcode(request: &Request) -> i32 {
-    match request {
-        Request::Create(_) => op::CREATE,
-        Request::Create2(_) => op::CREATE2,
-        Request::CreateContainer(_) => op::CREATE_CONTAINER,
-        Request::CreateTtl(_) => op::CREATE_TTL,
-        Request::Delete(_) => op::DELETE,
-        Request::Exists(_) => op::EXISTS,
-        Request::GetData(_) => op::GET_DATA,
-        Request::SetData(_) => op::SET_DATA,
-        Request::GetChildren(_) => op::GET_CHILDREN,
-        Request::GetChildren2(_) => op::GET_CHILDREN2,
-        Request::Sync(_) => op::SYNC,
-        Request::Ping => op::PING,
-        Request::Check(_) => op::CHECK,
-        Request::Multi(_) => op::MULTI,
-        Request::AddWatch(_) => op::ADD_WATCH,
-        Request::CloseSession => op::CLOSE_SESSION,
-        Request::GetEphemerals(_) => op::GET_EPHEMERALS,
-        Request::SetWatches2(_) => op::SET_WATCHES2,
-        Request::GetAcl(_) => op::GET_ACL,
-        Request::SetAcl(_) => op::SET_ACL,
-        Request::GetAllChildrenNumber(_) => op::GET_ALL_CHILDREN_NUMBER,
-        Request::MultiRead(_) => op::MULTI_READ,
-        Request::DeleteContainer(_) => op::DELETE_CONTAINER,
-        Request::WhoAmI => op::WHO_AM_I,
-        other => panic!("zab's client does not send {other:?}"),
     }
 }

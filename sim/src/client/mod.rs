@@ -311,7 +311,7 @@ impl SimClient {
             (_, Purpose::SetWatches) => (xid::SET_WATCHES, op::SET_WATCHES2),
             (request, _) => {
                 self.next_xid += 1;
-                (self.next_xid, opcode_of(request))
+                (self.next_xid, request.op())
             }
         };
         let op = match purpose {
@@ -515,33 +515,6 @@ impl SimClient {
         }
         let backoff = cx.rng.range(0, 200);
         self.link = Link::Down { retry_at: cx.now + backoff };
-    }
-}
-
-/// The opcode of a request the client sends.
-pub fn opcode_of(request: &Request) -> i32 {
-    match request {
-        Request::Create(_) => op::CREATE,
-        Request::Create2(_) => op::CREATE2,
-        Request::CreateContainer(_) => op::CREATE_CONTAINER,
-        Request::CreateTtl(_) => op::CREATE_TTL,
-        Request::Delete(_) => op::DELETE,
-        Request::Exists(_) => op::EXISTS,
-        Request::GetData(_) => op::GET_DATA,
-        Request::SetData(_) => op::SET_DATA,
-        Request::GetChildren(_) => op::GET_CHILDREN,
-        Request::GetChildren2(_) => op::GET_CHILDREN2,
-        Request::Sync(_) => op::SYNC,
-        Request::Ping => op::PING,
-        Request::Check(_) => op::CHECK,
-        Request::Multi(_) => op::MULTI,
-        Request::AddWatch(_) => op::ADD_WATCH,
-        Request::MultiRead(_) => op::MULTI_READ,
-        Request::RemoveWatches(_) => op::REMOVE_WATCHES,
-        Request::CheckWatches(_) => op::CHECK_WATCHES,
-        Request::CloseSession => op::CLOSE_SESSION,
-        Request::GetEphemerals(_) => op::GET_EPHEMERALS,
-        other => panic!("the simulated client does not send {other:?}"),
     }
 }
 
