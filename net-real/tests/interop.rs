@@ -2,7 +2,9 @@
 //! (`QuorumPeerMain`) on loopback in one three-server ensemble. Each scenario elects a
 //! leader, writes through every member with a raw client, reads everything back from every
 //! member after `sync`, kills the leader once so that leadership moves to the other
-//! implementation, and checks that every member ends with the same data.
+//! implementation, and checks that every member ends with the same data. Others check SNAP
+//! and TRUNC between the implementations in both directions, and an observer of one
+//! implementation among participants of the other.
 //!
 //! Without Java or `/usr/share/java/zookeeper.jar` the tests print SKIPPED, unless
 //! `ZAB_REQUIRE_ORACLE` is set (then they fail).
@@ -176,6 +178,12 @@ impl Member {
         let hex = text.lines().find_map(|l| l.strip_prefix("Zxid: 0x"));
         let hex = hex.unwrap_or_else(|| panic!("server.{} srvr without a Zxid: {text:?}", self.id));
         u64::from_str_radix(hex, 16).expect("hex zxid")
+    }
+
+    /// One `mntr` value, as text.
+    fn monitor(&self, key: &str) -> Option<String> {
+        let text = self.four_letter("mntr")?;
+        text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('\t')).map(str::to_string)
     }
 
     /// How many lines of its log contain `needle`.
@@ -566,4 +574,71 @@ fn an_apache_leader_truncates_a_stranded_proposal_under_a_zab_leader() {
     let truncated = format!("Truncating log to get in sync with the leader {committed:#x}");
     assert_eq!(rejoined.log_count(&truncated), 1, "{truncated}\n{}", ensemble.logs());
     assert_eq!(rejoined.log_count("Getting a snapshot from leader"), 0, "no SNAP\n{}", ensemble.logs());
+}
+
+/// Three participants and an observer (server.4) of the other implementation: the observer
+/// serves what was written elsewhere, forwards writes, and is no part of the quorum (two of
+/// three participants keep the ensemble writable; one participant and the observer do not).
+fn run_observed(kinds: [Kind; 4]) {
+    let Some(mut ensemble) = Ensemble::configure(&kinds, Some(3), &[]) else { return };
+    for member in &mut ensemble.members {
+        member.start();
+    }
+    let leader = ensemble.wait_for_roles();
+    let observer_port = ensemble.members[3].client_port;
+    assert_eq!(ensemble.members[3].mode().as_deref(), Some("observer"));
+    let counts = ["zk_synced_followers", "zk_synced_observers"].map(|key| ensemble.members[leader].monitor(key));
+    assert_eq!(counts, [Some("2".to_string()), Some("1".to_string())], "the leader's learners\n{}", ensemble.logs());
+
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let mut writer = Client::connect(ensemble.members[followers[0]].client_port, READ_TIMEOUT).expect("connect");
+    writer.create("/data", b"", 0).expect("io").expect("/data");
+    writer.create("/data/elsewhere", b"through a follower", 0).expect("io").expect("create");
+    let mut expected = BTreeSet::from([("elsewhere".to_string(), b"through a follower".to_vec())]);
+    let seen = read_view(observer_port).expect("read through the observer");
+    assert_eq!(seen, expected.iter().cloned().collect::<View>(), "the observer's view\n{}", ensemble.logs());
+    ensemble.write_through_all("all", &mut expected);
+    ensemble.assert_all_hold(&expected);
+
+    ensemble.members[followers[0]].kill();
+    ensemble.write_through_all("two-of-three", &mut expected);
+    ensemble.assert_all_hold(&expected);
+
+    let mut client = Client::connect(observer_port, READ_TIMEOUT).expect("connect to the observer");
+    ensemble.members[followers[1]].kill();
+    client.stream.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    match client.create("/data/no-quorum", b"one participant and an observer", 0) {
+        Err(error) => eprintln!("the write without a quorum failed: {error}"),
+        Ok(answer) => panic!("a write without a quorum of participants was answered: {answer:?}\n{}", ensemble.logs()),
+    }
+    assert_no_quorum_forms(&ensemble, leader);
+}
+
+/// Waits until neither the last participant (`leader`) nor the observer serves, then checks
+/// that they stay so for a few election rounds: the observer's vote does not count.
+fn assert_no_quorum_forms(ensemble: &Ensemble, leader: usize) {
+    let survivors = [leader, 3];
+    let modes = || survivors.map(|i| ensemble.members[i].mode());
+    let start = Instant::now();
+    while modes() != [None, None] {
+        assert!(start.elapsed() < DEADLINE, "still serving without a quorum: {:?}\n{}", modes(), ensemble.logs());
+        thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = Instant::now();
+    while stopped.elapsed() < Duration::from_secs(2) {
+        assert_eq!(modes(), [None, None], "serving again without a quorum\n{}", ensemble.logs());
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_apache_observer_follows_zab_participants() {
+    let _serial = serial();
+    run_observed([Kind::Zab, Kind::Zab, Kind::Zab, Kind::Apache]);
+}
+
+#[test]
+fn a_zab_observer_follows_apache_participants() {
+    let _serial = serial();
+    run_observed([Kind::Apache, Kind::Apache, Kind::Apache, Kind::Zab]);
 }
