@@ -2,7 +2,9 @@
 //! (`QuorumPeerMain`) on loopback in one three-server ensemble. Each scenario elects a
 //! leader, writes through every member with a raw client, reads everything back from every
 //! member after `sync`, kills the leader once so that leadership moves to the other
-//! implementation, and checks that every member ends with the same data.
+//! implementation, and checks that every member ends with the same data. Others check SNAP
+//! and TRUNC between the implementations in both directions, and an observer of one
+//! implementation among participants of the other.
 //!
 //! Without Java or `/usr/share/java/zookeeper.jar` the tests print SKIPPED, unless
 //! `ZAB_REQUIRE_ORACLE` is set (then they fail).
@@ -90,10 +92,12 @@ fn free_ports(count: usize) -> Vec<u16> {
     listeners.iter().map(|l| l.local_addr().expect("address").port()).collect()
 }
 
-/// One member: its implementation, directory, client port and process (killed on drop).
+/// One member: its implementation, role, directory, client port and process (killed on drop).
 struct Member {
     id: usize,
     kind: Kind,
+    /// An observer (`:observer` on its server line, `peerType=observer` in its own config).
+    observer: bool,
     dir: PathBuf,
     client_port: u16,
     classpath: String,
@@ -145,14 +149,46 @@ impl Member {
         }
     }
 
-    /// `srvr`'s Mode, or `None` when not serving or not reachable.
-    fn mode(&self) -> Option<String> {
+    /// Sends a signal (`STOP`, `CONT`) to the running process.
+    fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().expect("kill");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// A four-letter word's answer, or `None` when not reachable.
+    fn four_letter(&self, word: &str) -> Option<String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        stream.write_all(b"srvr").ok()?;
+        stream.write_all(word.as_bytes()).ok()?;
         let mut text = String::new();
         stream.read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+
+    /// `srvr`'s Mode, or `None` when not serving or not reachable.
+    fn mode(&self) -> Option<String> {
+        let text = self.four_letter("srvr")?;
         text.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::to_string)
+    }
+
+    /// `srvr`'s Zxid (the last applied transaction); panics when not serving.
+    fn zxid(&self) -> u64 {
+        let text = self.four_letter("srvr").unwrap_or_default();
+        let hex = text.lines().find_map(|l| l.strip_prefix("Zxid: 0x"));
+        let hex = hex.unwrap_or_else(|| panic!("server.{} srvr without a Zxid: {text:?}", self.id));
+        u64::from_str_radix(hex, 16).expect("hex zxid")
+    }
+
+    /// One `mntr` value, as text.
+    fn monitor(&self, key: &str) -> Option<String> {
+        let text = self.four_letter("mntr")?;
+        text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('\t')).map(str::to_string)
+    }
+
+    /// How many lines of its log contain `needle`.
+    fn log_count(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
     }
 }
 
@@ -162,7 +198,7 @@ impl Drop for Member {
     }
 }
 
-/// Three members sharing one temp dir.
+/// Members sharing one temp dir.
 struct Ensemble {
     _dir: tempfile::TempDir,
     members: Vec<Member>,
@@ -172,44 +208,55 @@ impl Ensemble {
     /// Starts one member of each kind given, as server.1, server.2, server.3; `None` when
     /// Apache ZooKeeper cannot run here (and the oracle is not required).
     fn start(kinds: [Kind; SERVERS], apache_properties: &[&str]) -> Option<Ensemble> {
+        let mut ensemble = Ensemble::configure(&kinds, None, apache_properties)?;
+        for member in &mut ensemble.members {
+            member.start();
+        }
+        Some(ensemble)
+    }
+
+    /// Writes every member's directory and zoo.cfg (server.N runs `kinds[N - 1]`; the member
+    /// at index `observer`, if any, observes) without starting anything.
+    fn configure(kinds: &[Kind], observer: Option<usize>, apache_properties: &[&str]) -> Option<Ensemble> {
         let Some(classpath) = classpath() else {
             assert!(!oracle_required(), "ZAB_REQUIRE_ORACLE is set but Java or {ZOOKEEPER_JAR} is missing");
             eprintln!("SKIPPED: Apache ZooKeeper (Debian package `zookeeper`) or Java is not installed");
             return None;
         };
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports = free_ports(3 * SERVERS);
-        let lines: String = (0..SERVERS)
+        let count = kinds.len();
+        let ports = free_ports(3 * count);
+        let role = |i: usize| if observer == Some(i) { "observer" } else { "participant" };
+        let lines: String = (0..count)
             .map(|i| {
-                let (client, quorum, election) = (ports[i], ports[SERVERS + i], ports[2 * SERVERS + i]);
-                format!("server.{}=127.0.0.1:{quorum}:{election}:participant;127.0.0.1:{client}\n", i + 1)
+                let (client, quorum, election) = (ports[i], ports[count + i], ports[2 * count + i]);
+                format!("server.{}=127.0.0.1:{quorum}:{election}:{};127.0.0.1:{client}\n", i + 1, role(i))
             })
             .collect();
         let mut members = Vec::new();
-        for (i, kind) in kinds.into_iter().enumerate() {
+        for (i, &kind) in kinds.iter().enumerate() {
             let member_dir = dir.path().join(format!("s{}", i + 1));
             let data = member_dir.join("data");
             fs::create_dir_all(&data).expect("data dir");
             fs::write(data.join("myid"), format!("{}\n", i + 1)).expect("myid");
             let config = format!(
                 "tickTime=200\ninitLimit=25\nsyncLimit=10\ndataDir={}\npreAllocSize=64\n4lw.commands.whitelist=*\n\
-                 admin.enableServer=false\nmaxClientCnxns=0\n{lines}",
-                data.display()
+                 admin.enableServer=false\nmaxClientCnxns=0\npeerType={}\n{lines}",
+                data.display(),
+                role(i)
             );
             fs::write(member_dir.join("zoo.cfg"), config).expect("zoo.cfg");
             let client_port = ports[i];
             members.push(Member {
                 id: i + 1,
                 kind,
+                observer: observer == Some(i),
                 dir: member_dir,
                 client_port,
                 classpath: classpath.clone(),
                 properties: apache_properties.iter().map(|p| p.to_string()).collect(),
                 child: None,
             });
-        }
-        for member in &mut members {
-            member.start();
         }
         Some(Ensemble { _dir: dir, members })
     }
@@ -218,8 +265,8 @@ impl Ensemble {
         self.members.iter().map(|m| format!("--- server.{} ({:?}) ---\n{}", m.id, m.kind, m.log())).collect()
     }
 
-    /// Waits until the running members report one leader and the rest followers; returns
-    /// the leader's index.
+    /// Waits until the running members report one leader, observers `observer` and the other
+    /// participants `follower`; returns the leader's index.
     fn wait_for_roles(&self) -> usize {
         let start = Instant::now();
         loop {
@@ -232,8 +279,11 @@ impl Ensemble {
                 .collect();
             let leaders: Vec<usize> =
                 modes.iter().filter(|(_, m)| m.as_deref() == Some("leader")).map(|(i, _)| *i).collect();
-            let followers = modes.iter().filter(|(_, m)| m.as_deref() == Some("follower")).count();
-            if leaders.len() == 1 && followers == modes.len() - 1 {
+            let learning = modes.iter().filter(|(i, m)| {
+                let expected = if self.members[*i].observer { "observer" } else { "follower" };
+                m.as_deref() == Some(expected)
+            });
+            if leaders.len() == 1 && learning.count() == modes.len() - 1 {
                 return leaders[0];
             }
             assert!(start.elapsed() < DEADLINE, "no leader and followers: {modes:?}\n{}", self.logs());
@@ -417,4 +467,178 @@ fn a_zab_leader_expires_a_session_held_through_an_apache_follower() {
         thread::sleep(Duration::from_millis(200));
     }
     ensemble.assert_all_hold(&BTreeSet::new());
+}
+
+/// Apache's leader logs the TRUNC it sends at debug level only.
+const APACHE_TRUNC_LOGGING: &str = "org.slf4j.simpleLogger.log.org.apache.zookeeper.server.quorum.LearnerHandler=debug";
+
+/// Starts server.3 and server.1 first, so that server.3 leads (equal zxids: the highest id
+/// wins), then server.2 as its follower; returns the ensemble, or `None` when skipped.
+fn start_with_server_3_leading(kinds: [Kind; SERVERS]) -> Option<Ensemble> {
+    let mut ensemble = Ensemble::configure(&kinds, None, &[APACHE_TRUNC_LOGGING])?;
+    ensemble.members[2].start();
+    ensemble.members[0].start();
+    assert_eq!(ensemble.wait_for_roles(), 2, "server.3 leads server.1\n{}", ensemble.logs());
+    ensemble.members[1].start();
+    assert_eq!(ensemble.wait_for_roles(), 2, "server.3 still leads\n{}", ensemble.logs());
+    Some(ensemble)
+}
+
+/// The leader (server.3) logs a create that no follower ever sees, and dies: its followers are
+/// stopped (SIGSTOP) while it proposes, then killed with it, so that the proposal waiting in
+/// their sockets' buffers is never read. The followers restart and elect server.2. Returns
+/// the last committed zxid, which the old leader must truncate its log back to.
+fn strand_a_proposal_on_the_leader(ensemble: &mut Ensemble, expected: &BTreeSet<(String, Vec<u8>)>) -> u64 {
+    let leader = &ensemble.members[2];
+    // Opening the session is a transaction too: open it before reading the committed zxid.
+    let mut doomed = Client::connect(leader.client_port, READ_TIMEOUT).expect("connect to the leader");
+    ensemble.assert_all_hold(expected);
+    let committed = leader.zxid();
+    ensemble.members[0].signal("STOP");
+    ensemble.members[1].signal("STOP");
+    doomed.stream.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+    match doomed.create("/data/uncommitted", b"never acked", 0) {
+        Err(error) => assert!(
+            matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+            "the create without a quorum: {error}"
+        ),
+        Ok(answer) => panic!("the create without a quorum was answered: {answer:?}\n{}", ensemble.logs()),
+    }
+    for member in &mut ensemble.members {
+        member.kill(); // SIGKILL also ends a stopped process
+    }
+    ensemble.members[0].start();
+    ensemble.members[1].start();
+    assert_eq!(ensemble.wait_for_roles(), 1, "server.2 leads server.1\n{}", ensemble.logs());
+    committed
+}
+
+/// TRUNC across implementations: server.3 (`kinds[2]`) leads, logs a proposal nobody else
+/// gets and dies; server.2 (the other implementation) leads the survivors; `between` runs
+/// before server.3 rejoins. Server.3 must truncate its log and end with everyone's data.
+/// Returns the ensemble and the zxid server.3 must truncate to, or `None` when skipped.
+fn run_trunc(
+    kinds: [Kind; SERVERS],
+    between: impl FnOnce(&Ensemble, &mut BTreeSet<(String, Vec<u8>)>),
+) -> Option<(Ensemble, u64)> {
+    let mut ensemble = start_with_server_3_leading(kinds)?;
+    assert_ne!(kinds[1], kinds[2], "the new leader must run the other implementation");
+    Client::connect(ensemble.members[2].client_port, READ_TIMEOUT)
+        .expect("connect")
+        .create("/data", b"", 0)
+        .expect("io")
+        .expect("/data");
+    let mut expected = BTreeSet::new();
+    ensemble.write_through_all("before", &mut expected);
+    let committed = strand_a_proposal_on_the_leader(&mut ensemble, &expected);
+    eprintln!("server.3 stranded a proposal after {committed:#x}; server.2 leads");
+    between(&ensemble, &mut expected);
+    ensemble.members[2].start();
+    assert_eq!(ensemble.wait_for_roles(), 1, "server.2 still leads\n{}", ensemble.logs());
+    ensemble.assert_all_hold(&expected);
+    ensemble.write_through_all("after", &mut expected);
+    ensemble.assert_all_hold(&expected);
+    Some((ensemble, committed))
+}
+
+#[test]
+fn a_zab_leader_truncates_a_stranded_proposal_under_an_apache_leader() {
+    let _serial = serial();
+    // Apache's leader sends TRUNC only while the learner's zxid is above everything it has
+    // committed; once it commits in the new epoch it sends a SNAP instead ("Cannot send TRUNC
+    // to peer sid: N peer zxid is from different epoch"). So nothing is written before server.3
+    // rejoins.
+    let Some((ensemble, committed)) = run_trunc([Kind::Apache, Kind::Apache, Kind::Zab], |_, _| {}) else {
+        return;
+    };
+    let leader = &ensemble.members[1];
+    let sent = format!("Sending TRUNC to follower zxidToSend={committed:#x} for peer sid:3");
+    assert_eq!(leader.log_count(&sent), 1, "{sent}\n{}", ensemble.logs());
+    assert_eq!(leader.log_count("Sending snapshot"), 0, "no SNAP\n{}", ensemble.logs());
+    let truncated = format!("Truncating log to get in sync with the leader {committed:#x}");
+    assert_eq!(ensemble.members[2].log_count(&truncated), 1, "{truncated}\n{}", ensemble.logs());
+}
+
+#[test]
+fn an_apache_leader_truncates_a_stranded_proposal_under_a_zab_leader() {
+    let _serial = serial();
+    // A zab leader sends TRUNC to the last zxid both logs share followed by its newer
+    // transactions, so the survivors write before server.3 rejoins.
+    let between = |ensemble: &Ensemble, expected: &mut BTreeSet<(String, Vec<u8>)>| {
+        ensemble.write_through_all("between", expected);
+    };
+    let Some((ensemble, committed)) = run_trunc([Kind::Zab, Kind::Zab, Kind::Apache], between) else {
+        return;
+    };
+    let rejoined = &ensemble.members[2];
+    let truncated = format!("Truncating log to get in sync with the leader {committed:#x}");
+    assert_eq!(rejoined.log_count(&truncated), 1, "{truncated}\n{}", ensemble.logs());
+    assert_eq!(rejoined.log_count("Getting a snapshot from leader"), 0, "no SNAP\n{}", ensemble.logs());
+}
+
+/// Three participants and an observer (server.4) of the other implementation: the observer
+/// serves what was written elsewhere, forwards writes, and is no part of the quorum (two of
+/// three participants keep the ensemble writable; one participant and the observer do not).
+fn run_observed(kinds: [Kind; 4]) {
+    let Some(mut ensemble) = Ensemble::configure(&kinds, Some(3), &[]) else { return };
+    for member in &mut ensemble.members {
+        member.start();
+    }
+    let leader = ensemble.wait_for_roles();
+    let observer_port = ensemble.members[3].client_port;
+    assert_eq!(ensemble.members[3].mode().as_deref(), Some("observer"));
+    let counts = ["zk_synced_followers", "zk_synced_observers"].map(|key| ensemble.members[leader].monitor(key));
+    assert_eq!(counts, [Some("2".to_string()), Some("1".to_string())], "the leader's learners\n{}", ensemble.logs());
+
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let mut writer = Client::connect(ensemble.members[followers[0]].client_port, READ_TIMEOUT).expect("connect");
+    writer.create("/data", b"", 0).expect("io").expect("/data");
+    writer.create("/data/elsewhere", b"through a follower", 0).expect("io").expect("create");
+    let mut expected = BTreeSet::from([("elsewhere".to_string(), b"through a follower".to_vec())]);
+    let seen = read_view(observer_port).expect("read through the observer");
+    assert_eq!(seen, expected.iter().cloned().collect::<View>(), "the observer's view\n{}", ensemble.logs());
+    ensemble.write_through_all("all", &mut expected);
+    ensemble.assert_all_hold(&expected);
+
+    ensemble.members[followers[0]].kill();
+    ensemble.write_through_all("two-of-three", &mut expected);
+    ensemble.assert_all_hold(&expected);
+
+    let mut client = Client::connect(observer_port, READ_TIMEOUT).expect("connect to the observer");
+    ensemble.members[followers[1]].kill();
+    client.stream.set_read_timeout(Some(Duration::from_secs(3))).expect("timeout");
+    match client.create("/data/no-quorum", b"one participant and an observer", 0) {
+        Err(error) => eprintln!("the write without a quorum failed: {error}"),
+        Ok(answer) => panic!("a write without a quorum of participants was answered: {answer:?}\n{}", ensemble.logs()),
+    }
+    assert_no_quorum_forms(&ensemble, leader);
+}
+
+/// Waits until neither the last participant (`leader`) nor the observer serves, then checks
+/// that they stay so for a few election rounds: the observer's vote does not count.
+fn assert_no_quorum_forms(ensemble: &Ensemble, leader: usize) {
+    let survivors = [leader, 3];
+    let modes = || survivors.map(|i| ensemble.members[i].mode());
+    let start = Instant::now();
+    while modes() != [None, None] {
+        assert!(start.elapsed() < DEADLINE, "still serving without a quorum: {:?}\n{}", modes(), ensemble.logs());
+        thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = Instant::now();
+    while stopped.elapsed() < Duration::from_secs(2) {
+        assert_eq!(modes(), [None, None], "serving again without a quorum\n{}", ensemble.logs());
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_apache_observer_follows_zab_participants() {
+    let _serial = serial();
+    run_observed([Kind::Zab, Kind::Zab, Kind::Zab, Kind::Apache]);
+}
+
+#[test]
+fn a_zab_observer_follows_apache_participants() {
+    let _serial = serial();
+    run_observed([Kind::Apache, Kind::Apache, Kind::Apache, Kind::Zab]);
 }

@@ -425,6 +425,9 @@ impl Core {
                     continue;
                 }
                 Output::Truncate { after, token } => {
+                    // Apache's learner logs its TRUNC too; operators (and the interop tests)
+                    // tell TRUNC from DIFF and SNAP by this line.
+                    tracing::info!("Truncating log to get in sync with the leader {after}");
                     self.send_persister(PersistCommand::Truncate { after, token }).await?;
                     self.queued_to_persister(token);
                     continue;
