@@ -107,3 +107,12 @@ pub const ZAB_COMMIT_LOG_COUNT_DEFAULT: usize = 500;
 
 const _: () = assert!(ZAB_SYNC_LIMIT_DEFAULT > 0);
 const _: () = assert!(ZAB_SYNC_LIMIT_DEFAULT <= ZAB_INIT_LIMIT_DEFAULT);
+
+// ---- zxid counter rollover, ZOOKEEPER-1277 (branch `rollover`) ----
+
+/// The largest counter (low 32 bits of a zxid) a leader proposes. `Leader.propose` refuses the
+/// zxid whose counter is all ones and gives up leading instead (ZOOKEEPER-1277): one more
+/// would carry into the epoch bits and collide with a later leader's epoch.
+pub const ZXID_COUNTER_MAX: u32 = u32::MAX - 1;
+
+const _: () = assert!(ZXID_COUNTER_MAX < u32::MAX);

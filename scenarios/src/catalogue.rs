@@ -675,4 +675,28 @@ const UPSTREAM_BUGS: &[Scenario] = &[
             c2 read /a                 # c2's session moved when the old leader closed it (guards: linearizable)
             expect c2 data v2",
     },
+    Scenario {
+        name: "zookeeper_1277_zxid_counter_rollover_forces_a_new_epoch",
+        text: "scenario: ZOOKEEPER-1277: the leader's zxid counter runs out; it gives up leading rather than let the counter wrap into the epoch bits, and the next epoch counts from 1 over every acknowledged write
+            clients 2
+            servers 3
+            config zxid-counter-start 0xfffffff8  # the first leader's first proposal is 0x1fffffff9
+            wait for leader
+            client c1 on leader
+            client c2 on follower
+            c1 create /a v1            # 0x1fffffffb (the two sessions took ..f9 and ..fa)
+            c2 create /b v1
+            c1 set /a v2
+            c2 set /b v2               # 0x1fffffffe: the last counter epoch 1 may use
+            c1 set /a v3               # would take 0x1ffffffff: the leader gives up leading instead
+            expect c1 lost             # its connection closes; nothing was proposed
+            c2 set /b v3               # forwarded to a leader that is no more
+            expect c2 lost             # the follower gives up on it within syncLimit
+            wait for leader
+            c1 set /a v4 &
+            wait until c0 <- * zxid=0x200000001 Ok  # epoch 2's counter starts over
+            expect c1 version 2        # v3 was never applied (guards: linearizable, acknowledged)
+            c2 get /b
+            expect c2 data v2",
+    },
 ];

@@ -276,7 +276,7 @@ fn ensemble_checkers_catch_a_driver_that_ignores_truncate() {
 #[test]
 fn every_listed_upstream_bug_has_a_scenario() {
     let scenarios: Vec<_> = catalogue().into_iter().chain(known_node_bugs().into_iter().map(|(s, _)| s)).collect();
-    for bug in [1154, 1675, 2325, 2355, 2845, 3642, 4394, 4643, 4646, 4685, 4712, 4785, 4925] {
+    for bug in [1154, 1277, 1675, 2325, 2355, 2845, 3642, 4394, 4643, 4646, 4685, 4712, 4785, 4925] {
         let prefix = format!("zookeeper_{bug}_");
         let found: Vec<_> = scenarios.iter().filter(|s| s.name.starts_with(&prefix)).collect();
         assert_eq!(found.len(), 1, "ZOOKEEPER-{bug}: scenarios {:?}", found.iter().map(|s| s.name).collect::<Vec<_>>());

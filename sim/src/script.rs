@@ -38,9 +38,11 @@
 //!   c1). The next line runs right after that event, before any later one (an fsync
 //!   completion, a message, a timer), so `crash 1` there strikes between that event's
 //!   outputs and whatever they wait for;
-//! - `config snap-count N`, `config commit-log-count N` or `config peer-reset-percent P`
-//!   before the story (right after `servers`): every server starts with that option, or
-//!   broken peer links are noticed at once only P% of the time (else after 0.5 to 10 s);
+//! - `config snap-count N`, `config commit-log-count N`, `config zxid-counter-start N` or
+//!   `config peer-reset-percent P` before the story (right after `servers`): every server
+//!   starts with that option (the zxid counter one: the first leader's first proposal has
+//!   counter N+1, decimal or `0x` hex), or broken peer links are noticed at once only P% of
+//!   the time (else after 0.5 to 10 s);
 //! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
 //!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
 //!   `expect cN children A B ...`, `expect cN lost`, `expect cN event TYPE PATH`,
@@ -73,6 +75,9 @@ pub enum ServerOption {
     /// The chance, in percent, that a broken peer link is noticed at once (a reset) rather
     /// than only after 0.5 to 10 s (a silent death); the quiet default is 100.
     PeerResetPercent,
+    /// The counter a leader of an empty history numbers its first proposal after
+    /// (`Config::zxid_counter_start`), so a story reaches the counter's end (ZOOKEEPER-1277).
+    ZxidCounterStart,
 }
 
 /// One parsed line.
@@ -300,7 +305,13 @@ fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, St
             Ok(percent) if percent <= 100 => Ok(Step::Config(ServerOption::PeerResetPercent, percent)),
             _ => Err(format!("`{value}` is not a percentage")),
         },
-        ["config", ..] => Err("config snap-count N, config commit-log-count N or config peer-reset-percent P".into()),
+        ["config", "zxid-counter-start", value] => match parse_counter(value) {
+            Some(counter) => Ok(Step::Config(ServerOption::ZxidCounterStart, counter)),
+            None => Err(format!("`{value}` is not a zxid counter (decimal or 0x hex, below 2^32)")),
+        },
+        ["config", ..] => Err("config snap-count N, config commit-log-count N, config peer-reset-percent P \
+                               or config zxid-counter-start N"
+            .into()),
         ["wait", duration] => Ok(Step::Wait(parse_duration(duration)?)),
         ["slow", "fsync", duration] => Ok(Step::SlowFsync(parse_duration(duration)?)),
         ["slow", "fsync", duration, "on", server] => match parse_server(server, servers, false)? {
@@ -338,6 +349,15 @@ fn parse_wait_until(words: &[&str]) -> Result<Step, String> {
 fn parse_config(option: ServerOption, value: &str) -> Result<Step, String> {
     let value: u64 = value.parse().ok().filter(|v| *v > 0).ok_or(format!("`{value}` is not a positive count"))?;
     Ok(Step::Config(option, value))
+}
+
+/// A 32-bit zxid counter, written in decimal or as `0x` hex.
+fn parse_counter(value: &str) -> Option<u64> {
+    let counter = match value.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+        None => value.parse().ok()?,
+    };
+    (counter <= u64::from(u32::MAX)).then_some(counter)
 }
 
 /// Whether `line` holds every part, in order, without overlap.
@@ -764,6 +784,7 @@ mod tests {
         assert_eq!(parse("scenario: e\nclients 1\nservers 4").unwrap_err(), "line 3: `servers N` takes 1, 3 or 5");
         let script = parse(
             "scenario: e\nclients 1\nservers 3\nconfig commit-log-count 2\nconfig peer-reset-percent 0\n\
+             config zxid-counter-start 0xfffffff0\nconfig zxid-counter-start 7\n\
              wait until n0 <- n2 * Ack { zxid\n",
         )
         .unwrap();
@@ -773,12 +794,19 @@ mod tests {
             vec![
                 Step::Config(ServerOption::CommitLogCount, 2),
                 Step::Config(ServerOption::PeerResetPercent, 0),
+                Step::Config(ServerOption::ZxidCounterStart, 0xffff_fff0),
+                Step::Config(ServerOption::ZxidCounterStart, 7),
                 Step::WaitUntil(vec!["n0 <- n2".into(), "Ack { zxid".into()]),
             ]
         );
         assert_eq!(
             parse("scenario: e\nclients 1\nservers 3\nheal\nconfig snap-count 1").unwrap_err(),
             "line 5: `config` comes before the story"
+        );
+        assert_eq!(
+            parse("scenario: e\nclients 1\nservers 3\nconfig zxid-counter-start 0x100000000").unwrap_err(),
+            "line 4: `0x100000000` is not a zxid counter (decimal or 0x hex, below 2^32): \
+             `config zxid-counter-start 0x100000000`"
         );
         assert!(holds_in_order("n2 <- n0 Ack { zxid: 1 }", &["n2 <- n".into(), "Ack {".into()]));
         assert!(!holds_in_order("Ack { n2 <- n0", &["n2 <- n".into(), "Ack {".into()]));

@@ -251,7 +251,9 @@ impl Node {
         }
     }
 
-    /// Validates a write against the tree plus in-flight changes and queues its transaction.
+    /// Validates a write against the tree plus in-flight changes and queues its transaction;
+    /// or, when no zxid may be issued (see [`Self::zxid_next`]), drops it unanswered: its
+    /// connection is closed by then, so its client sees a connection loss.
     #[allow(clippy::too_many_arguments)] // the parts of a request, kept apart to avoid a clone
     pub(super) fn prepare_write(
         &mut self,
@@ -263,7 +265,23 @@ impl Node {
         origin: Origin,
         auth: Option<&AuthInfo>,
     ) {
-        let zxid = Zxid(self.zxid_prepared.0 + 1);
+        let Some(zxid) = self.zxid_next(now) else { return };
+        self.prepare_write_at(now, zxid, session, cxid, opcode, request, origin, auth);
+    }
+
+    /// [`Self::prepare_write`] once `zxid` is known to be the next one.
+    #[allow(clippy::too_many_arguments)] // the parts of a request, kept apart to avoid a clone
+    fn prepare_write_at(
+        &mut self,
+        now: Millis,
+        zxid: Zxid,
+        session: SessionId,
+        cxid: Xid,
+        opcode: i32,
+        request: &Request,
+        origin: Origin,
+        auth: Option<&AuthInfo>,
+    ) {
         let nobody = AuthInfo::default();
         let context = WriteContext {
             session,
@@ -286,17 +304,23 @@ impl Node {
             self.tree.prepare(&mut self.pending, &context, opcode, request)
         };
         let opcode = body.header_op(opcode);
-        self.push_txn(now, session, cxid, opcode, body, origin);
+        self.push_txn_at(now, zxid, session, cxid, opcode, body, origin);
     }
 
     /// Prepares the closing of a session (expiry: `cxid` 0; or a client's closeSession
     /// forwarded by a learner, which answers it by `cxid`): its ephemerals go with it, at one
     /// zxid, on every replica.
     pub(super) fn prepare_close_session(&mut self, now: Millis, session: SessionId, cxid: Xid) {
+        // Checked before marking the session closing: a leader that gives up leading here
+        // must not leave a session half-closed behind it.
+        let Some(zxid) = self.zxid_next(now) else { return };
         self.sessions.set_closing(session);
-        self.prepare_write(now, session, cxid, op::CLOSE_SESSION, &Request::CloseSession, Origin::Internal, None);
+        let request = &Request::CloseSession;
+        self.prepare_write_at(now, zxid, session, cxid, op::CLOSE_SESSION, request, Origin::Internal, None);
     }
 
+    /// Queues a transaction built without the tree (a new session, an error), or drops it
+    /// when no zxid may be issued (see [`Self::zxid_next`]).
     pub(super) fn push_txn(
         &mut self,
         now: Millis,
@@ -306,7 +330,39 @@ impl Node {
         body: TxnBody,
         origin: Origin,
     ) {
-        let zxid = Zxid(self.zxid_prepared.0 + 1);
+        let Some(zxid) = self.zxid_next(now) else { return };
+        self.push_txn_at(now, zxid, session, cxid, opcode, body, origin);
+    }
+
+    /// The zxid the next transaction takes, or `None` when this node may not issue one now.
+    ///
+    /// A leader whose epoch has used up its counter gives up leading here, before the zxid
+    /// with all counter bits set is issued (`Leader.propose`, ZOOKEEPER-1277): the election
+    /// that follows starts a new epoch, whose counter starts over. Going LOOKING closes
+    /// every client connection and drops what was prepared and not yet proposed, so the
+    /// write that hit the limit, and any prepared with it, is never acknowledged: its client
+    /// sees a connection loss, as ZooKeeper's does when its leader shuts down. Later writes
+    /// of the same input find the node no longer leading and are dropped the same way.
+    pub(super) fn zxid_next(&mut self, now: Millis) -> Option<Zxid> {
+        match self.role {
+            super::replica::Role::Standalone => Some(standalone_zxid_next(self.zxid_prepared)),
+            super::replica::Role::Leading(_) => self.leader_zxid_next(now),
+            _ => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // the fields of a transaction header, and its body
+    fn push_txn_at(
+        &mut self,
+        now: Millis,
+        zxid: Zxid,
+        session: SessionId,
+        cxid: Xid,
+        opcode: i32,
+        body: TxnBody,
+        origin: Origin,
+    ) {
+        assert!(zxid > self.zxid_prepared, "zxids are issued in increasing order");
         self.zxid_prepared = zxid;
         let header = TxnHeader { client_id: session, cxid, zxid, time: now.0 as i64, op: opcode };
         self.unpersisted.push(Pending { txn: Txn { header, body }, origin });
@@ -398,4 +454,20 @@ impl Node {
         }
         applied
     }
+}
+
+/// The zxid after `prepared` on a standalone server.
+///
+/// ZooKeeper's standalone server numbers transactions with a plain 64-bit increment
+/// (`ZooKeeperServer.getNextZxid`) and has no rollover check: only `Leader.propose` has one.
+/// Without a leader there is no epoch to protect, so the counter carries into the high 32
+/// bits and the zxids stay unique and increasing; we do the same, and say so in the log
+/// (ZooKeeper does not). If that data directory later joins an ensemble, its epoch must be
+/// taken from the last zxid, as `QuorumPeer.loadDataBase` does without a currentEpoch file.
+fn standalone_zxid_next(prepared: Zxid) -> Zxid {
+    let next = Zxid(prepared.0.checked_add(1).expect("the 64-bit zxid space is exhausted"));
+    if next.counter() == 0 {
+        tracing::warn!(%prepared, %next, "standalone zxid counter carried into the epoch bits");
+    }
+    next
 }

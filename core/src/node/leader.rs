@@ -6,6 +6,7 @@
 use super::leader_sync::{PingRounds, PingsInFlight, SyncFrom, WaitingSync};
 use super::replica::{After, Effect, Log, Role};
 use super::{Node, Origin, Output, Pending};
+use crate::constants::ZXID_COUNTER_MAX;
 use crate::error::ErrorCode;
 use crate::ids::{Epoch, Millis, ServerId, SessionId, Zxid};
 use crate::proto::{op, Id, Request, RequestHeader};
@@ -410,6 +411,32 @@ impl Node {
 
 /// Broadcast.
 impl Node {
+    /// The zxid of the next proposal (see [`Node::zxid_next`]), or `None` when this is not an
+    /// established leader, or when it has just given up leading because its epoch's counter
+    /// reached [`ZXID_COUNTER_MAX`] (ZOOKEEPER-1277).
+    pub(super) fn leader_zxid_next(&mut self, now: Millis) -> Option<Zxid> {
+        let fresh = self.log.logged == Zxid::ZERO;
+        let start = self.config.zxid_counter_start.min(ZXID_COUNTER_MAX - 1);
+        let me = self.config.server_id;
+        let prepared = self.zxid_prepared;
+        let Role::Leading(leader) = &self.role else { return None };
+        if !leader.established() {
+            return None; // elected again within the input that made us give up
+        }
+        let epoch = leader.epoch.expect("established in a fixed epoch");
+        assert_eq!(prepared.epoch(), epoch, "an established leader prepares in its own epoch");
+        let counter = match prepared.counter() {
+            0 if fresh => start,
+            counter => counter,
+        };
+        if counter >= ZXID_COUNTER_MAX {
+            tracing::warn!(server = me.0, last = %prepared, "zxid counter exhausted in this epoch; electing again");
+            self.become_looking(now);
+            return None;
+        }
+        Some(Zxid::new(epoch, counter + 1))
+    }
+
     /// Logs the prepared transactions (one group commit) and proposes them to every synced
     /// follower; each waits in `outstanding` for its quorum.
     pub(super) fn leader_flush(&mut self) {
@@ -421,6 +448,8 @@ impl Node {
         let txns: Vec<Txn> = batch.iter().map(|p| p.txn.clone()).collect();
         let last = txns.last().expect("flush of a non-empty batch").header.zxid;
         for txn in &txns {
+            // Checked again where it is proposed: a counter past the limit would wrap.
+            assert!(txn.header.zxid.counter() <= ZXID_COUNTER_MAX, "a proposal within the epoch's counter");
             let applied = self.tree.last_zxid();
             self.log.append(txn.clone(), self.config.commit_log_count, applied);
             // Also unapplied until its commit: should we stop leading first, it stays logged

@@ -92,6 +92,11 @@ pub struct Config {
     /// `zookeeper.commitLogCount`: committed transactions a leader keeps in memory to sync
     /// learners by DIFF; a learner further behind gets a SNAP.
     pub commit_log_count: usize,
+    /// Testing aid, 0 in production: a leader proposing the first transaction of an epoch
+    /// over an empty history numbers it from this counter instead of from 0, so tests reach
+    /// the counter's limit (`ZXID_COUNTER_MAX`, ZOOKEEPER-1277) without billions of writes.
+    /// ZooKeeper's `ZxidRolloverTest` moves its leader's counter the same way (`setZxid`).
+    pub zxid_counter_start: u32,
     /// A deliberate bug to switch on (tests of the checkers only).
     #[cfg(feature = "mutants")]
     pub mutant: Option<crate::mutants::Mutant>,
@@ -114,6 +119,7 @@ impl Config {
             init_limit: crate::constants::ZAB_INIT_LIMIT_DEFAULT,
             sync_limit: crate::constants::ZAB_SYNC_LIMIT_DEFAULT,
             commit_log_count: crate::constants::ZAB_COMMIT_LOG_COUNT_DEFAULT,
+            zxid_counter_start: 0,
             #[cfg(feature = "mutants")]
             mutant: None,
         }

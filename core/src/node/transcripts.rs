@@ -734,3 +734,189 @@ fn the_leader_counts_its_learners_and_pending_syncs_for_mntr() {
     c.run_line("deliver-all");
     assert_eq!(c.node(3).leader_counts().map(|n| n.pending_syncs), Some(0));
 }
+
+// ---- ZOOKEEPER-1277: the zxid counter runs out (branch `rollover`) ----
+
+impl Cluster {
+    /// `voters` fresh servers whose first leader numbers its first proposal from `start`
+    /// ([`Config::zxid_counter_start`]), elected, with nothing written yet.
+    fn with_zxid_counter_start(voters: u64, start: u32) -> Cluster {
+        let mut cluster = Cluster::new(voters, 0);
+        cluster.network.clear(); // the first notifications of the nodes about to be replaced
+        let ids: Vec<ServerId> = cluster.nodes.keys().copied().collect();
+        for id in ids {
+            let mut config = cluster.node(id.0).config.clone();
+            config.zxid_counter_start = start;
+            cluster.nodes.insert(id, Some(Node::new(config, DurableState::default(), Millis(0), id.0)));
+            cluster.drain(id);
+        }
+        cluster.run_line("elect");
+        cluster.trace.clear();
+        cluster
+    }
+}
+
+/// Runs `lines` in order and returns everything they printed.
+fn run_lines(cluster: &mut Cluster, lines: &[&str]) -> String {
+    lines.iter().map(|line| cluster.run_line(line)).collect()
+}
+
+/// The transactions server `id` logged in `trace`, in order.
+fn logged_by(trace: &str, id: u64) -> Vec<&str> {
+    trace.lines().filter_map(|l| l.strip_prefix(&format!("  {id} log "))).collect()
+}
+
+#[test]
+fn zookeeper_1277_a_leader_out_of_zxid_counter_elects_again_and_the_new_epoch_counts_from_one() {
+    // `Leader.propose` refuses the zxid whose counter has all 32 bits set and gives up
+    // leading (ZOOKEEPER-1277); ZooKeeper's `ZxidRolloverTest` then finds every write
+    // acknowledged before it on the new leader and the write that hit the limit nowhere.
+    use crate::constants::ZXID_COUNTER_MAX;
+    let mut c = Cluster::with_zxid_counter_start(3, ZXID_COUNTER_MAX - 4);
+    assert_eq!(c.node(3).replica_state(), ReplicaState::Leading { epoch: Some(Epoch(1)), established: true });
+    let before = run_lines(
+        &mut c,
+        &[
+            "client c1 on 1 connect",
+            "deliver-all",
+            "client c2 on 3 connect",
+            "deliver-all",
+            "client c1 on 1 create /a",
+            "deliver-all",
+            "client c2 on 3 create /b",
+            "deliver-all",
+        ],
+    );
+    let (s1, s2) = (c.session("c1"), c.session("c2"));
+    let expected = [
+        format!("0x1fffffffb createSession {s1} timeout=2000"),
+        format!("0x1fffffffc createSession {s2} timeout=2000"),
+        format!("0x1fffffffd create /a by {s1}"),
+        format!("0x1fffffffe create /b by {s2}"),
+    ];
+    assert_eq!(logged_by(&before, 3), expected, "the last counter proposed is 0xfffffffe");
+    assert!(before.contains("  1 => c1: xid=1 zxid=0x1fffffffd created /a\n"));
+    assert!(before.contains("  3 => c2: xid=1 zxid=0x1fffffffe created /b\n"));
+    // The next write would take counter 0xffffffff: the leader closes its clients (they see
+    // a connection loss) and elects again, proposing nothing.
+    assert_eq!(c.run_line("client c2 on 3 create /c"), "  3 => c2: close\n  3: LOOKING\n");
+    // A write through a follower reaches a leader that is no more; the follower gives up on
+    // it within syncLimit and closes its client too. Neither write is ever answered.
+    assert_eq!(c.run_line("client c1 on 1 create /d"), format!("  1 -> 3: REQUEST session={s1} cxid=2 op=1\n"));
+    let after = run_lines(&mut c, &["deliver-all", "idle 1000", "elect"]);
+    assert!(after.contains("  1 => c1: close\n  1: LOOKING\n"), "{after}");
+    assert!(
+        !after.contains("=> c1: xid=") && !after.contains("=> c2"),
+        "no answer to the writes past the limit:\n{after}"
+    );
+    let status = c.run_line("status");
+    let expected = "  1: FOLLOWING 2 serving zxid=0x1fffffffe / has [\"a\", \"b\", \"zookeeper\"]\n  \
+         2: LEADING epoch=2 established zxid=0x1fffffffe / has [\"a\", \"b\", \"zookeeper\"]\n  \
+         3: FOLLOWING 2 serving zxid=0x1fffffffe / has [\"a\", \"b\", \"zookeeper\"]\n";
+    assert_eq!(status, expected, "a new epoch over every acknowledged write; /c and /d nowhere");
+    // The new epoch's counter starts over.
+    let out =
+        run_lines(&mut c, &["client c1 on 1 reconnect", "deliver-all", "client c1 on 1 create /e", "deliver-all"]);
+    assert_eq!(logged_by(&out, 2), [format!("0x200000001 create /e by {s1}")]);
+    assert!(out.contains("  1 => c1: xid=3 zxid=0x200000001 created /e\n"), "{out}");
+}
+
+#[test]
+fn zookeeper_1277_a_proposal_in_flight_when_the_leader_gives_up_is_never_acknowledged_by_it() {
+    // The last proposal of the epoch is logged by the followers, but its ACKs reach a
+    // leader that has stopped leading: its client hears nothing, and whether the write
+    // survives is up to the next leader's history (here it does: every log holds it).
+    use crate::constants::ZXID_COUNTER_MAX;
+    let mut c = Cluster::with_zxid_counter_start(3, ZXID_COUNTER_MAX - 2);
+    run_lines(&mut c, &["client c2 on 3 connect", "deliver-all"]);
+    let s2 = c.session("c2");
+    let proposed = c.run_line("client c2 on 3 create /b");
+    let create_b = format!("0x1fffffffe create /b by {s2}");
+    assert_eq!(logged_by(&proposed, 3), [create_b.as_str()]);
+    assert_eq!(c.run_line("client c2 on 3 create /c"), "  3 => c2: close\n  3: LOOKING\n");
+    let after = run_lines(&mut c, &["deliver-all", "idle 1000", "elect"]);
+    assert!(after.contains("  deliver 1->3: ACK 0x1fffffffe\n"), "{after}");
+    assert!(!after.contains("=> c2"), "nothing answered to c2:\n{after}");
+    assert_eq!(logged_by(&after, 1), [create_b.as_str()]);
+    for id in 1..=3 {
+        assert_eq!(c.node(id).last_zxid(), Zxid(0x1_ffff_fffe), "server {id}");
+        assert!(c.node(id).tree().get_children("/", &AuthInfo::default()).expect("root").0.contains(&"b".into()));
+    }
+    let leading = ReplicaState::Leading { epoch: Some(Epoch(2)), established: true };
+    let leaders: Vec<u64> = (1..=3).filter(|id| c.node(*id).replica_state() == leading).collect();
+    assert_eq!(leaders.len(), 1, "one leader, of epoch 2");
+}
+
+#[test]
+fn zookeeper_1277_a_standalone_server_carries_its_counter_into_the_high_bits_as_zookeeper_does() {
+    // `ZooKeeperServer.getNextZxid` is a plain 64-bit increment: only a leader checks the
+    // counter. A standalone server has no epochs to protect, so its zxids simply go on.
+    let txn = crate::txn::Txn {
+        header: crate::txn::TxnHeader {
+            client_id: SessionId(0),
+            cxid: 0,
+            zxid: Zxid(0xffff_fffe),
+            time: 0,
+            op: op::CREATE,
+        },
+        body: TxnBody::Create {
+            path: "/before".into(),
+            data: vec![],
+            acl: Acl::open_unsafe(),
+            ephemeral: false,
+            parent_cversion: 1,
+        },
+    };
+    let durable = DurableState { log: vec![txn], ..DurableState::default() };
+    let mut node = Node::new(Config::standalone(TICK_MS), durable, Millis(0), 1);
+    assert_eq!(node.last_zxid(), Zxid(0xffff_fffe));
+    let mut outputs = Vec::new();
+    let request = ConnectRequest { timeout_ms: CLIENT_TIMEOUT_MS, passwd: vec![0; 16], ..ConnectRequest::default() };
+    let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    node.handle_client(Millis(0), ConnectionId(1), ClientEvent::Connect { request, address });
+    standalone_drain(&mut node, &mut outputs);
+    for (xid, path) in [(1, "/after"), (2, "/later")] {
+        let request = CreateRequest { path: path.into(), data: vec![], acl: Acl::open_unsafe(), flags: 0 };
+        let header = RequestHeader { xid, op: op::CREATE };
+        node.handle_client(
+            Millis(0),
+            ConnectionId(1),
+            ClientEvent::Request { header, request: Request::Create(request) },
+        );
+        standalone_drain(&mut node, &mut outputs);
+    }
+    let replies: Vec<(i32, Zxid)> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Reply { header, .. } => Some((header.xid, header.zxid)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, [(1, Zxid(0x1_0000_0000)), (2, Zxid(0x1_0000_0001))]);
+    let logged: Vec<Zxid> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Persist { txns, .. } => Some(txns.iter().map(|t| t.header.zxid)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(logged, [Zxid(0xffff_ffff), Zxid(0x1_0000_0000), Zxid(0x1_0000_0001)]);
+    let (children, _) = node.tree().get_children("/", &AuthInfo::default()).expect("root");
+    assert_eq!(children, ["after", "before", "later", "zookeeper"]);
+}
+
+/// Executes a standalone node's outputs, reporting every persist durable at once.
+fn standalone_drain(node: &mut Node, seen: &mut Vec<Output>) {
+    while let Some(output) = node.poll_output() {
+        node.check_invariants();
+        if let Output::Persist { token, .. } = &output {
+            let token = *token;
+            seen.push(output);
+            node.handle_persisted(Millis(0), token);
+        } else {
+            seen.push(output);
+        }
+    }
+    node.check_invariants();
+}

@@ -60,6 +60,9 @@ fn set_option(config: &mut Config, option: ServerOption, value: u64) {
     match option {
         ServerOption::SnapCount => config.snap_count = value.max(1),
         ServerOption::CommitLogCount => config.commit_log_count = value.max(1) as usize,
+        ServerOption::ZxidCounterStart => {
+            config.zxid_counter_start = u32::try_from(value).expect("the parser keeps counters below 2^32")
+        }
         ServerOption::PeerResetPercent => {}
     }
 }
@@ -83,8 +86,10 @@ mod tests {
         let mut world = World::scripted_ensemble(0, 1, 3, false);
         world.configure_servers(ServerOption::CommitLogCount, 2);
         world.configure_servers(ServerOption::SnapCount, 1);
+        world.configure_servers(ServerOption::ZxidCounterStart, 0xffff_fff0);
         for server in &world.servers {
             assert_eq!((server.config.commit_log_count, server.config.snap_count), (2, 1));
+            assert_eq!(server.config.zxid_counter_start, 0xffff_fff0);
             assert!(server.node.is_some());
         }
         assert!(world.run_until(5_000));
