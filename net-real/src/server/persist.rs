@@ -364,15 +364,25 @@ async fn simulated_fsync_latency() {
     }
 }
 
-/// Recovers the newest snapshot, the log after it and the epoch files (0 when absent).
+/// Recovers the newest snapshot, the log after it and the epoch files. A missing
+/// `currentEpoch` is the epoch of the last transaction, and a missing `acceptedEpoch` is
+/// `currentEpoch`, as ZooKeeper's `QuorumPeer.loadDataBase` takes them: a data directory that
+/// never served in an ensemble (a standalone one) keeps its history when it joins one.
 pub fn recover_durable<D: Disk>(
     disk: &D,
     dirs: &StorageDirs,
     options: LogOptions,
 ) -> Result<(DurableState, TxnLog<D>, Vec<crate::storage::RecoveryWarning>), RecoveryError> {
     let recovered = recover::<D, Snapshot, Txn>(disk, dirs, options)?;
+    let last_epoch = recovered
+        .records
+        .last()
+        .map(|r| r.record.header.zxid)
+        .or_else(|| recovered.snapshot.as_ref().map(|s| s.state.zxid))
+        .map_or(0, |zxid| u64::from(zxid.epoch().0));
+    let current = read_epoch(disk, dirs, EpochFile::Current)?.unwrap_or(last_epoch);
     let epoch = |which| -> Result<Epoch, RecoveryError> {
-        let value = read_epoch(disk, dirs, which)?.unwrap_or(0);
+        let value = read_epoch(disk, dirs, which)?.unwrap_or(current);
         let value = u32::try_from(value).map_err(|_| StorageError::Corrupt {
             path: dirs.snap_dir().join(which.file_name()),
             offset: 0,

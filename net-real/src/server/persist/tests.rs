@@ -229,3 +229,24 @@ fn node_txn(node: &mut Node) -> Txn {
     node.handle_client(NOW, ConnectionId(1), ClientEvent::Request { header, request: Request::Create(create) });
     persists(node).remove(0).0.remove(0)
 }
+
+#[test]
+fn missing_epoch_files_are_taken_from_the_last_transaction_as_zookeeper_does() {
+    let disk = MemDisk::new();
+    let (mut node, mut persister) = node_with_session(&disk);
+    let dirs = config().storage_dirs();
+    let epochs = |disk: &MemDisk| {
+        let (durable, _, _) = recover_durable(disk, &dirs, config().log_options()).expect("recovers");
+        (durable.epoch_accepted, durable.epoch_current)
+    };
+    assert_eq!(epochs(&disk), (Epoch(0), Epoch(0)), "a standalone history of epoch 0");
+    // A standalone counter that carried into the epoch bits (ZooKeeperServer adds 1 to 64 bits).
+    let mut txn = node_txn(&mut node);
+    txn.header.zxid = Zxid((2 << 32) | 1);
+    persister.commit_group(vec![(vec![txn], PersistToken(9))]).expect("append");
+    assert_eq!(epochs(&disk), (Epoch(2), Epoch(2)), "no epoch files: the last zxid's epoch");
+    write_epoch(&disk, &dirs, EpochFile::Current, 5).expect("currentEpoch");
+    assert_eq!(epochs(&disk), (Epoch(5), Epoch(5)), "acceptedEpoch defaults to currentEpoch");
+    write_epoch(&disk, &dirs, EpochFile::Accepted, 6).expect("acceptedEpoch");
+    assert_eq!(epochs(&disk), (Epoch(6), Epoch(5)), "the files win");
+}
