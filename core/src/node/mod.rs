@@ -282,6 +282,10 @@ pub enum Output {
 pub struct Node {
     config: Config,
     tree: DataTree,
+    /// The tree's last zxid and size when its invariants last held: the full walk runs only
+    /// after the tree changed (every change applies a transaction or restores a snapshot),
+    /// not after each of the many inputs that leave it alone.
+    tree_checked: std::cell::Cell<Option<(Zxid, usize)>>,
     pending: PendingChanges,
     sessions: SessionTracker,
     watches: WatchManager,
@@ -381,6 +385,7 @@ impl Node {
             container_check_at,
             outputs: VecDeque::new(),
             stats: Stats::new(seed),
+            tree_checked: std::cell::Cell::new(None),
             #[cfg(feature = "mutants")]
             mutant_now: now,
         };
@@ -552,7 +557,11 @@ impl Node {
 
     /// Asserts every internal invariant; the simulator and tests call it after each input.
     pub fn check_invariants(&self) {
-        self.tree.check_invariants();
+        let tree_state = Some((self.tree.last_zxid(), self.tree.node_count()));
+        if self.tree_checked.get() != tree_state {
+            self.tree.check_invariants();
+            self.tree_checked.set(tree_state);
+        }
         self.watches.check_invariants();
         for (session, connection) in &self.session_connections {
             let holder = self.connections.get(connection).expect("session bound to a missing connection");

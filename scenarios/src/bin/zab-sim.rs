@@ -8,6 +8,8 @@
 //! zab-sim --scenarios                 every named scenario
 //! zab-sim --check-determinism [--seed N | --seeds A..B]   each seed twice, hashes compared
 //! zab-sim --bench [--seeds A..B]      simulated seconds per wall second, seeds per second
+//! --servers N                         with --seeds or --bench: only the seeds that draw N
+//!                                     servers (e.g. `--bench --servers 3 --jobs 1`)
 //! ```
 //! Every failure prints the line that replays it. Output goes through a locked stdout; when the
 //! reader goes away (`zab-sim --seed 1 --trace | head`) the program exits quietly.
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
         Ok(command) => execute(command),
         Err(message) => {
             eprintln!("zab-sim: {message}");
-            eprintln!("usage: zab-sim --seed N [--trace] | --seeds A..B [--jobs N] | --scenario NAME | --scenarios | --check-determinism | --bench");
+            eprintln!("usage: zab-sim --seed N [--trace] | --seeds A..B [--jobs N] [--servers N] | --scenario NAME | --scenarios | --check-determinism | --bench");
             ExitCode::from(2)
         }
     }
@@ -57,6 +59,8 @@ struct SeedsCommand {
     bench: bool,
     /// Threads; the output is still in seed order.
     jobs: usize,
+    /// Only the seeds whose options draw this many servers.
+    servers: Option<usize>,
 }
 
 enum Command {
@@ -70,6 +74,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let mut scenario = None;
     let (mut trace, mut determinism, mut bench, mut all) = (false, false, false, false);
     let mut jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut servers = None;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -90,6 +95,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 let value = iter.next().ok_or("--jobs needs a number")?;
                 jobs = value.parse().ok().filter(|&n| n > 0).ok_or(format!("bad job count {value}"))?;
             }
+            "--servers" => {
+                let value = iter.next().ok_or("--servers needs a number")?;
+                servers = Some(value.parse().map_err(|_| format!("bad server count {value}"))?);
+            }
             "--scenarios" => all = true,
             "--trace" => trace = true,
             "--check-determinism" => determinism = true,
@@ -109,7 +118,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         None if determinism => 0..20,
         None => return Err("say --seed, --seeds, --scenario, --scenarios or --bench".into()),
     };
-    Ok(Command::Seeds(SeedsCommand { seeds, trace, determinism, bench, jobs }))
+    Ok(Command::Seeds(SeedsCommand { seeds, trace, determinism, bench, jobs, servers }))
 }
 
 fn execute(command: Command) -> ExitCode {
@@ -163,12 +172,17 @@ struct SeedResult {
     simulated_ms: u64,
     /// The summary line, or the failure report; `None` in a bench.
     text: Option<String>,
+    /// Not run: it draws another server count than `--servers`.
+    skipped: bool,
 }
 
 fn run_seeds(command: SeedsCommand) -> ExitCode {
     let started = std::time::Instant::now();
     let (mut failed, mut simulated_ms, mut count) = (0u64, 0u64, 0u64);
     let mut report = |result: SeedResult| {
+        if result.skipped {
+            return;
+        }
         count += 1;
         simulated_ms += result.simulated_ms;
         failed += u64::from(result.failed);
@@ -233,6 +247,9 @@ fn sweep_in_parallel(command: &SeedsCommand, mut report: impl FnMut(SeedResult))
 
 /// Runs one seed (twice with the determinism check) and says what to print.
 fn judge(seed: u64, command: &SeedsCommand) -> SeedResult {
+    if command.servers.is_some_and(|n| zab_sim::options::Options::draw(seed).servers != n) {
+        return SeedResult { seed, failed: false, simulated_ms: 0, text: None, skipped: true };
+    }
     let outcome = run_seed(seed, command.trace);
     let mut ok = outcome.is_ok();
     let mut text = String::new();
@@ -244,7 +261,7 @@ fn judge(seed: u64, command: &SeedsCommand) -> SeedResult {
         }
     }
     let text = if !ok { Some(text + &failure(seed, &outcome)) } else { (!command.bench).then(|| outcome.summary()) };
-    SeedResult { seed, failed: !ok, simulated_ms: outcome.simulated_ms(), text }
+    SeedResult { seed, failed: !ok, simulated_ms: outcome.simulated_ms(), text, skipped: false }
 }
 
 fn failure(seed: u64, outcome: &Outcome) -> String {
