@@ -285,7 +285,9 @@ pub struct Node {
     /// The tree's last zxid and size when its invariants last held: the full walk runs only
     /// after the tree changed (every change applies a transaction or restores a snapshot),
     /// not after each of the many inputs that leave it alone.
-    tree_checked: std::cell::Cell<Option<(Zxid, usize)>>,
+    /// (Atomics, not a `Cell`: the driver moves the Node between threads.)
+    tree_checked_zxid: std::sync::atomic::AtomicI64,
+    tree_checked_nodes: std::sync::atomic::AtomicUsize,
     pending: PendingChanges,
     sessions: SessionTracker,
     watches: WatchManager,
@@ -385,7 +387,8 @@ impl Node {
             container_check_at,
             outputs: VecDeque::new(),
             stats: Stats::new(seed),
-            tree_checked: std::cell::Cell::new(None),
+            tree_checked_zxid: std::sync::atomic::AtomicI64::new(i64::MIN),
+            tree_checked_nodes: std::sync::atomic::AtomicUsize::new(usize::MAX),
             #[cfg(feature = "mutants")]
             mutant_now: now,
         };
@@ -557,10 +560,12 @@ impl Node {
 
     /// Asserts every internal invariant; the simulator and tests call it after each input.
     pub fn check_invariants(&self) {
-        let tree_state = Some((self.tree.last_zxid(), self.tree.node_count()));
-        if self.tree_checked.get() != tree_state {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (zxid, nodes) = (self.tree.last_zxid().0, self.tree.node_count());
+        if self.tree_checked_zxid.load(Relaxed) != zxid || self.tree_checked_nodes.load(Relaxed) != nodes {
             self.tree.check_invariants();
-            self.tree_checked.set(tree_state);
+            self.tree_checked_zxid.store(zxid, Relaxed);
+            self.tree_checked_nodes.store(nodes, Relaxed);
         }
         self.watches.check_invariants();
         for (session, connection) in &self.session_connections {
