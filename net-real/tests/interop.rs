@@ -304,6 +304,15 @@ impl Ensemble {
             .collect()
     }
 
+    /// Creates `/data`, the parent of every test node, through member `index`.
+    fn create_data_root(&self, index: usize) {
+        Client::connect(self.members[index].client_port, READ_TIMEOUT)
+            .expect("connect")
+            .create("/data", b"", 0)
+            .expect("io")
+            .expect("/data");
+    }
+
     /// Creates five nodes through every running member; returns what they hold.
     fn write_through_all(&self, round: &str, expected: &mut BTreeSet<(String, Vec<u8>)>) {
         for member in self.members.iter().filter(|m| m.child.is_some()) {
@@ -361,11 +370,7 @@ fn run_mixed(kinds: [Kind; SERVERS], apache_properties: &[&str]) -> Option<Strin
     let leader = ensemble.wait_for_roles();
     eprintln!("elected server.{} ({:?}) in {:?}", leader + 1, kinds[leader], started.elapsed());
 
-    Client::connect(ensemble.members[0].client_port, READ_TIMEOUT)
-        .expect("connect")
-        .create("/data", b"", 0)
-        .expect("io")
-        .expect("/data");
+    ensemble.create_data_root(0);
     let mut expected = BTreeSet::new();
     ensemble.write_through_all("before", &mut expected);
     ensemble.assert_all_hold(&expected);
@@ -450,11 +455,7 @@ fn a_zab_leader_expires_a_session_held_through_an_apache_follower() {
     let Some(ensemble) = Ensemble::start([Kind::Apache, Kind::Zab, Kind::Zab], &[]) else { return };
     let leader = ensemble.wait_for_roles();
     assert_eq!(ensemble.members[leader].kind, Kind::Zab, "{}", ensemble.logs());
-    Client::connect(ensemble.members[leader].client_port, READ_TIMEOUT)
-        .expect("connect")
-        .create("/data", b"", 0)
-        .expect("io")
-        .expect("/data");
+    ensemble.create_data_root(leader);
     let mut holder =
         Client::connect_with_timeout(ensemble.members[0].client_port, 1_000, READ_TIMEOUT).expect("connect");
     holder.create("/data/eph", b"held", 1).expect("io").expect("ephemeral through Apache");
@@ -523,11 +524,7 @@ fn run_trunc(
 ) -> Option<(Ensemble, u64)> {
     let mut ensemble = start_with_server_3_leading(kinds)?;
     assert_ne!(kinds[1], kinds[2], "the new leader must run the other implementation");
-    Client::connect(ensemble.members[2].client_port, READ_TIMEOUT)
-        .expect("connect")
-        .create("/data", b"", 0)
-        .expect("io")
-        .expect("/data");
+    ensemble.create_data_root(2);
     let mut expected = BTreeSet::new();
     ensemble.write_through_all("before", &mut expected);
     let committed = strand_a_proposal_on_the_leader(&mut ensemble, &expected);
