@@ -10,14 +10,7 @@
 //! # async fn example() -> Result<(), zab_net::client::ClientError> {
 //! use zab_core::proto::{ConnectRequest, PathWatchRequest, Request};
 //! use zab_net::client::Connection;
-//! let handshake = ConnectRequest {
-//!     protocol_version: 0,
-//!     last_zxid_seen: zab_core::Zxid::ZERO,
-//!     timeout_ms: 30_000,
-//!     session_id: zab_core::SessionId(0),
-//!     passwd: vec![0; 16],
-//!     read_only: Some(false),
-//! };
+//! let handshake = ConnectRequest { read_only: Some(false), ..ConnectRequest::new_session(30_000) };
 //! let (mut connection, session) = Connection::connect("127.0.0.1:2181", &handshake).await?;
 //! let request = Request::GetData(PathWatchRequest { path: "/".into(), watch: false });
 //! let (header, response) = connection.call(&request).await?;

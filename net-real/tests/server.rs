@@ -21,7 +21,7 @@ use zab_core::proto::{
     decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest, CreateRequest,
     PathWatchRequest, Request, RequestHeader, Response,
 };
-use zab_core::{ErrorCode, SessionId, Zxid};
+use zab_core::ErrorCode;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -377,14 +377,7 @@ fn hostile(port: u16, rng: &mut ChaCha8Rng) {
         2 => vec![0x7f, 0xff, 0xff, 0xff, 1, 2, 3], // far over jute.maxbuffer
         3 => vec![0, 0x10, 0, 0],                   // jute.maxbuffer + 1
         _ => {
-            let request = ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: Zxid(0),
-                timeout_ms: 30_000,
-                session_id: SessionId(0),
-                passwd: vec![0; 16],
-                read_only: None,
-            };
+            let request = ConnectRequest::new_session(30_000);
             let mut bytes = frame(encode_connect_request(&request));
             let garbage: Vec<u8> = (0..rng.gen_range(8..64)).map(|_| rng.gen()).collect();
             bytes.extend(frame(garbage));

@@ -29,8 +29,7 @@ fn invalid(what: impl std::fmt::Display) -> io::Error {
 impl WireClient {
     /// Opens a new session.
     pub fn connect(address: SocketAddr, timeout_ms: i32) -> io::Result<WireClient> {
-        let request =
-            ConnectRequest { timeout_ms, passwd: vec![0; 16], read_only: Some(false), ..ConnectRequest::default() };
+        let request = ConnectRequest { read_only: Some(false), ..ConnectRequest::new_session(timeout_ms) };
         WireClient::handshake(address, request)
     }
 

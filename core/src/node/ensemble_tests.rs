@@ -631,7 +631,7 @@ fn check_liveness(ensemble: &mut Ensemble, seed: u64) {
     ensemble.next_connection += 1;
     ensemble.connections.insert(connection, (index, through));
     ensemble.clients[index].state = ClientState::Connecting(connection);
-    let request = ConnectRequest { timeout_ms: 4000, passwd: vec![0; 16], ..ConnectRequest::default() };
+    let request = ConnectRequest::new_session(4000);
     let node = ensemble.members.get_mut(&through).and_then(|m| m.node.as_mut()).expect("up");
     node.handle_client(
         ensemble.now,

@@ -66,7 +66,7 @@ impl Harness {
     fn connect(&mut self, timeout_ms: i32) -> (ConnectionId, SessionId) {
         let connection = ConnectionId(self.next_connection);
         self.next_connection += 1;
-        let request = ConnectRequest { timeout_ms, passwd: vec![0; 16], ..ConnectRequest::default() };
+        let request = ConnectRequest::new_session(timeout_ms);
         let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
         self.node.handle_client(self.now, connection, ClientEvent::Connect { request, address });
         let outputs = self.drain();

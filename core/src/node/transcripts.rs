@@ -871,7 +871,7 @@ fn zookeeper_1277_a_standalone_server_carries_its_counter_into_the_high_bits_as_
     let mut node = Node::new(Config::standalone(TICK_MS), durable, Millis(0), 1);
     assert_eq!(node.last_zxid(), Zxid(0xffff_fffe));
     let mut outputs = Vec::new();
-    let request = ConnectRequest { timeout_ms: CLIENT_TIMEOUT_MS, passwd: vec![0; 16], ..ConnectRequest::default() };
+    let request = ConnectRequest::new_session(CLIENT_TIMEOUT_MS);
     let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
     node.handle_client(Millis(0), ConnectionId(1), ClientEvent::Connect { request, address });
     standalone_drain(&mut node, &mut outputs);

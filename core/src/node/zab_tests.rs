@@ -174,7 +174,7 @@ fn leader_established() -> Node {
 }
 
 fn connect(node: &mut Node, now: Millis, connection: u64) -> Vec<Output> {
-    let request = ConnectRequest { timeout_ms: 4000, passwd: vec![0; 16], ..ConnectRequest::default() };
+    let request = ConnectRequest::new_session(4000);
     let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
     node.handle_client(now, ConnectionId(connection), ClientEvent::Connect { request, address });
     non_election(drain(node))

@@ -97,6 +97,18 @@ pub struct ConnectRequest {
     pub read_only: Option<bool>,
 }
 
+impl ConnectRequest {
+    /// The handshake that asks for a new session: no session id, a password of zeros, no
+    /// zxid seen, no trailing `readOnly` byte.
+    pub fn new_session(timeout_ms: i32) -> ConnectRequest {
+        ConnectRequest {
+            timeout_ms,
+            passwd: vec![0; crate::constants::SESSION_PASSWORD_LEN],
+            ..ConnectRequest::default()
+        }
+    }
+}
+
 /// `proto.ConnectResponse`, plus the optional trailing `readOnly` byte.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectResponse {

@@ -9,7 +9,7 @@ use zab_core::proto::{
     decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
     CreateRequest, Request, RequestHeader, Response,
 };
-use zab_core::{ErrorCode, SessionId, Zxid};
+use zab_core::ErrorCode;
 
 fn config() -> ServerConfig {
     let mut config = ServerConfig::standalone_default();
@@ -29,14 +29,7 @@ async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 
 async fn handshake(port: u16) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
-    let request = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: Zxid(0),
-        timeout_ms: 30_000,
-        session_id: SessionId(0),
-        passwd: vec![0; 16],
-        read_only: None,
-    };
+    let request = ConnectRequest::new_session(30_000);
     stream.write_all(&frame(encode_connect_request(&request))).await.expect("send handshake");
     let response = decode_connect_response(&read_frame(&mut stream).await.expect("answer")).expect("decode");
     assert_eq!(response.timeout_ms, 30_000);

@@ -9,7 +9,7 @@ use zab_core::proto::{
     decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
     CreateRequest, PathRequest, PathWatchRequest, Request, RequestHeader, Response,
 };
-use zab_core::{ErrorCode, SessionId, Zxid};
+use zab_core::ErrorCode;
 
 /// A client session on one server, one request at a time.
 pub struct Client {
@@ -29,14 +29,7 @@ impl Client {
         let mut stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(read_timeout))?;
         stream.set_nodelay(true)?;
-        let request = ConnectRequest {
-            protocol_version: 0,
-            last_zxid_seen: Zxid(0),
-            timeout_ms,
-            session_id: SessionId(0),
-            passwd: vec![0; 16],
-            read_only: Some(false),
-        };
+        let request = ConnectRequest { read_only: Some(false), ..ConnectRequest::new_session(timeout_ms) };
         stream.write_all(&frame(encode_connect_request(&request)))?;
         let response = decode_connect_response(&read_frame(&mut stream)?).map_err(io::Error::other)?;
         if response.timeout_ms <= 0 {

@@ -314,12 +314,7 @@ fn run(seed: u64, steps: usize, apache: &ApacheZooKeeper) -> Vec<String> {
     let mut config = Config::standalone(2000);
     config.extended_types_enabled = true;
     let mut zab = LocalNode::new(config, Millis(1_700_000_000_000));
-    let connect = || ConnectRequest {
-        timeout_ms: SESSION_TIMEOUT_MS,
-        passwd: vec![0; 16],
-        read_only: Some(false),
-        ..ConnectRequest::default()
-    };
+    let connect = || ConnectRequest { read_only: Some(false), ..ConnectRequest::new_session(SESSION_TIMEOUT_MS) };
     let mut zab_clients: Vec<ConnectionId> = Vec::new();
     let mut apache_clients: Vec<WireClient> = Vec::new();
     let mut zab_norm = Normalizer { sessions: BTreeMap::new(), zxid_base: 0 };

@@ -5,7 +5,7 @@
 use super::*;
 use crate::config::ServerConfig;
 use zab_core::proto::{Acl, ConnectRequest, CreateRequest, PathWatchRequest, Request, RequestHeader};
-use zab_core::{ClientEvent, Config, ConnectionId, DurableState, Millis, Output, Zxid};
+use zab_core::{ClientEvent, Config, ConnectionId, DurableState, Millis, Output};
 
 const NOW: Millis = Millis(1_795_595_836_594);
 
@@ -27,14 +27,7 @@ fn request(node: &mut Node, xid: i32, op: i32, request: Request) {
 /// The state of the capture: a session with an ephemeral `/eph` ("x") watched by `exists`.
 fn captured_state() -> (Node, SessionId) {
     let mut node = Node::new(Config::standalone(2000), DurableState::default(), NOW, 7);
-    let connect = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: Zxid(0),
-        timeout_ms: 30_000,
-        session_id: SessionId(0),
-        passwd: vec![0; 16],
-        read_only: None,
-    };
+    let connect = ConnectRequest::new_session(30_000);
     node.handle_client(NOW, ConnectionId(1), ClientEvent::Connect { request: connect, address: [127, 0, 0, 1].into() });
     settle(&mut node);
     let create = CreateRequest { path: "/eph".into(), data: b"x".to_vec(), acl: Acl::open_unsafe(), flags: 1 };

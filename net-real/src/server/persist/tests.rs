@@ -6,7 +6,7 @@ use crate::config::ServerConfig;
 use crate::server::recover_node;
 use crate::storage::MemDisk;
 use zab_core::proto::{op, Acl, ConnectRequest, CreateRequest, Request, RequestHeader};
-use zab_core::{ClientEvent, ConnectionId, Millis, Node, Output, SessionId, Zxid};
+use zab_core::{ClientEvent, ConnectionId, Millis, Node, Output, Zxid};
 
 const NOW: Millis = Millis(1_700_000_000_000);
 
@@ -24,14 +24,7 @@ fn node_with_session(disk: &MemDisk) -> (Node, Persister<MemDisk>) {
     let recovered = recover_node(&config, disk, NOW).expect("fresh disk recovers");
     let mut persister = Persister::new(disk.clone(), config.storage_dirs(), recovered.log, None);
     let mut node = recovered.node;
-    let connect = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: Zxid(0),
-        timeout_ms: 30_000,
-        session_id: SessionId(0),
-        passwd: vec![0; 16],
-        read_only: None,
-    };
+    let connect = ConnectRequest::new_session(30_000);
     node.handle_client(NOW, ConnectionId(1), ClientEvent::Connect { request: connect, address: [127, 0, 0, 1].into() });
     let batches = persists(&mut node);
     for token in persister.commit_group(batches).expect("sync") {
