@@ -7,15 +7,13 @@
 mod support;
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
-use support::Client;
+use support::{free_ports, Client};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const SERVERS: usize = 3;
@@ -28,13 +26,6 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Distinct ports nobody listens on right now.
-fn free_ports(count: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("address").port()).collect()
 }
 
 /// One member: its directory, client port and process (killed on drop).
@@ -95,12 +86,7 @@ impl Member {
 
     /// A four-letter word's answer, or `None` when not reachable.
     fn four_letter(&self, word: &str) -> Option<String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.client_port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        stream.write_all(word.as_bytes()).ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        Some(text)
+        support::four_letter(self.client_port, word, Duration::from_secs(2)).ok()
     }
 
     /// `srvr`'s Mode, or `None` when not serving or not reachable.

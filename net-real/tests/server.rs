@@ -27,8 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A port nobody listens on right now.
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("address").port()
+    support::free_ports(1)[0]
 }
 
 /// A data directory, a zoo.cfg and the server process; the process is killed on drop.
@@ -142,12 +141,7 @@ impl Server {
     }
 
     fn four_letter_word(&self, word: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
-        stream.write_all(word.as_bytes()).expect("send word");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("read answer");
-        text
+        support::four_letter(self.port, word, DEADLINE).expect("four-letter word")
     }
 
     /// The log segments, oldest first.

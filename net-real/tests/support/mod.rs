@@ -1,5 +1,6 @@
 //! What the integration tests of `zab-net` share: a minimal blocking ZooKeeper client over the
-//! core's codec, enough to drive `zab` and Apache ZooKeeper processes.
+//! core's codec, enough to drive `zab` and Apache ZooKeeper processes, free ports and
+//! four-letter words.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use std::io::{self, Read, Write};
@@ -96,4 +97,21 @@ pub fn read_frame(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
     stream.read_exact(&mut payload)?;
     Ok(payload)
+}
+
+/// Distinct ports nobody listens on right now.
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("address").port()).collect()
+}
+
+/// The answer to a four-letter word on a client port.
+pub fn four_letter(port: u16, word: &str, read_timeout: Duration) -> io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(read_timeout))?;
+    stream.write_all(word.as_bytes())?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text)
 }
