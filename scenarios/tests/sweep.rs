@@ -175,31 +175,13 @@ fn the_same_seed_gives_the_same_trace_hash() {
     }
 }
 
-/// Runs seeds with a mutant until `checker` reports it; returns every checker that fired.
-fn caught_by(mutant: Mutant, checker: &str) -> Vec<&'static str> {
+/// Runs seeds 0.. with the options `break_it` sets (a mutant) until `checker` reports a
+/// violation; returns every checker that fired.
+fn caught_by(checker: &str, break_it: impl Fn(&mut Options)) -> Vec<&'static str> {
     let mut fired = Vec::new();
     for seed in 0..40 {
         let mut options = Options::draw(seed);
-        options.mutant = Some(mutant);
-        let report = World::swarm_with(options, false).run();
-        for violation in &report.violations {
-            if !fired.contains(&violation.checker) {
-                fired.push(violation.checker);
-            }
-        }
-        if fired.contains(&checker) {
-            break;
-        }
-    }
-    fired
-}
-
-/// Runs seeds with a core mutant until `checker` reports it; returns every checker that fired.
-fn core_mutant_caught_by(mutant: zab_core::mutants::Mutant, checker: &str) -> Vec<&'static str> {
-    let mut fired = Vec::new();
-    for seed in 0..40 {
-        let mut options = Options::draw(seed);
-        options.core_mutant = Some(mutant);
+        break_it(&mut options);
         let report = World::swarm_with(options, false).run();
         for violation in &report.violations {
             if !fired.contains(&violation.checker) {
@@ -223,7 +205,7 @@ fn each_checker_catches_a_deliberately_broken_node() {
         (Core::WatchAfterReply, "watches"),
         (Core::QuorumHalf, "linearizable"),
     ] {
-        let checkers = core_mutant_caught_by(mutant, checker);
+        let checkers = caught_by(checker, |options| options.core_mutant = Some(mutant));
         assert!(checkers.contains(&checker), "{mutant:?} was caught by {checkers:?}, expected {checker}");
     }
 }
@@ -238,36 +220,20 @@ fn each_checker_catches_its_mutant() {
         (Mutant::DuplicateWatchEvents, "watches"),
         (Mutant::NoRestartAfterHeal, "liveness"),
     ] {
-        let checkers = caught_by(mutant, checker);
+        let checkers = caught_by(checker, |options| options.mutant = Some(mutant));
         assert!(checkers.contains(&checker), "{mutant:?} was caught by {checkers:?}, expected {checker}");
     }
-}
-
-/// Runs 3-node ensembles of seeds 0.. with a driver mutant until `checker` reports it.
-fn ensemble_mutant_caught_by(mutant: Mutant, checker: &str) -> Vec<&'static str> {
-    let mut fired = Vec::new();
-    for seed in 0..40 {
-        let mut options = Options::draw(seed);
-        options.servers = 3;
-        options.crash_interval_ms_mean = Some(3000);
-        options.mutant = Some(mutant);
-        let report = World::swarm_with(options, false).run();
-        for violation in &report.violations {
-            if !fired.contains(&violation.checker) {
-                fired.push(violation.checker);
-            }
-        }
-        if fired.contains(&checker) {
-            break;
-        }
-    }
-    fired
 }
 
 #[test]
 fn ensemble_checkers_catch_a_driver_that_ignores_truncate() {
     // The records a TRUNC should have removed come back when the node reloads its disk.
-    let checkers = ensemble_mutant_caught_by(Mutant::IgnoreTruncate, "replica_digests");
+    let checkers = caught_by("replica_digests", |options| {
+        // 3-node ensembles with crashes.
+        options.servers = 3;
+        options.crash_interval_ms_mean = Some(3000);
+        options.mutant = Some(Mutant::IgnoreTruncate);
+    });
     assert!(checkers.contains(&"replica_digests"), "caught by {checkers:?}");
 }
 
