@@ -43,12 +43,11 @@ pub(super) struct LearnerState {
     /// be electing when the first one arrives, and drops it; ZooKeeper's learner likewise
     /// retries its connection every `leaderConnectDelayDuringRetryMs` (100 ms) within initLimit.
     register_again_at: Millis,
-    /// NEWLEADER arrived: later proposals are acknowledged one by one.
-    newleader_seen: bool,
-    /// The last transaction synced before NEWLEADER: the new leader's history, which UPTODATE
-    /// declares committed (ZOOKEEPER-2845: a txn we logged in an earlier epoch and the new
-    /// leader holds too is not in its DIFF, and no COMMIT for it will come).
-    newleader_zxid: Zxid,
+    /// Once NEWLEADER arrived (later proposals are acknowledged one by one): the last
+    /// transaction synced before it, the new leader's history, which UPTODATE declares
+    /// committed (ZOOKEEPER-2845: a txn we logged in an earlier epoch and the new leader holds
+    /// too is not in its DIFF, and no COMMIT for it will come).
+    newleader: Option<Zxid>,
     /// ACKEPOCH's data: our currentEpoch if LEADERINFO brought a newer epoch than the one we
     /// had accepted, else −1 (`registerWithLeader`).
     ack_epoch_current: i32,
@@ -97,8 +96,7 @@ impl Node {
             epoch: None,
             last_heard: now,
             register_again_at: now.plus(REGISTER_RETRY_MS),
-            newleader_seen: false,
-            newleader_zxid: Zxid::ZERO,
+            newleader: None,
             ack_epoch_current: -1,
             snap_zxid: None,
             forwarded: BTreeMap::new(),
@@ -268,7 +266,7 @@ impl Node {
         if learner.observer && learner.up_to_date() {
             return; // Observers learn from INFORM once serving.
         }
-        let ack = learner.newleader_seen && !learner.observer;
+        let ack = learner.newleader.is_some() && !learner.observer;
         let zxid = txn.header.zxid;
         if !self.learner_in_sequence(zxid) {
             return self.learner_abandon(now, "proposal out of sequence");
@@ -316,11 +314,10 @@ impl Node {
     fn learner_on_newleader(&mut self, now: Millis, epoch: Epoch) {
         let logged = self.log.logged;
         let Some(learner) = self.learner() else { return };
-        if learner.epoch != Some(epoch) || learner.newleader_seen || learner.snap_zxid.is_some() {
+        if learner.epoch != Some(epoch) || learner.newleader.is_some() || learner.snap_zxid.is_some() {
             return self.learner_abandon(now, "unexpected NEWLEADER");
         }
-        learner.newleader_seen = true;
-        learner.newleader_zxid = logged;
+        learner.newleader = Some(logged);
         // ZOOKEEPER-4646: currentEpoch may become durable only after the synced transactions:
         // it is written once everything logged before NEWLEADER is durable, then ACKed.
         self.after_all_durable(now, After::LearnerCurrentEpoch(epoch));
@@ -339,16 +336,15 @@ impl Node {
     pub(super) fn learner_on_up_to_date(&mut self, now: Millis) {
         let epoch_current = self.epoch_current;
         let Some(learner) = self.learner() else { return };
-        if !learner.newleader_seen {
+        let Some(synced) = learner.newleader else {
             return self.learner_abandon(now, "UPTODATE before NEWLEADER");
-        }
+        };
         if learner.epoch != Some(epoch_current) {
             // NEWLEADER is still waiting for the synced txns to be durable: ZooKeeper handles
             // packets one after the other, so UPTODATE takes effect only after it.
             return self.after_all_durable(now, After::LearnerUpToDate);
         }
         learner.phase = LearnerPhase::Broadcast;
-        let synced = learner.newleader_zxid;
         tracing::info!(server = self.config.server_id.0, "learner up to date; serving");
         self.log.committed = self.log.committed.max(synced);
         self.apply_committed(now);

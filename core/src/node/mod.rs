@@ -45,9 +45,8 @@ mod transcripts;
 mod zab_tests;
 
 pub use crate::zab::{PeerMessage, PeerRole};
-pub use leader_sync::LeaderCounts;
 pub use replica::ReplicaState;
-pub use stats::Stats;
+pub use stats::{LeaderCounts, Stats};
 
 use crate::ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Zxid};
 use crate::proto::{ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent};

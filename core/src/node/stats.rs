@@ -1,5 +1,8 @@
-//! Request statistics for `srvr`, `stat`, `mntr` and `cons`.
+//! Request statistics for `srvr`, `stat`, `mntr` and `cons`, and the leader's learner counts for `mntr`.
 
+use super::leader::Stage;
+use super::replica::Role;
+use super::Node;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -70,5 +73,42 @@ impl Stats {
             return snap_count.max(1);
         }
         self.rng.gen_range(low..=snap_count)
+    }
+}
+
+/// What a leader tells `mntr` about its learners (ZooKeeper 3.8's leader gauges).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeaderCounts {
+    /// Learners connected, in any stage (`zk_learners`).
+    pub learners: usize,
+    /// Voting followers synced and receiving proposals (`zk_synced_followers`).
+    pub synced_followers: usize,
+    /// Observers synced and receiving INFORMs (`zk_synced_observers`).
+    pub synced_observers: usize,
+    /// `sync`s waiting for their proposals or for a quorum (`zk_pending_syncs`).
+    pub pending_syncs: usize,
+}
+
+impl Node {
+    /// The leader's learner counts, or `None` when this replica does not lead.
+    pub fn leader_counts(&self) -> Option<LeaderCounts> {
+        let Role::Leading(leader) = &self.role else { return None };
+        let synced = |observer: bool| {
+            leader.learners.values().filter(|h| h.observer == observer && h.stage >= Stage::Synced).count()
+        };
+        Some(LeaderCounts {
+            learners: leader.learners.len(),
+            synced_followers: synced(false),
+            synced_observers: synced(true),
+            pending_syncs: leader.syncs.len(),
+        })
+    }
+
+    /// The number of voting members (`zk_quorum_size`), or `None` when standalone.
+    pub fn quorum_size(&self) -> Option<usize> {
+        match self.role {
+            Role::Standalone => None,
+            _ => Some(self.voter_count()),
+        }
     }
 }
