@@ -212,9 +212,13 @@ async fn accept_quorum(listener: TcpListener, context: Arc<Context>) {
             Ok((stream, address)) => {
                 let context = context.clone();
                 tokio::spawn(async move {
-                    let name = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, name_quorum_link(&context, stream));
-                    if let Ok(Err(error)) | Err(error) = name.await.map_err(|_| "no FOLLOWERINFO in time".to_string()) {
-                        tracing::warn!(%address, "quorum connection refused: {error}");
+                    // Only the first packet has a deadline: the link it names then lives until
+                    // it breaks or the core closes it.
+                    let named = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, name_quorum_link(&context, stream));
+                    match named.await {
+                        Ok(Ok(link)) => serve_accepted_quorum_link(&context, link).await,
+                        Ok(Err(error)) => tracing::warn!(%address, "quorum connection refused: {error}"),
+                        Err(_) => tracing::warn!(%address, "quorum connection refused: no FOLLOWERINFO in time"),
                     }
                 });
             }
@@ -226,9 +230,17 @@ async fn accept_quorum(listener: TcpListener, context: Arc<Context>) {
     }
 }
 
-/// Reads an accepted quorum connection's first packet, registers the link under the id it
-/// names, hands the packet to the core and serves the link.
-async fn name_quorum_link(context: &Arc<Context>, mut stream: TcpStream) -> Result<(), String> {
+/// An accepted quorum connection that named its peer with its first packet.
+struct NamedQuorumLink {
+    stream: TcpStream,
+    peer: ServerId,
+    /// Bytes read after the first packet.
+    buffer: Vec<u8>,
+    first: QuorumMessage,
+}
+
+/// Reads an accepted quorum connection's first packet and checks the id it names.
+async fn name_quorum_link(context: &Arc<Context>, mut stream: TcpStream) -> Result<NamedQuorumLink, String> {
     let mut buffer = Vec::new();
     let (packet, used) = loop {
         if let Some(found) = QuorumPacket::decode_prefix(&buffer).map_err(|e| e.to_string())? {
@@ -245,15 +257,20 @@ async fn name_quorum_link(context: &Arc<Context>, mut stream: TcpStream) -> Resu
     if !context.peers.contains_key(&peer) {
         return Err(format!("server {peer:?} is not in the ensemble"));
     }
+    Ok(NamedQuorumLink { stream, peer, buffer, first: message })
+}
+
+/// Registers a named link, hands its first packet to the core and serves it; the manager
+/// hears when it ends, whatever ends it.
+async fn serve_accepted_quorum_link(context: &Arc<Context>, link: NamedQuorumLink) {
+    let NamedQuorumLink { stream, peer, buffer, first } = link;
     let generation = context.generations.fetch_add(1, Ordering::Relaxed);
     let (sender, outgoing) = mpsc::unbounded_channel();
     let _ = context.manager.send(PeerInput::Register { peer, generation, sender });
     tracing::info!(?peer, "quorum link accepted");
-    let from = peer;
-    let _ = context.core.send(CoreInput::Peer { from, message: PeerMessage::Quorum(message) }).await;
+    let _ = context.core.send(CoreInput::Peer { from: peer, message: PeerMessage::Quorum(first) }).await;
     run_quorum_link(context, stream, peer, buffer, outgoing).await;
     let _ = context.manager.send(PeerInput::Closed { peer, generation });
-    Ok(())
 }
 
 /// Serves one quorum link until it breaks or its sender is dropped.
