@@ -8,6 +8,7 @@
 //! [`acknowledged`] (at the end).
 
 pub mod acknowledged;
+pub mod availability;
 pub mod committed_prefix;
 pub mod durability;
 pub mod ephemerals;
