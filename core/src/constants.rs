@@ -105,6 +105,14 @@ pub const ZAB_SYNC_LIMIT_DEFAULT: u64 = 5;
 /// Default `zookeeper.commitLogCount`: committed transactions kept in memory for DIFF.
 pub const ZAB_COMMIT_LOG_COUNT_DEFAULT: usize = 500;
 
+/// Quorum messages a LOOKING server holds for the role it is about to take (a learner's
+/// FOLLOWERINFO that arrived before this server knew it leads).
+pub const HELD_QUORUM_MESSAGES_MAX: usize = 1024;
+
+/// How long an accepted election connection may take to send its handshake, in ms
+/// (`zookeeper.cnxTimeout`, `QuorumCnxManager`'s default).
+pub const ELECTION_HANDSHAKE_TIMEOUT_MS: u64 = 5_000;
+
 const _: () = assert!(ZAB_SYNC_LIMIT_DEFAULT > 0);
 const _: () = assert!(ZAB_SYNC_LIMIT_DEFAULT <= ZAB_INIT_LIMIT_DEFAULT);
 

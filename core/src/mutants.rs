@@ -19,15 +19,22 @@ pub enum Mutant {
     /// Counts n/2 acknowledgements (rounded down) as a commit quorum, so a leader cut off
     /// from the rest of a 3-server ensemble commits alone.
     QuorumHalf,
+    /// The leader closes each learner's link once it has lived 10 s, healthy or not (the
+    /// shape of the 10 s first-message deadline that wrapped a whole link's life).
+    CloseLinksAfterTenSeconds,
+    /// A follower stops answering the leader's PINGs (it still acknowledges proposals).
+    IgnorePing,
 }
 
 impl Mutant {
     /// Every mutant, for sweeps.
-    pub const ALL: [Mutant; 5] = [
+    pub const ALL: [Mutant; 7] = [
         Mutant::ReplyBeforeFsync,
         Mutant::ForgetEphemeralsOnExpiry,
         Mutant::ReuseSequentialNumber,
         Mutant::WatchAfterReply,
         Mutant::QuorumHalf,
+        Mutant::CloseLinksAfterTenSeconds,
+        Mutant::IgnorePing,
     ];
 }

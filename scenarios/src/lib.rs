@@ -21,7 +21,7 @@ pub fn replay_line(seed: u64) -> String {
 #[derive(Debug)]
 pub enum Outcome {
     /// The run finished; its report says whether any property failed.
-    Finished(RunReport),
+    Finished(Box<RunReport>),
     /// The simulator or the node panicked (an assertion failed).
     Panicked {
         /// The seed.
@@ -57,7 +57,7 @@ impl Outcome {
     pub fn summary(&self) -> String {
         match self {
             Outcome::Finished(r) => format!(
-                "seed {} ok servers={} hash={:016x} events={} ops={}/{} crashes={} torn={} snapshots={} expired={} zxid=0x{:x} lin_ops={} lin_unknown={} leaders={} truncs={} snaps={} rebuilds={} partitions={}",
+                "seed {} ok servers={} hash={:016x} events={} ops={}/{} crashes={} torn={} snapshots={} expired={} zxid=0x{:x} lin_ops={} lin_unknown={} leaders={} truncs={} snaps={} rebuilds={} partitions={} recovery={}/{} quiet={}",
                 r.seed,
                 r.stats.servers,
                 r.hash,
@@ -75,7 +75,10 @@ impl Outcome {
                 r.stats.truncations,
                 r.stats.snap_syncs,
                 r.stats.rebuilds,
-                r.stats.partitions
+                r.stats.partitions,
+                r.stats.recovery_leader_ms.map_or("-".into(), |ms| format!("{ms}ms")),
+                r.stats.recovery_serving_ms.map_or("-".into(), |ms| format!("{ms}ms")),
+                if r.stats.quiet_judged_clients { "all" } else { "servers" }
             ),
             Outcome::Panicked { seed, message } => format!("seed {seed} panicked: {message}"),
         }
@@ -104,7 +107,7 @@ impl Outcome {
 pub fn run_seed(seed: u64, print_trace: bool) -> Outcome {
     let result = catch_unwind(AssertUnwindSafe(|| World::swarm(seed, print_trace).run()));
     match result {
-        Ok(report) => Outcome::Finished(report),
+        Ok(report) => Outcome::Finished(Box::new(report)),
         Err(panic) => Outcome::Panicked { seed, message: panic_message(&panic) },
     }
 }

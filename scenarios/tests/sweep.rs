@@ -225,6 +225,26 @@ fn each_checker_catches_its_mutant() {
     }
 }
 
+/// The availability checkers (quiet phase, recovery) against the bug classes users felt: a
+/// timer that closes healthy peer links, a follower that stops answering PING, a member
+/// that never comes back after the heal. Every safety checker passes on these.
+#[test]
+fn availability_checkers_catch_an_ensemble_that_stops_serving() {
+    use zab_core::mutants::Mutant as Core;
+    for mutant in [Core::CloseLinksAfterTenSeconds, Core::IgnorePing] {
+        let checkers = caught_by("availability", |options| {
+            options.servers = 3;
+            options.core_mutant = Some(mutant);
+        });
+        assert!(checkers.contains(&"availability"), "{mutant:?} was caught by {checkers:?}");
+    }
+    let checkers = caught_by("recovery", |options| {
+        options.servers = 3;
+        options.mutant = Some(Mutant::NoRestartAfterHeal);
+    });
+    assert!(checkers.contains(&"recovery"), "NoRestartAfterHeal was caught by {checkers:?}");
+}
+
 #[test]
 fn ensemble_checkers_catch_a_driver_that_ignores_truncate() {
     // The records a TRUNC should have removed come back when the node reloads its disk.

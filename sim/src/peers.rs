@@ -17,6 +17,13 @@
 //! (with the drawn `election_resend_probability`). The quorum port has no such re-send: a
 //! learner that reconnects starts a new handshake, which the node itself emits.
 //!
+//! The quorum connection of a pair can also be closed by one end alone
+//! ([`zab_core::Output::ClosePeer`]): the election traffic between them goes on, what was in
+//! flight on the quorum connection is gone, the other end hears the close after one latency
+//! (its FIN, ordered after everything the closer sent before), and what that end sends on the
+//! dead connection before it heard is lost. What the closer sends afterwards travels on a new
+//! connection and arrives after the FIN.
+//!
 //! A partition blocks directed pairs: symmetric or one-way. Since a one-way cut kills the TCP
 //! connection too (its acknowledgements cannot flow), both shapes break the link; they differ
 //! in what the election port still lets through between breaks.
@@ -28,12 +35,15 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What happened to a message handed to the peer network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeerSend {
-    /// It arrives at this time, if the link is still of this generation then.
+    /// It arrives at this time, if the link (and, for a quorum message, its quorum
+    /// connection) is still of this generation then.
     At {
         /// Arrival time, ms.
         at: u64,
         /// The link's generation.
         generation: u64,
+        /// The quorum connection's generation.
+        quorum: u64,
     },
     /// The link is down: the message is gone.
     Dropped,
@@ -50,6 +60,11 @@ struct PeerLink {
     notices_pending: u8,
     /// The last arrival time in each direction (low → high, high → low).
     last_at: [u64; 2],
+    /// Bumped when one end closes the quorum connection.
+    quorum_generation: u64,
+    /// The end that has not yet heard its quorum connection was closed: what it sends on the
+    /// quorum port until then is lost.
+    quorum_unaware: Option<usize>,
 }
 
 /// The peer network of an ensemble of `servers` members (indexes 0..servers).
@@ -93,13 +108,13 @@ impl PeerNetwork {
         }
     }
 
-    /// Sends one message from `from` to `to` at `now`.
-    pub fn send(&mut self, now: u64, from: usize, to: usize) -> PeerSend {
+    /// Sends one message from `from` to `to` at `now`; `quorum` for the quorum port.
+    pub fn send(&mut self, now: u64, from: usize, to: usize, quorum: bool) -> PeerSend {
         let drop = self.faults && self.rng.chance(self.drop_probability);
         let latency = self.latency(now);
         let blocked = self.blocked.contains(&(from, to));
         let link = self.links.entry(pair(from, to)).or_default();
-        if link.down {
+        if link.down || (quorum && link.quorum_unaware == Some(from)) {
             return PeerSend::Dropped;
         }
         if drop || blocked {
@@ -109,7 +124,37 @@ impl PeerNetwork {
         let direction = usize::from(from > to);
         let at = (now + latency).max(link.last_at[direction]);
         link.last_at[direction] = at;
-        PeerSend::At { at, generation: link.generation }
+        PeerSend::At { at, generation: link.generation, quorum: link.quorum_generation }
+    }
+
+    /// `from` closes its quorum connection to `to`: returns when `to` hears the FIN (FIFO
+    /// after what `from` sent before) and the generations the notice belongs to, or `None` if
+    /// the whole link is down anyway (both ends hear of that break).
+    pub fn close_quorum(&mut self, now: u64, from: usize, to: usize) -> Option<PeerSend> {
+        let latency = self.latency(now);
+        let link = self.links.entry(pair(from, to)).or_default();
+        if link.down {
+            return None;
+        }
+        link.quorum_generation += 1;
+        link.quorum_unaware = Some(to);
+        let direction = usize::from(from > to);
+        let at = (now + latency).max(link.last_at[direction]);
+        link.last_at[direction] = at;
+        Some(PeerSend::At { at, generation: link.generation, quorum: link.quorum_generation })
+    }
+
+    /// `server` heard that its quorum connection of `quorum` generation was closed; false if
+    /// that news is stale (a later close or a break overtook it).
+    pub fn quorum_close_noticed(&mut self, server: usize, peer: usize, generation: u64, quorum: u64) -> bool {
+        let link = self.links.entry(pair(server, peer)).or_default();
+        if link.down || link.generation != generation || link.quorum_generation != quorum {
+            return false;
+        }
+        if link.quorum_unaware == Some(server) {
+            link.quorum_unaware = None;
+        }
+        true
     }
 
     /// One message latency now.
@@ -138,6 +183,7 @@ impl PeerNetwork {
         link.down = true;
         link.generation += 1;
         link.notices_pending = 2;
+        link.quorum_unaware = None;
         true
     }
 
@@ -149,6 +195,11 @@ impl PeerNetwork {
     /// Whether a message of `generation` still arrives on the link between `a` and `b`.
     pub fn is_current(&self, a: usize, b: usize, generation: u64) -> bool {
         self.links.get(&pair(a, b)).is_some_and(|link| !link.down && link.generation == generation)
+    }
+
+    /// Whether a quorum message of these generations still arrives between `a` and `b`.
+    pub fn is_current_quorum(&self, a: usize, b: usize, generation: u64, quorum: u64) -> bool {
+        self.is_current(a, b, generation) && self.links.get(&pair(a, b)).is_some_and(|l| l.quorum_generation == quorum)
     }
 
     /// One end heard of the break of `generation`; the link comes back once both did.
@@ -227,16 +278,16 @@ mod tests {
         let mut options = Options::quiet(3, 1);
         options.latency_ms_mean = 20;
         let mut net = PeerNetwork::new(&options);
-        let PeerSend::At { generation, .. } = net.send(0, 0, 1) else { panic!("no loss configured") };
+        let PeerSend::At { generation, .. } = net.send(0, 0, 1, false) else { panic!("no loss configured") };
         assert!(net.is_current(1, 0, generation));
         assert!(net.break_link(1, 0));
         assert!(!net.break_link(0, 1), "already down");
         assert!(!net.is_current(0, 1, generation), "in-flight messages are dropped");
-        assert_eq!(net.send(1, 0, 1), PeerSend::Dropped);
+        assert_eq!(net.send(1, 0, 1, false), PeerSend::Dropped);
         net.noticed(0, 1, generation + 1);
-        assert_eq!(net.send(2, 1, 0), PeerSend::Dropped, "one end still unaware");
+        assert_eq!(net.send(2, 1, 0, false), PeerSend::Dropped, "one end still unaware");
         net.noticed(1, 0, generation + 1);
-        assert!(matches!(net.send(3, 1, 0), PeerSend::At { generation: g, .. } if g == generation + 1));
+        assert!(matches!(net.send(3, 1, 0, false), PeerSend::At { generation: g, .. } if g == generation + 1));
     }
 
     #[test]
@@ -246,7 +297,7 @@ mod tests {
         let mut net = PeerNetwork::new(&options);
         let mut last = 0;
         for now in 0..100 {
-            let PeerSend::At { at, .. } = net.send(now, 2, 0) else { panic!("no loss") };
+            let PeerSend::At { at, .. } = net.send(now, 2, 0, false) else { panic!("no loss") };
             assert!(at >= last);
             last = at;
         }
@@ -254,11 +305,26 @@ mod tests {
         let generation = net.generation(0, 2);
         net.noticed(0, 2, generation);
         net.noticed(2, 0, generation);
-        assert_eq!(net.send(200, 2, 0), PeerSend::Dropped, "blocked while partitioned");
+        assert_eq!(net.send(200, 2, 0, false), PeerSend::Dropped, "blocked while partitioned");
         assert_eq!(net.take_restored(), vec![]);
         net.unpartition();
         assert_eq!(net.take_restored(), vec![(0, 2)], "the new connection is announced once");
         assert_eq!(net.take_restored(), vec![]);
-        assert!(matches!(net.send(201, 2, 0), PeerSend::At { .. }));
+        assert!(matches!(net.send(201, 2, 0, false), PeerSend::At { .. }));
+    }
+
+    #[test]
+    fn a_closed_quorum_connection_drops_its_traffic_but_not_the_election_link() {
+        let mut options = Options::quiet(7, 1);
+        options.latency_ms_mean = 10;
+        let mut net = PeerNetwork::new(&options);
+        let PeerSend::At { at: proposal_at, generation, quorum, .. } = net.send(0, 0, 1, true) else { panic!() };
+        let Some(PeerSend::At { at: fin_at, quorum: closed, .. }) = net.close_quorum(1, 0, 1) else { panic!() };
+        assert!(fin_at >= proposal_at, "the FIN comes after what the closer sent before");
+        assert!(!net.is_current_quorum(0, 1, generation, quorum), "in flight on the old connection: gone");
+        assert_eq!(net.send(2, 1, 0, true), PeerSend::Dropped, "the unaware end writes to a dead socket");
+        assert!(matches!(net.send(2, 1, 0, false), PeerSend::At { .. }), "election traffic goes on");
+        assert!(net.quorum_close_noticed(1, 0, generation, closed));
+        assert!(matches!(net.send(3, 1, 0, true), PeerSend::At { quorum: q, .. } if q == closed));
     }
 }

@@ -74,6 +74,7 @@ impl LocalNode {
                 }
                 Output::CloseConnection { connection } => self.inboxes.entry(connection).or_default().closed = true,
                 ensemble @ (Output::Send { .. }
+                | Output::ClosePeer { .. }
                 | Output::PersistEpoch { .. }
                 | Output::Truncate { .. }
                 | Output::ResetToSnapshot { .. }

@@ -240,6 +240,7 @@ impl Ensemble {
     /// Executes a node's outputs, then checks it and the ensemble-wide properties.
     fn drain(&mut self, id: ServerId) {
         let mut restart = false;
+        let mut closes = Vec::new();
         loop {
             let member = self.members.get_mut(&id).expect("member");
             let Some(node) = member.node.as_mut() else { return };
@@ -275,7 +276,11 @@ impl Ensemble {
                 Output::Reply { connection, header, .. } => self.client_reply(connection, header),
                 Output::WatchEvent { .. } => {}
                 Output::CloseConnection { connection } => self.client_closed(connection),
+                Output::ClosePeer { peer } => closes.push(peer),
             }
+        }
+        for peer in closes {
+            self.close_quorum(id, peer);
         }
         self.check_node(id);
         if restart {
@@ -311,6 +316,21 @@ impl Ensemble {
         self.link_last.insert((from, to), at);
         self.sequence += 1;
         self.network.insert((at, self.sequence), (from, to, message));
+    }
+
+    /// `id` closed its quorum connection to `peer`: what is in flight on it is gone (a
+    /// model coarser than TCP, which would deliver the closer's last messages before the
+    /// FIN), nothing more passes until the learner registers again, and the peer hears of it.
+    fn close_quorum(&mut self, id: ServerId, peer: ServerId) {
+        let pair = (id.min(peer), id.max(peer));
+        self.network.retain(|_, (from, to, message)| {
+            (*from).min(*to) != pair.0 || (*from).max(*to) != pair.1 || matches!(message, PeerMessage::Election(_))
+        });
+        self.broken.insert(pair);
+        if let Some(node) = self.members.get_mut(&peer).and_then(|m| m.node.as_mut()) {
+            node.handle_peer_disconnected(self.now, id);
+            self.drain(peer);
+        }
     }
 
     fn is_cut(&self, a: ServerId, b: ServerId) -> bool {

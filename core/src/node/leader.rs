@@ -54,6 +54,9 @@ pub(super) struct LearnerHandle {
     pub(super) unacked: VecDeque<(Zxid, Millis)>,
     /// Pings sent since its UPTODATE and their answers (see `leader_sync`).
     pub(super) pings: PingsInFlight,
+    /// When it registered (the `CloseLinksAfterTenSeconds` mutant's timer).
+    #[cfg(feature = "mutants")]
+    pub(super) registered: Millis,
 }
 
 /// One proposal waiting for its quorum.
@@ -247,6 +250,8 @@ impl Node {
             last_heard: now,
             unacked: VecDeque::new(),
             pings: PingsInFlight::default(),
+            #[cfg(feature = "mutants")]
+            registered: now,
         };
         leader.learners.insert(from, handle);
         leader.epoch_acks.remove(&from);
@@ -569,8 +574,11 @@ impl Node {
             // A learner this leader dropped (or never registered) must register again: answering
             // its SYNC or REQUEST would let it serve reads after a sync from a history it no
             // longer receives (ZooKeeper closes the dropped learner's socket instead).
+            // Closing the link tells it at once, as ZooKeeper's closed socket does.
             None if !matches!(message, QuorumMessage::FollowerInfo { .. } | QuorumMessage::ObserverInfo { .. }) => {
-                return tracing::debug!(?from, "leader ignores a learner it does not hold");
+                tracing::debug!(?from, "leader closes the link of a learner it does not hold");
+                self.outputs.push_back(Output::ClosePeer { peer: from });
+                return;
             }
             None => {}
         }
@@ -668,18 +676,41 @@ impl Node {
             }
             return;
         }
-        leader.learners.retain(|_, h| h.unacked.front().is_none_or(|(_, sent)| sent.0 + sync_ms > now.0));
+        let stalled = self.leader_stalled_learners(now, sync_ms);
+        let Some(leader) = self.leader() else { return };
+        for id in &stalled {
+            tracing::warn!(server = me.0, learner = id.0, "dropping a learner that stopped acknowledging");
+            leader.learners.remove(id);
+        }
         let heard = leader
             .learners
             .iter()
             .filter(|(_, h)| !h.observer && h.stage >= Stage::NewLeaderAcked && h.last_heard.0 + sync_ms > now.0)
             .count();
+        for peer in stalled {
+            self.outputs.push_back(Output::ClosePeer { peer });
+        }
         if !is_quorum(heard + 1, voters) {
             tracing::warn!(server = me.0, "lost the quorum; electing again");
             self.become_looking(now);
             return;
         }
         self.leader_ping_round();
+    }
+
+    /// Learners with a proposal unacknowledged for syncLimit ticks (`SyncLimitCheck`).
+    fn leader_stalled_learners(&self, now: Millis, sync_ms: u64) -> Vec<ServerId> {
+        let Role::Leading(leader) = &self.role else { return Vec::new() };
+        #[cfg(feature = "mutants")]
+        let closes_at_ten_seconds = self.mutant_is(crate::mutants::Mutant::CloseLinksAfterTenSeconds);
+        let stalled = |handle: &LearnerHandle| {
+            #[cfg(feature = "mutants")]
+            if closes_at_ten_seconds && handle.registered.0 + 10_000 <= now.0 {
+                return true;
+            }
+            handle.unacked.front().is_some_and(|(_, sent)| sent.0 + sync_ms <= now.0)
+        };
+        leader.learners.iter().filter(|(_, handle)| stalled(handle)).map(|(id, _)| *id).collect()
     }
 
     pub(super) fn send_quorum(&mut self, to: ServerId, message: QuorumMessage) {

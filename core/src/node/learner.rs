@@ -169,6 +169,8 @@ impl Node {
             // syncing learner and drops one that answers a PING first ("Next packet was supposed
             // to be an ACK"); ZooKeeper's learner only answers PINGs once up to date.
             QuorumMessage::Ping { .. } if phase != LearnerPhase::Broadcast => {}
+            #[cfg(feature = "mutants")]
+            QuorumMessage::Ping { .. } if self.mutant_is(crate::mutants::Mutant::IgnorePing) => {}
             QuorumMessage::Ping { zxid, .. } => {
                 let touched = self.learner().map(|l| std::mem::take(&mut l.touched)).unwrap_or_default();
                 let sessions = Some(touched.into_iter().collect());

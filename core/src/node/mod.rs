@@ -14,6 +14,9 @@
 //! - peer messages come in through [`Node::handle_peer_message`] and leave as
 //!   [`Output::Send`]; a driver that sees a peer connection break may say so with
 //!   [`Node::handle_peer_disconnected`] (timeouts alone also work: `syncLimit`/`initLimit`);
+//!   the node decides when a quorum link closes ([`Output::ClosePeer`]) and how long an
+//!   accepted one may take to name itself ([`Config::quorum_first_packet_timeout_ms`]), and
+//!   holds quorum messages that arrive while it elects for the role it then takes;
 //! - durable steps other than log appends are outputs too, acknowledged in order with
 //!   [`Node::handle_persisted`] like [`Output::Persist`]: [`Output::PersistEpoch`],
 //!   [`Output::Truncate`], [`Output::ResetToSnapshot`];
@@ -133,6 +136,20 @@ impl Config {
     /// Whether this server is one of an ensemble (it has peers).
     pub fn is_ensemble(&self) -> bool {
         !self.peers.is_empty()
+    }
+
+    /// How long an accepted quorum connection may take to send its first packet
+    /// (FOLLOWERINFO or OBSERVERINFO) before the driver drops it: initLimit ticks, the socket
+    /// timeout ZooKeeper's `LearnerHandler` reads that packet with. Only the first packet:
+    /// once named, a link lives until it breaks or the node closes it ([`Output::ClosePeer`]).
+    pub fn quorum_first_packet_timeout_ms(&self) -> u64 {
+        self.init_limit * self.tick_time_ms
+    }
+
+    /// How long an accepted election connection may take to send its handshake before the
+    /// driver drops it (`zookeeper.cnxTimeout`).
+    pub fn election_handshake_timeout_ms(&self) -> u64 {
+        crate::constants::ELECTION_HANDSHAKE_TIMEOUT_MS
     }
 }
 
@@ -269,6 +286,20 @@ pub enum Output {
         /// The token to report.
         token: PersistToken,
     },
+    /// Close the quorum connection (port 2888) to `peer`, after sending what was polled
+    /// before. The node has already forgotten the link: the driver reports nothing back for
+    /// it (no [`Node::handle_peer_disconnected`]), and the next `Send` of a quorum message to
+    /// that peer opens a new connection. Election connections are not affected.
+    ///
+    /// Emitted when the node leaves the role the link served (a learner leaving its leader,
+    /// a leader stepping down: ZooKeeper closes those sockets too), when a leader drops a
+    /// learner that stopped acknowledging, and when a leader hears from a learner it does
+    /// not hold (the learner then notices at once and registers again instead of waiting
+    /// out syncLimit).
+    ClosePeer {
+        /// The peer.
+        peer: ServerId,
+    },
     /// Discard this node and build a new one with [`Node::new`] from the durable state, after
     /// executing every output polled before. Emitted when a TRUNC removed transactions the
     /// tree had already applied (recovered from the log at start): rebuilding from disk is
@@ -315,6 +346,11 @@ pub struct Node {
     snapshot_at: u64,
     container_check_at: Millis,
     outputs: VecDeque<Output>,
+    /// Quorum messages that arrived while electing: a learner that finished the election
+    /// first sends FOLLOWERINFO before its leader knows it leads. Handed to the node once it
+    /// leads (ZooKeeper's leader reads them from the socket once it starts leading), dropped
+    /// if it ends up following. At most `HELD_QUORUM_MESSAGES_MAX`.
+    held: Vec<(ServerId, crate::quorum::QuorumMessage)>,
     stats: Stats,
     /// The time of the input being handled (the mutant that applies before persisting needs it).
     #[cfg(feature = "mutants")]
@@ -385,6 +421,7 @@ impl Node {
             snapshot_at: u64::MAX,
             container_check_at,
             outputs: VecDeque::new(),
+            held: Vec::new(),
             stats: Stats::new(seed),
             tree_checked_zxid: std::sync::atomic::AtomicI64::new(i64::MIN),
             tree_checked_nodes: std::sync::atomic::AtomicUsize::new(usize::MAX),
@@ -441,6 +478,7 @@ impl Node {
             PeerMessage::Quorum(message) => match self.role {
                 replica::Role::Leading(_) => self.leader_receive(now, from, message),
                 replica::Role::Learning(_) => self.learner_receive(now, from, message),
+                replica::Role::Looking => self.hold_while_looking(from, message),
                 _ => {}
             },
             PeerMessage::SnapDatabase(database) => self.learner_receive_database(now, from, *database),
@@ -459,6 +497,8 @@ impl Node {
             replica::Role::Leading(leader) => {
                 leader.learners.remove(&peer);
             }
+            // What that connection carried is gone with it: the peer registers again.
+            replica::Role::Looking => self.held.retain(|(from, _)| *from != peer),
             _ => {}
         }
         self.flush_prepared();

@@ -4,8 +4,10 @@
 use super::leader::LeaderState;
 use super::learner::LearnerState;
 use super::{Config, Node, Origin, Output, Pending};
+use crate::constants::HELD_QUORUM_MESSAGES_MAX;
 use crate::election::{Election, ElectionConfig, ElectionOutput, ServerState};
-use crate::ids::{Millis, PersistToken, Zxid};
+use crate::ids::{Millis, PersistToken, ServerId, Zxid};
+use crate::quorum::QuorumMessage;
 use crate::txn::Txn;
 use crate::zab::PeerRole;
 use std::collections::{BTreeSet, VecDeque};
@@ -230,6 +232,7 @@ impl Node {
     }
 
     fn restart_from_disk(&mut self) {
+        self.close_role_links();
         self.close_all_connections();
         self.role = Role::Halted;
         self.outputs.push_back(Output::Restart);
@@ -289,14 +292,36 @@ impl Node {
         self.pump_election(now);
     }
 
-    /// Replaces the role; forgets what the old one had in flight.
+    /// Replaces the role; forgets what the old one had in flight and closes the quorum
+    /// links it used.
     pub(super) fn change_role(&mut self, role: Role) {
         self.generation += 1;
+        self.close_role_links();
         self.close_all_connections();
         self.unpersisted.clear();
         self.pending.clear();
         self.zxid_prepared = self.log.logged;
         self.role = role;
+    }
+
+    /// The quorum links of the role being left: a learner's to its leader, a leader's to
+    /// every peer (ZooKeeper's leader shuts every `LearnerHandler`'s socket when it stops).
+    fn close_role_links(&mut self) {
+        let peers: Vec<_> = match &self.role {
+            Role::Learning(learner) => vec![learner.leader],
+            Role::Leading(_) => self.config.peers.keys().copied().filter(|id| *id != self.config.server_id).collect(),
+            Role::Standalone | Role::Looking | Role::Halted => Vec::new(),
+        };
+        for peer in peers {
+            self.outputs.push_back(Output::ClosePeer { peer });
+        }
+    }
+
+    /// A quorum message while electing: held for the role the election decides.
+    pub(super) fn hold_while_looking(&mut self, from: ServerId, message: QuorumMessage) {
+        if self.held.len() < HELD_QUORUM_MESSAGES_MAX {
+            self.held.push((from, message));
+        }
     }
 
     pub(super) fn close_all_connections(&mut self) {
@@ -316,12 +341,21 @@ impl Node {
                     let message = crate::zab::PeerMessage::Election(crate::zab::notification_to_wire(&notification));
                     self.outputs.push_back(Output::Send { to, message });
                 }
-                ElectionOutput::Decided { leader, my_state, .. } => match my_state {
-                    ServerState::Leading => self.become_leader(now),
-                    ServerState::Following => self.become_learner(now, leader, false),
-                    ServerState::Observing => self.become_learner(now, leader, true),
-                    ServerState::Looking => unreachable!("a decision is never LOOKING"),
-                },
+                ElectionOutput::Decided { leader, my_state, .. } => {
+                    let held = std::mem::take(&mut self.held);
+                    match my_state {
+                        ServerState::Leading => {
+                            self.become_leader(now);
+                            for (from, message) in held {
+                                self.leader_receive(now, from, message);
+                            }
+                        }
+                        // A learner's own leader sends it nothing before FOLLOWERINFO.
+                        ServerState::Following => self.become_learner(now, leader, false),
+                        ServerState::Observing => self.become_learner(now, leader, true),
+                        ServerState::Looking => unreachable!("a decision is never LOOKING"),
+                    }
+                }
             }
         }
     }

@@ -55,8 +55,12 @@ struct Client {
 pub(super) struct Cluster {
     now: Millis,
     nodes: BTreeMap<ServerId, Option<Node>>,
-    /// In flight, by send order: (from, to, message).
-    network: BTreeMap<u64, (ServerId, ServerId, PeerMessage)>,
+    /// In flight, by send order: (from, to, message); `None` is the FIN of a quorum link
+    /// `from` closed.
+    network: BTreeMap<u64, (ServerId, ServerId, Option<PeerMessage>)>,
+    /// (unaware, closer): `closer` closed their quorum link and `unaware` has not yet read
+    /// the FIN; what it sends on that link until then is lost.
+    closed_unaware: std::collections::BTreeSet<(ServerId, ServerId)>,
     sequence: u64,
     clients: BTreeMap<String, Client>,
     owners: BTreeMap<ConnectionId, String>,
@@ -78,6 +82,7 @@ impl Cluster {
             now: Millis(0),
             nodes: BTreeMap::new(),
             network: BTreeMap::new(),
+            closed_unaware: Default::default(),
             sequence: 0,
             clients: BTreeMap::new(),
             owners: BTreeMap::new(),
@@ -167,10 +172,19 @@ impl Cluster {
 
     fn deliver(&mut self, seq: u64) {
         let (from, to, message) = self.network.remove(&seq).expect("in flight");
+        let now = self.now;
+        let Some(message) = message else {
+            writeln!(self.trace, "  deliver {}->{}: FIN", from.0, to.0).unwrap();
+            self.closed_unaware.remove(&(to, from));
+            if let Some(node) = self.node_mut(to) {
+                node.handle_peer_disconnected(now, from);
+                self.drain(to);
+            }
+            return;
+        };
         if let Some(text) = describe_message(&message) {
             writeln!(self.trace, "  deliver {}->{}: {text}", from.0, to.0).unwrap();
         }
-        let now = self.now;
         if let Some(node) = self.node_mut(to) {
             node.handle_peer_message(now, from, message);
             self.drain(to);
@@ -204,10 +218,17 @@ impl Cluster {
     fn drain(&mut self, id: ServerId) {
         loop {
             let mut tokens = Vec::new();
+            let mut closes = Vec::new();
             while let Some(output) = self.node_mut(id).and_then(Node::poll_output) {
-                if let Some(token) = self.execute(id, output) {
+                if let Output::ClosePeer { peer } = output {
+                    writeln!(self.trace, "  {} closes its quorum link to {}", id.0, peer.0).unwrap();
+                    closes.push(peer);
+                } else if let Some(token) = self.execute(id, output) {
                     tokens.push(token);
                 }
+            }
+            for peer in closes {
+                self.close_quorum(id, peer);
             }
             let now = self.now;
             let Some(node) = self.node_mut(id) else { return };
@@ -226,6 +247,19 @@ impl Cluster {
         }
     }
 
+    /// As TCP does it: what `id` sent before still arrives, then its FIN; what is in flight
+    /// towards `id` on the quorum link is lost.
+    fn close_quorum(&mut self, id: ServerId, peer: ServerId) {
+        self.network.retain(|_, (from, to, message)| {
+            *from != peer || *to != id || matches!(message, Some(PeerMessage::Election(_)))
+        });
+        if self.nodes.get(&peer).is_some_and(Option::is_some) {
+            self.sequence += 1;
+            self.network.insert(self.sequence, (id, peer, None));
+            self.closed_unaware.insert((peer, id));
+        }
+    }
+
     fn execute(&mut self, id: ServerId, output: Output) -> Option<PersistToken> {
         let me = id.0;
         match output {
@@ -233,9 +267,10 @@ impl Cluster {
                 if let Some(text) = describe_message(&message) {
                     writeln!(self.trace, "  {me} -> {}: {text}", to.0).unwrap();
                 }
-                if self.nodes[&to].is_some() {
+                let lost = !matches!(message, PeerMessage::Election(_)) && self.closed_unaware.contains(&(id, to));
+                if self.nodes[&to].is_some() && !lost {
                     self.sequence += 1;
-                    self.network.insert(self.sequence, (id, to, message));
+                    self.network.insert(self.sequence, (id, to, Some(message)));
                 }
                 None
             }
@@ -263,6 +298,7 @@ impl Cluster {
                 None
             }
             Output::Restart => panic!("no transcript truncates below the tree"),
+            Output::ClosePeer { .. } => unreachable!("handled by drain"),
             Output::Connected { connection, response } => {
                 let name = self.owner(connection);
                 if response.timeout_ms == 0 {
@@ -797,14 +833,21 @@ fn zookeeper_1277_a_leader_out_of_zxid_counter_elects_again_and_the_new_epoch_co
     assert_eq!(logged_by(&before, 3), expected, "the last counter proposed is 0xfffffffe");
     assert!(before.contains("  1 => c1: xid=1 zxid=0x1fffffffd created /a\n"));
     assert!(before.contains("  3 => c2: xid=1 zxid=0x1fffffffe created /b\n"));
-    // The next write would take counter 0xffffffff: the leader closes its clients (they see
-    // a connection loss) and elects again, proposing nothing.
-    assert_eq!(c.run_line("client c2 on 3 create /c"), "  3 => c2: close\n  3: LOOKING\n");
-    // A write through a follower reaches a leader that is no more; the follower gives up on
-    // it within syncLimit and closes its client too. Neither write is ever answered.
+    // The next write would take counter 0xffffffff: the leader closes its quorum links and
+    // its clients (they see a connection loss) and elects again, proposing nothing.
+    let step_down =
+        "  3 closes its quorum link to 1\n  3 closes its quorum link to 2\n  3 => c2: close\n  3: LOOKING\n";
+    assert_eq!(c.run_line("client c2 on 3 create /c"), step_down);
+    // A write through a follower that has not yet heard the close is lost on the closed
+    // link; the follower hears the FIN, elects at once (not after syncLimit) and closes its
+    // client too. Neither write is ever answered.
     assert_eq!(c.run_line("client c1 on 1 create /d"), format!("  1 -> 3: REQUEST session={s1} cxid=2 op=1\n"));
     let after = run_lines(&mut c, &["deliver-all", "idle 1000", "elect"]);
-    assert!(after.contains("  1 => c1: close\n  1: LOOKING\n"), "{after}");
+    assert!(
+        after.contains("  deliver 3->1: FIN\n  1 closes its quorum link to 3\n  1 => c1: close\n  1: LOOKING\n"),
+        "{after}"
+    );
+    assert!(!after.contains("REQUEST"), "the forwarded write is lost with the link:\n{after}");
     assert!(
         !after.contains("=> c1: xid=") && !after.contains("=> c2"),
         "no answer to the writes past the limit:\n{after}"
@@ -823,9 +866,10 @@ fn zookeeper_1277_a_leader_out_of_zxid_counter_elects_again_and_the_new_epoch_co
 
 #[test]
 fn zookeeper_1277_a_proposal_in_flight_when_the_leader_gives_up_is_never_acknowledged_by_it() {
-    // The last proposal of the epoch is logged by the followers, but its ACKs reach a
-    // leader that has stopped leading: its client hears nothing, and whether the write
-    // survives is up to the next leader's history (here it does: every log holds it).
+    // The last proposal of the epoch is logged by the followers, but their ACKs are lost on
+    // the quorum links the leader closed when it stopped leading: its client hears nothing,
+    // and whether the write survives is up to the next leader's history (here it does: every
+    // log holds it).
     use crate::constants::ZXID_COUNTER_MAX;
     let mut c = Cluster::with_zxid_counter_start(3, ZXID_COUNTER_MAX - 2);
     run_lines(&mut c, &["client c2 on 3 connect", "deliver-all"]);
@@ -833,9 +877,14 @@ fn zookeeper_1277_a_proposal_in_flight_when_the_leader_gives_up_is_never_acknowl
     let proposed = c.run_line("client c2 on 3 create /b");
     let create_b = format!("0x1fffffffe create /b by {s2}");
     assert_eq!(logged_by(&proposed, 3), [create_b.as_str()]);
-    assert_eq!(c.run_line("client c2 on 3 create /c"), "  3 => c2: close\n  3: LOOKING\n");
+    // The followers' ACKs are lost with the quorum links the leader closed when it gave up.
+    let step_down = c.run_line("client c2 on 3 create /c");
+    assert!(
+        step_down.starts_with("  3 closes its quorum link to 1\n  3 closes its quorum link to 2\n  3 => c2: close\n")
+    );
     let after = run_lines(&mut c, &["deliver-all", "idle 1000", "elect"]);
-    assert!(after.contains("  deliver 1->3: ACK 0x1fffffffe\n"), "{after}");
+    assert!(after.contains("  1 -> 3: ACK 0x1fffffffe\n"), "{after}");
+    assert!(!after.contains("deliver 1->3: ACK 0x1fffffffe") && !after.contains("deliver 2->3: ACK"), "{after}");
     assert!(!after.contains("=> c2"), "nothing answered to c2:\n{after}");
     assert_eq!(logged_by(&after, 1), [create_b.as_str()]);
     for id in 1..=3 {
@@ -919,4 +968,41 @@ fn standalone_drain(node: &mut Node, seen: &mut Vec<Output>) {
         }
     }
     node.check_invariants();
+}
+
+#[test]
+fn a_leader_closes_the_link_of_a_learner_that_stopped_acknowledging_and_keeps_leading() {
+    // `SyncLimitCheck`: a follower that leaves a proposal unacknowledged for syncLimit ticks
+    // is dropped, and its socket closed, so it notices and registers again; the leader keeps
+    // its quorum with the other follower.
+    let mut c = ensemble(0);
+    c.run_line("client c2 on 3 connect");
+    c.run_line("deliver-all");
+    c.run_line("crash 1");
+    c.run_line("client c2 on 3 create /a");
+    let later = c.run_line("idle 1000");
+    assert!(later.contains("  3 closes its quorum link to 1\n"), "{later}");
+    assert!(!later.contains("closes its quorum link to 2"), "{later}");
+    assert!(later.contains("3 => c2: xid=1"), "the write commits with the other follower:\n{later}");
+    assert_eq!(c.node(3).replica_state(), ReplicaState::Leading { epoch: Some(Epoch(1)), established: true });
+}
+
+#[test]
+fn a_leader_closes_the_link_of_a_learner_it_does_not_hold() {
+    // A learner the leader forgot (dropped, or registered with an older leader on the same
+    // server) must register again: the leader closes its link instead of answering, as
+    // ZooKeeper's leader has no LearnerHandler for it and the socket is gone.
+    let mut c = ensemble(0);
+    let leader = c.node_mut(ServerId(3)).expect("up");
+    leader.handle_peer_disconnected(Millis(0), ServerId(1));
+    leader.handle_peer_message(
+        Millis(0),
+        ServerId(1),
+        PeerMessage::Quorum(QuorumMessage::Ping { zxid: Zxid(0), sessions: None }),
+    );
+    let mut outputs = Vec::new();
+    while let Some(output) = c.node_mut(ServerId(3)).and_then(Node::poll_output) {
+        outputs.push(output);
+    }
+    assert_eq!(outputs, vec![Output::ClosePeer { peer: ServerId(1) }]);
 }

@@ -155,25 +155,17 @@ pub struct Core {
     started_ms: u64,
     /// The peer links (ensembles only).
     peers: Option<mpsc::UnboundedSender<PeerInput>>,
-    /// The replica state after the last round, to close quorum links the node left behind.
+    /// The replica state after the last round, logged when it changes.
     replica: ReplicaState,
     /// After `Output::Restart`: waiting for the persister's reload; tokens of the old node
     /// still in flight are dropped.
     restarting: bool,
-    /// Quorum messages that arrived while the node was still electing (a learner that
-    /// finished the election first sends FOLLOWERINFO before its leader knows it leads):
-    /// handed to the node once it leads, as ZooKeeper's leader reads them from the socket
-    /// buffer once it starts leading. Dropped if it ends up following.
-    held: Vec<(ServerId, PeerMessage)>,
 }
 
 /// Whether this is the deliberately broken runtime (feature `broken-reply-before-persist`,
 /// never in the zab binary's default build): it reports `Persist` outputs durable as soon as
 /// they are queued, so the madsim tier can show it catches a reply sent before its fsync.
 pub const BROKEN_REPLY_BEFORE_PERSIST: bool = cfg!(feature = "broken-reply-before-persist");
-
-/// Quorum messages held while electing, at most.
-pub const HELD_PEER_MESSAGES_MAX: usize = 1024;
 
 impl Core {
     /// A core over a recovered node.
@@ -194,7 +186,6 @@ impl Core {
             peers: None,
             replica,
             restarting: false,
-            held: Vec::new(),
         }
     }
 
@@ -245,9 +236,7 @@ impl Core {
                 self.node.handle_timeout(now);
             }
             self.execute_outputs().await?;
-            if self.follow_replica_state() {
-                self.execute_outputs().await?;
-            }
+            self.log_replica_state();
             let over = self.node.outstanding_requests() > self.config.global_outstanding_limit as usize;
             self.paused.send_if_modified(|paused| std::mem::replace(paused, over) != over);
         }
@@ -263,39 +252,13 @@ impl Core {
         self.restarting = false;
     }
 
-    /// Closes the quorum links of a role the node left: a learner's link to its old leader,
-    /// a former leader's links to its learners (ZooKeeper closes those sockets too); hands
-    /// held messages to a new leader. Returns whether the node was given messages.
-    fn follow_replica_state(&mut self) -> bool {
+    /// Logs the replica state when it changes (operators and the soak read these lines).
+    fn log_replica_state(&mut self) {
         let replica = self.node.replica_state();
-        let close = match (self.replica, replica) {
-            (ReplicaState::Learning { leader: old, .. }, ReplicaState::Learning { leader: new, .. }) if old == new => {
-                None
-            }
-            (ReplicaState::Learning { leader, .. }, _) => Some(PeerCommand::CloseQuorum(Some(leader))),
-            (ReplicaState::Leading { .. }, ReplicaState::Leading { .. }) => None,
-            (ReplicaState::Leading { .. }, _) => Some(PeerCommand::CloseQuorum(None)),
-            _ => None,
-        };
         if replica != self.replica {
             tracing::info!(?replica, "replica state");
+            self.replica = replica;
         }
-        let held = std::mem::take(&mut self.held);
-        let replay = !held.is_empty() && matches!(replica, ReplicaState::Leading { .. });
-        match replica {
-            ReplicaState::Looking => self.held = held,
-            ReplicaState::Leading { .. } => {
-                for (from, message) in held {
-                    self.node.handle_peer_message(now_millis(), from, message);
-                }
-            }
-            _ => {}
-        }
-        self.replica = replica;
-        if let (Some(command), Some(peers)) = (close, &self.peers) {
-            let _ = peers.send(PeerInput::Command(command));
-        }
-        replay
     }
 
     fn sleep_until_deadline(&self) -> tokio::time::Sleep {
@@ -344,13 +307,6 @@ impl Core {
             }
             CoreInput::FourLetter { word, address, answer: reply } => {
                 let _ = reply.send(self.four_letter_word(word, address));
-            }
-            CoreInput::Peer { from, message: message @ PeerMessage::Quorum(_) }
-                if self.node.replica_state() == ReplicaState::Looking =>
-            {
-                if self.held.len() < HELD_PEER_MESSAGES_MAX {
-                    self.held.push((from, message));
-                }
             }
             CoreInput::Peer { from, message } => self.node.handle_peer_message(now, from, message),
             CoreInput::PeerDisconnected { peer } => self.node.handle_peer_disconnected(now, peer),
@@ -414,9 +370,11 @@ impl Core {
                     continue;
                 }
                 Output::Send { to, message } => {
-                    if let Some(peers) = &self.peers {
-                        let _ = peers.send(PeerInput::Command(PeerCommand::Send { to, message }));
-                    }
+                    self.command_peers(PeerCommand::Send { to, message });
+                    continue;
+                }
+                Output::ClosePeer { peer } => {
+                    self.command_peers(PeerCommand::CloseQuorum(peer));
                     continue;
                 }
                 Output::PersistEpoch { accepted, current, token } => {
@@ -450,6 +408,12 @@ impl Core {
             }
         }
         Ok(failed)
+    }
+
+    fn command_peers(&self, command: PeerCommand) {
+        if let Some(peers) = &self.peers {
+            let _ = peers.send(PeerInput::Command(command));
+        }
     }
 
     /// A token-bearing command is queued to the persister. The correct runtime waits for the

@@ -178,7 +178,8 @@ pub async fn serve<D: Disk>(
     let peer_links = match config.is_replicated() {
         true => {
             let me = ServerId(config.my_id.map_or(0, u64::from));
-            let started = peers::start(me, peer_addresses(&config), core_tx.clone()).await;
+            let deadlines = peers::Deadlines::of(&node_config(&config));
+            let started = peers::start(me, peer_addresses(&config), core_tx.clone(), deadlines).await;
             Some(
                 started
                     .map_err(|source| ServerError::Bind { address: "the quorum or election port".into(), source })?,

@@ -44,10 +44,29 @@ const DIAL_BACKOFF_MS_MIN: u64 = 50;
 const DIAL_BACKOFF_MS_MAX: u64 = 1_000;
 /// Dials of a quorum port before the link is reported broken.
 const QUORUM_DIAL_ATTEMPTS_MAX: u32 = 10;
-/// How long an accepted connection may take to send its handshake or first packet.
-const FIRST_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read per call.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How long an accepted connection may take to name itself; the core decides both
+/// ([`zab_core::node::Config::quorum_first_packet_timeout_ms`],
+/// [`zab_core::node::Config::election_handshake_timeout_ms`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Deadlines {
+    /// For an accepted quorum connection's FOLLOWERINFO or OBSERVERINFO.
+    pub quorum_first_packet: Duration,
+    /// For an accepted election connection's handshake.
+    pub election_handshake: Duration,
+}
+
+impl Deadlines {
+    /// The core's deadlines for this configuration.
+    pub fn of(config: &zab_core::node::Config) -> Deadlines {
+        Deadlines {
+            quorum_first_packet: Duration::from_millis(config.quorum_first_packet_timeout_ms()),
+            election_handshake: Duration::from_millis(config.election_handshake_timeout_ms()),
+        }
+    }
+}
 
 /// Where a peer listens.
 #[derive(Clone, Debug)]
@@ -68,8 +87,8 @@ pub enum PeerCommand {
         /// The message.
         message: PeerMessage,
     },
-    /// Close the quorum links to these peers (`None`: all of them).
-    CloseQuorum(Option<ServerId>),
+    /// Close the quorum link to this peer (the core's [`zab_core::Output::ClosePeer`]).
+    CloseQuorum(ServerId),
 }
 
 /// The manager's input: the core's commands and the quorum links' lifecycle, on one channel.
@@ -103,6 +122,7 @@ struct Context {
     core: mpsc::Sender<CoreInput>,
     manager: mpsc::UnboundedSender<PeerInput>,
     generations: AtomicU64,
+    deadlines: Deadlines,
 }
 
 /// Binds both listeners and starts the links. Returns the manager's input channel.
@@ -110,6 +130,7 @@ pub async fn start(
     me: ServerId,
     peers: BTreeMap<ServerId, PeerAddress>,
     core: mpsc::Sender<CoreInput>,
+    deadlines: Deadlines,
 ) -> std::io::Result<mpsc::UnboundedSender<PeerInput>> {
     let own = peers.get(&me).cloned().expect("the ensemble includes this server");
     let election_listener = TcpListener::bind(own.election.as_str()).await?;
@@ -123,6 +144,7 @@ pub async fn start(
         core,
         manager: manager_tx.clone(),
         generations: AtomicU64::new(0),
+        deadlines,
     });
     let mut election = BTreeMap::new();
     let mut accepted = BTreeMap::new();
@@ -160,10 +182,10 @@ async fn manage(
                 let (_, link) = quorum.entry(to).or_insert_with(|| dial_quorum(&context, to));
                 let _ = link.send(message);
             }
-            PeerInput::Command(PeerCommand::CloseQuorum(Some(peer))) => {
+            PeerInput::Command(PeerCommand::CloseQuorum(peer)) => {
+                // Dropping the sender ends the link task once it has sent what was queued.
                 quorum.remove(&peer);
             }
-            PeerInput::Command(PeerCommand::CloseQuorum(None)) => quorum.clear(),
             PeerInput::Register { peer, generation, sender } => {
                 quorum.insert(peer, (generation, sender));
             }
@@ -214,7 +236,8 @@ async fn accept_quorum(listener: TcpListener, context: Arc<Context>) {
                 tokio::spawn(async move {
                     // Only the first packet has a deadline: the link it names then lives until
                     // it breaks or the core closes it.
-                    let named = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, name_quorum_link(&context, stream));
+                    let named =
+                        tokio::time::timeout(context.deadlines.quorum_first_packet, name_quorum_link(&context, stream));
                     match named.await {
                         Ok(Ok(link)) => serve_accepted_quorum_link(&context, link).await,
                         Ok(Err(error)) => tracing::warn!(%address, "quorum connection refused: {error}"),
@@ -367,7 +390,7 @@ async fn accept_election(
         let (context, accepted) = (context.clone(), accepted.clone());
         tokio::spawn(async move {
             let mut buffer = Vec::new();
-            let read = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, async {
+            let read = tokio::time::timeout(context.deadlines.election_handshake, async {
                 loop {
                     match ElectionHandshake::decode_prefix(&buffer) {
                         Ok(Some(found)) => return Ok(found),

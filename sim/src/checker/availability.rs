@@ -109,37 +109,53 @@ pub fn check_clients(history: &History, window: &QuietWindow) -> Vec<Violation> 
 }
 
 /// Every operation outstanding in the window is answered within the bound, without a
-/// service error.
+/// service error. An operation whose connection was lost has no answer to wait for: the
+/// loss itself is the violation when it happens in the window.
 fn check_answers(history: &History, window: &QuietWindow) -> Vec<Violation> {
+    let mut connection_of: BTreeMap<usize, ConnectionId> = BTreeMap::new();
+    let mut lost: std::collections::BTreeSet<ConnectionId> = Default::default();
+    for (_, _, _, observation) in &history.observations {
+        match observation {
+            Observation::Sent { connection, op: Some(op), .. } => {
+                connection_of.insert(*op, *connection);
+            }
+            Observation::ConnectionLost { connection } => {
+                lost.insert(*connection);
+            }
+            _ => {}
+        }
+    }
     let mut violations = Vec::new();
     for (id, op) in history.ops.iter().enumerate() {
         let started_ms = op.invoked_ms.max(window.from_ms);
-        let done_ms = op.completion.as_ref().map(|c| c.at_ms);
-        // Only what was still waiting inside the window, with the whole bound inside it too.
-        let outstanding_in_window = done_ms.is_none_or(|done| done >= window.from_ms) && op.invoked_ms < window.to_ms;
-        if !outstanding_in_window || started_ms + window.answer_bound_ms >= window.to_ms {
+        // Only what waits inside the window, with the whole bound inside it too.
+        if op.invoked_ms >= window.to_ms || started_ms + window.answer_bound_ms >= window.to_ms {
             continue;
         }
-        match &op.completion {
-            None => violations.push(quiet(format!(
-                "op {id} of client {} ({}) invoked at {} ms was never answered",
-                op.client,
-                op.request.op(),
-                op.invoked_ms
-            ))),
-            Some(completion) if completion.at_ms > started_ms + window.answer_bound_ms => {
+        let Some(completion) = &op.completion else {
+            if connection_of.get(&id).is_some_and(|connection| !lost.contains(connection)) {
                 violations.push(quiet(format!(
-                    "op {id} of client {} invoked at {} ms was answered only at {} ms (bound {} ms)",
-                    op.client, op.invoked_ms, completion.at_ms, window.answer_bound_ms
-                )))
+                    "op {id} of client {} (opcode {}) invoked at {} ms was never answered",
+                    op.client,
+                    op.request.op(),
+                    op.invoked_ms
+                )));
             }
-            Some(completion) if completion.at_ms >= window.from_ms && SERVICE_ERRORS.contains(&completion.err) => {
-                violations.push(quiet(format!(
-                    "op {id} of client {} was answered {:?} at {} ms",
-                    op.client, completion.err, completion.at_ms
-                )))
-            }
-            Some(_) => {}
+            continue;
+        };
+        if completion.at_ms < window.from_ms {
+            continue;
+        }
+        if completion.at_ms > started_ms + window.answer_bound_ms {
+            violations.push(quiet(format!(
+                "op {id} of client {} invoked at {} ms was answered only at {} ms (bound {} ms)",
+                op.client, op.invoked_ms, completion.at_ms, window.answer_bound_ms
+            )));
+        } else if SERVICE_ERRORS.contains(&completion.err) {
+            violations.push(quiet(format!(
+                "op {id} of client {} was answered {:?} at {} ms",
+                op.client, completion.err, completion.at_ms
+            )));
         }
     }
     violations
@@ -199,7 +215,8 @@ mod tests {
         let connection = ConnectionId(1);
         let late = history.invoke(2_000, 0, SessionId(7), read(), OpKind::Plain);
         history.complete(2_600, late, Zxid(5), ErrorCode::Ok, Response::Empty);
-        history.invoke(3_000, 0, SessionId(7), read(), OpKind::Plain);
+        let unanswered = history.invoke(3_000, 0, SessionId(7), read(), OpKind::Plain);
+        history.observe(3_000, 0, Observation::Sent { connection: ConnectionId(2), xid: 9, op: Some(unanswered) });
         history.observe(4_000, 0, Observation::ConnectionLost { connection });
         history.observe(4_100, 0, Observation::SessionExpired { session: SessionId(7) });
         let failed = history.invoke(5_000, 1, SessionId(8), read(), OpKind::Plain);

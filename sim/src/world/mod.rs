@@ -10,7 +10,9 @@
 //! member's state.
 //!
 //! A swarm run ([`World::swarm`]) has a safety phase with the faults the options switched on,
-//! then heals everything for a liveness phase in which every client must complete a write.
+//! then heals everything for a liveness phase in which every client must complete a write
+//! and the ensemble must recover within stated bounds, then a quiet phase in which nothing
+//! may go wrong ([`quiet`]).
 //! A scripted run ([`World::scripted`]) has no random faults and no workload: the scenario
 //! DSL submits operations and injects faults itself.
 //!
@@ -20,6 +22,9 @@ mod describe;
 mod hooks;
 mod node_io;
 mod peer_io;
+mod quiet;
+
+pub use quiet::{QUIET_ANSWER_TICKS_MAX, RECOVERY_LEADER_MS_MAX, RECOVERY_SERVING_MS_MAX};
 
 use crate::checker::committed_prefix::CommittedPrefix;
 use crate::checker::durability::Durability;
@@ -87,12 +92,21 @@ enum Event {
         client: usize,
         generation: u64,
     },
-    /// A peer message arrives, if its link is still of this generation.
+    /// A peer message arrives, if its link (and for a quorum message, its quorum
+    /// connection: `quorum`) is still of this generation.
     PeerDeliver {
         from: usize,
         to: usize,
         generation: u64,
+        quorum: Option<u64>,
         message: Box<PeerMessage>,
+    },
+    /// `server` hears that `peer` closed their quorum connection (of these generations).
+    QuorumClosed {
+        server: usize,
+        peer: usize,
+        generation: u64,
+        quorum: u64,
     },
     /// `server` hears that its link to `peer` (of this generation) broke.
     PeerNotice {
@@ -107,6 +121,7 @@ enum Event {
     Partition,
     Unpartition,
     Heal,
+    Quiet,
     End,
 }
 
@@ -129,6 +144,8 @@ pub enum Phase {
     Safety,
     /// Faults healed; progress required.
     Liveness,
+    /// Recovered and healthy: nothing may go wrong ([`crate::checker::availability`]).
+    Quiet,
 }
 
 /// Counters for the run summary and the benchmark.
@@ -164,6 +181,12 @@ pub struct RunStats {
     pub partitions: u64,
     /// Established leaders (one per epoch).
     pub leaders: u64,
+    /// Time from the heal to an established leader (ensemble swarm runs).
+    pub recovery_leader_ms: Option<u64>,
+    /// Time from the heal to every member serving (ensemble swarm runs).
+    pub recovery_serving_ms: Option<u64>,
+    /// Whether the quiet phase judged the clients' side ([`Options::quiet_judges_clients`]).
+    pub quiet_judged_clients: bool,
 }
 
 /// The outcome of a run.
@@ -234,6 +257,8 @@ struct Server {
     digest_checked: zab_core::Zxid,
     /// Committed records already compared with the other replicas.
     committed_checked: zab_core::Zxid,
+    /// The state last seen, to notice elections and members leaving service.
+    observed: quiet::Observed,
 }
 
 /// The simulated world around a standalone node or an ensemble.
@@ -273,6 +298,8 @@ pub struct World {
     primaries: Primaries,
     replica_digests: ReplicaDigests,
     committed: CommittedPrefix,
+    /// Recovery after the heal and the quiet phase.
+    end: quiet::EndOfRun,
     stats: RunStats,
 }
 
@@ -288,7 +315,7 @@ impl World {
         let safety = world.options.safety_ms;
         world.heal_at = safety;
         world.queue.schedule(safety, Event::Heal);
-        world.queue.schedule(safety + world.options.liveness_ms_max, Event::End);
+        world.schedule_quiet_phase();
         if let Some(mean) = world.options.crash_interval_ms_mean {
             let at = world.rng_faults.exponential(mean as f64);
             world.queue.schedule(at, Event::Crash);
@@ -370,6 +397,7 @@ impl World {
                     durability: Durability::default(),
                     digest_checked: zab_core::Zxid::ZERO,
                     committed_checked: zab_core::Zxid::ZERO,
+                    observed: quiet::Observed::fresh(),
                 }
             })
             .collect();
@@ -399,6 +427,7 @@ impl World {
             primaries: Primaries::default(),
             replica_digests: ReplicaDigests::default(),
             committed: CommittedPrefix::default(),
+            end: quiet::EndOfRun::default(),
             stats: RunStats { servers: options.servers.max(1), ..RunStats::default() },
             options,
         };
@@ -549,7 +578,12 @@ impl World {
             {
                 self.node_timer(server)
             }
-            Event::PeerDeliver { from, to, generation, message } => self.peer_deliver(from, to, generation, *message),
+            Event::PeerDeliver { from, to, generation, quorum, message } => {
+                self.peer_deliver(from, to, generation, quorum, *message)
+            }
+            Event::QuorumClosed { server, peer, generation, quorum } => {
+                self.quorum_closed(server, peer, generation, quorum)
+            }
             Event::PeerNotice { server, peer, generation } => self.peer_notice(server, peer, generation),
             Event::Partition => self.random_partition(),
             Event::Unpartition => self.unpartition(),
@@ -561,6 +595,7 @@ impl World {
             Event::Clog => self.clog(),
             Event::ClientPause => self.random_pause(),
             Event::Heal => self.heal(),
+            Event::Quiet => self.begin_quiet(),
             Event::End => self.ended = true,
             _ => {} // stale: from an older incarnation or superseded timer
         }
@@ -824,6 +859,8 @@ impl World {
             let deadline = self.heal_at + self.options.liveness_ms_max;
             self.violations.extend(checker::liveness::check(&self.history, self.clients.len(), self.heal_at, deadline));
         }
+        let end = self.end_of_run_checks();
+        self.violations.extend(end);
         RunReport {
             seed: self.options.seed,
             hash: self.trace.hash(),

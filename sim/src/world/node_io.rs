@@ -140,6 +140,7 @@ impl World {
         }
         if self.is_ensemble() {
             self.check_replica(server);
+            self.observe_server(server);
         }
         if restart {
             self.rebuild(server);
@@ -200,6 +201,7 @@ impl World {
                 self.queue.schedule(at, Event::SnapshotDone { server, incarnation, id });
             }
             Output::Send { to, message } => self.peer_send(server, to, message),
+            Output::ClosePeer { peer } => self.close_quorum_link(server, peer),
             Output::Restart => unreachable!("handled by after_node_input"),
         }
     }
@@ -424,6 +426,9 @@ impl World {
         s.acked_early.clear();
         s.disk.process_exit();
         self.trace(format!("n{server} REBUILD from disk (Output::Restart)"));
+        if self.servers[server].observed.serving {
+            self.server_event(server, crate::checker::availability::ServerEvent::StoppedServing);
+        }
         self.drop_connections_of(server, true);
         self.restart_server(server);
     }
@@ -474,6 +479,7 @@ impl World {
             if recovered.torn_tail { ", torn tail dropped" } else { "" }
         ));
         self.servers[server].node = Some(node);
+        self.servers[server].observed = super::quiet::Observed::fresh();
         if !self.is_ensemble() {
             for violation in self.servers[server].durability.on_restart(zxid, digest) {
                 self.violation(violation);

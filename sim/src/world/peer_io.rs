@@ -2,6 +2,7 @@
 //! partitions, and the ensemble-wide checkers fed after every input.
 
 use super::{Event, Phase, World};
+use crate::checker::availability::ServerEvent;
 use crate::checker::{acknowledged, Violation};
 use crate::peers::PeerSend;
 use std::collections::BTreeSet;
@@ -22,10 +23,12 @@ impl World {
         if matches!(message, PeerMessage::Election(_)) {
             self.election_last_sent.insert((from, to), message.clone());
         }
-        match self.peers.send(self.queue.now(), from, to) {
-            PeerSend::At { at, generation } => {
+        let on_quorum_port = !matches!(message, PeerMessage::Election(_));
+        match self.peers.send(self.queue.now(), from, to, on_quorum_port) {
+            PeerSend::At { at, generation, quorum } => {
                 let message = Box::new(message);
-                self.queue.schedule(at, Event::PeerDeliver { from, to, generation, message });
+                let quorum = on_quorum_port.then_some(quorum);
+                self.queue.schedule(at, Event::PeerDeliver { from, to, generation, quorum, message });
             }
             PeerSend::Dropped => {}
             PeerSend::Broke => {
@@ -37,6 +40,8 @@ impl World {
 
     /// Both ends of a link that just broke hear of it, each after its own delay.
     fn schedule_break_notices(&mut self, a: usize, b: usize) {
+        self.server_event(a, ServerEvent::PeerLinkClosed { peer: b });
+        self.server_event(b, ServerEvent::PeerLinkClosed { peer: a });
         let generation = self.peers.generation(a, b);
         for (server, peer) in [(a, b), (b, a)] {
             let at = self.queue.now() + self.peers.notice_delay(self.queue.now());
@@ -69,8 +74,43 @@ impl World {
         }
     }
 
-    pub(super) fn peer_deliver(&mut self, from: usize, to: usize, generation: u64, message: PeerMessage) {
-        if !self.peers.is_current(from, to, generation) || self.servers[to].node.is_none() {
+    /// `Output::ClosePeer`: `server` closes its quorum connection to `peer`.
+    pub(super) fn close_quorum_link(&mut self, server: usize, peer: zab_core::ServerId) {
+        let peer = World::index_of(peer);
+        self.trace(format!("n{server} closes its quorum link to n{peer}"));
+        self.server_event(server, ServerEvent::PeerLinkClosed { peer });
+        if let Some(PeerSend::At { at, generation, quorum }) = self.peers.close_quorum(self.queue.now(), server, peer) {
+            self.queue.schedule(at, Event::QuorumClosed { server: peer, peer: server, generation, quorum });
+        }
+    }
+
+    /// `server` hears the FIN of the quorum connection `peer` closed.
+    pub(super) fn quorum_closed(&mut self, server: usize, peer: usize, generation: u64, quorum: u64) {
+        if !self.peers.quorum_close_noticed(server, peer, generation, quorum) {
+            return;
+        }
+        let now = self.local_now(server);
+        let peer_id = self.servers[peer].id;
+        let Some(node) = self.servers[server].node.as_mut() else { return };
+        node.handle_peer_disconnected(now, peer_id);
+        self.trace(format!("n{server} notices n{peer} closed their quorum link"));
+        self.server_event(server, ServerEvent::PeerLinkClosed { peer });
+        self.after_node_input(server);
+    }
+
+    pub(super) fn peer_deliver(
+        &mut self,
+        from: usize,
+        to: usize,
+        generation: u64,
+        quorum: Option<u64>,
+        message: PeerMessage,
+    ) {
+        let current = match quorum {
+            Some(quorum) => self.peers.is_current_quorum(from, to, generation, quorum),
+            None => self.peers.is_current(from, to, generation),
+        };
+        if !current || self.servers[to].node.is_none() {
             return;
         }
         let now = self.local_now(to);

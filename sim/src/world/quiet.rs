@@ -1,0 +1,200 @@
+//! The end of a swarm run: recovery after the heal, then a quiet phase in which the ensemble
+//! must simply keep serving ([`crate::checker::availability`]).
+//!
+//! ```text
+//!  safety (faults) ── heal ── liveness ── quiet_from ───── quiet ───── end
+//!                      │  leader within RECOVERY_LEADER_MS_MAX
+//!                      │  every member serving within RECOVERY_SERVING_MS_MAX
+//! ```
+//!
+//! The quiet phase lasts three times the longest timeout a healthy ensemble runs (initLimit
+//! and syncLimit ticks, the session timeout, the peer-link handshake deadlines, the client's
+//! own handshake and read timeouts; the election's notification timer does not run once a
+//! leader is established). Clients keep their workload. The bounds are stated here, derived
+//! from the options, and every one of them is checked.
+
+use super::{Event, Phase, World};
+use crate::checker::availability::{self, QuietWindow, ServerEvent};
+use crate::checker::Violation;
+use crate::options::Options;
+use zab_core::node::ReplicaState;
+
+/// After the heal, a leader must be established within this long. A link to a crashed or
+/// cut-off peer comes back only once both ends noticed its death, which takes up to 10 s
+/// ([`crate::peers::PeerNetwork::notice_delay`]); restarts at the heal take a few ms; an
+/// election then needs a round of notifications and `finalizeWait` (200 ms) and a leader
+/// initLimit ticks at most to gather a synced quorum. The notification timer of a server
+/// that was LOOKING alone for long may have doubled up to seconds, but any notification
+/// from a peer that comes back wakes it.
+pub const RECOVERY_LEADER_MS_MAX: u64 = 25_000;
+
+/// After the heal, every member (all are restarted at the heal) must serve within this long.
+pub const RECOVERY_SERVING_MS_MAX: u64 = 28_000;
+
+/// Ticks a request may wait in the quiet phase on top of its messages and fsyncs: a `sync`
+/// waits for the next PING round (sent every half tick) to come back from a quorum.
+pub const QUIET_ANSWER_TICKS_MAX: u64 = 2;
+
+/// Message hops on the longest request path: client → follower → leader (forward), leader
+/// → follower (proposal), follower → leader (ACK), leader → follower (commit), follower →
+/// client, plus a reply waiting behind one more write of the same session.
+const WRITE_PATH_HOPS: u64 = 8;
+
+const _: () = assert!(RECOVERY_LEADER_MS_MAX <= RECOVERY_SERVING_MS_MAX);
+
+impl Options {
+    /// The longest timeout a healthy ensemble and its clients run, ms.
+    pub fn longest_healthy_timeout_ms(&self) -> u64 {
+        let tick = self.tick_time_ms;
+        let config = zab_core::node::Config::standalone(tick);
+        [
+            config.quorum_first_packet_timeout_ms(),
+            config.sync_limit * tick,
+            config.election_handshake_timeout_ms(),
+            self.session_timeout_ms.max(1000) as u64,
+        ]
+        .into_iter()
+        .max()
+        .expect("not empty")
+    }
+
+    /// The quiet phase's length: three times the longest healthy timeout.
+    pub fn quiet_ms(&self) -> u64 {
+        3 * self.longest_healthy_timeout_ms()
+    }
+
+    /// The bound on every answer in the quiet phase, ms: [`QUIET_ANSWER_TICKS_MAX`] ticks
+    /// plus what the drawn network and disk need for the longest path with two fsyncs. Their
+    /// latencies are exponential: a sum over the path stays within four means but for odds
+    /// far below one in a billion.
+    pub fn quiet_answer_ms_max(&self) -> u64 {
+        let hop = self.latency_ms_min + 4 * self.latency_ms_mean;
+        let fsync = self.fsync_ms_min + 4 * self.fsync_ms_mean;
+        QUIET_ANSWER_TICKS_MAX * self.tick_time_ms + WRITE_PATH_HOPS * hop + 2 * fsync
+    }
+
+    /// Whether the clients' side of the quiet phase is judged: only when a client waits at
+    /// least the answer bound before it gives a silent server up (ZooKeeper's client read
+    /// timeout, two thirds of the session timeout). A session timeout shorter than the
+    /// network allows makes any ZooKeeper drop connections; that is the configuration's
+    /// fault, not the server's, and such runs are judged on the servers' side only.
+    pub fn quiet_judges_clients(&self) -> bool {
+        let read_timeout_ms = 2 * (self.session_timeout_ms.max(300) as u64) / 3;
+        read_timeout_ms >= self.quiet_answer_ms_max()
+    }
+}
+
+/// What the world tracks for the end of the run.
+#[derive(Clone, Debug, Default)]
+pub(super) struct EndOfRun {
+    /// The quiet window (swarm runs only).
+    pub(super) window: Option<QuietWindow>,
+    /// When, after the heal, a leader was first established.
+    pub(super) leader_at: Option<u64>,
+    /// When, after the heal, every member first served.
+    pub(super) all_serving_at: Option<u64>,
+    /// What servers did that a healthy ensemble does not, from the heal on.
+    pub(super) events: Vec<(u64, usize, ServerEvent)>,
+}
+
+/// Per-server memory of the last observed state, to see transitions.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Observed {
+    pub(super) looking: bool,
+    pub(super) serving: bool,
+}
+
+impl Observed {
+    /// A node that just started (or restarted): LOOKING, not serving, and neither counts as
+    /// an event (the crash before it was the fault).
+    pub(super) fn fresh() -> Observed {
+        Observed { looking: true, serving: false }
+    }
+}
+
+impl World {
+    /// Schedules the quiet phase after the liveness phase of a swarm run.
+    pub(super) fn schedule_quiet_phase(&mut self) {
+        let from_ms = self.heal_at + self.options.liveness_ms_max;
+        let to_ms = from_ms + self.options.quiet_ms();
+        let window = QuietWindow { from_ms, to_ms, answer_bound_ms: self.options.quiet_answer_ms_max() };
+        self.end.window = Some(window);
+        self.queue.schedule(from_ms, Event::Quiet);
+        self.queue.schedule(to_ms, Event::End);
+    }
+
+    pub(super) fn begin_quiet(&mut self) {
+        self.phase = Phase::Quiet;
+        let not_serving: Vec<usize> = (0..self.servers.len())
+            .filter(|&i| !self.servers[i].node.as_ref().is_some_and(|n| n.is_serving()))
+            .collect();
+        self.trace(format!("QUIET: no faults, nothing may go wrong (not serving now: {not_serving:?})"));
+        for server in not_serving {
+            self.server_event(server, ServerEvent::StoppedServing);
+        }
+    }
+
+    /// Records what a server did (from the heal on: before it, faults excuse everything).
+    pub(super) fn server_event(&mut self, server: usize, event: ServerEvent) {
+        if self.phase != Phase::Safety {
+            self.end.events.push((self.queue.now(), server, event));
+        }
+    }
+
+    /// After every input of `server`: its transitions, and the recovery times.
+    pub(super) fn observe_server(&mut self, server: usize) {
+        if !self.is_ensemble() {
+            return;
+        }
+        let Some(node) = self.servers[server].node.as_ref() else { return };
+        let (looking, serving) = (node.replica_state() == ReplicaState::Looking, node.is_serving());
+        let before = std::mem::replace(&mut self.servers[server].observed, Observed { looking, serving });
+        if looking && !before.looking {
+            self.server_event(server, ServerEvent::ElectionStarted);
+        }
+        if before.serving && !serving {
+            self.server_event(server, ServerEvent::StoppedServing);
+        }
+        if self.phase == Phase::Safety {
+            return;
+        }
+        let now = self.queue.now();
+        if self.end.leader_at.is_none() && self.leader().is_some() {
+            self.end.leader_at = Some(now);
+        }
+        if self.end.all_serving_at.is_none()
+            && self.servers.iter().all(|s| s.node.as_ref().is_some_and(|n| n.is_serving()))
+        {
+            self.end.all_serving_at = Some(now);
+        }
+    }
+
+    /// The recovery and quiet-phase verdicts.
+    pub(super) fn end_of_run_checks(&mut self) -> Vec<Violation> {
+        let Some(window) = self.end.window else { return Vec::new() };
+        let mut found = Vec::new();
+        if self.options.quiet_judges_clients() {
+            found.extend(availability::check_clients(&self.history, &window));
+        }
+        found.extend(availability::check_servers(&self.end.events, &window));
+        self.stats.quiet_judged_clients = self.options.quiet_judges_clients();
+        if self.is_ensemble() {
+            found.extend(recovery("a leader", self.heal_at, self.end.leader_at, RECOVERY_LEADER_MS_MAX));
+            let serving = self.end.all_serving_at;
+            found.extend(recovery("every member serving", self.heal_at, serving, RECOVERY_SERVING_MS_MAX));
+        }
+        self.stats.recovery_leader_ms = self.end.leader_at.map(|at| at - self.heal_at);
+        self.stats.recovery_serving_ms = self.end.all_serving_at.map(|at| at - self.heal_at);
+        found
+    }
+}
+
+fn recovery(what: &str, heal_ms: u64, reached: Option<u64>, bound_ms: u64) -> Option<Violation> {
+    let late = match reached {
+        Some(at) if at - heal_ms <= bound_ms => return None,
+        Some(at) => format!("only {} ms after it", at - heal_ms),
+        None => "never".to_string(),
+    };
+    let message = format!("after the heal at {heal_ms} ms, {what} within {bound_ms} ms: {late}");
+    Some(Violation { checker: "recovery", message })
+}
