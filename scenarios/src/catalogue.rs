@@ -47,8 +47,8 @@ fn upstream_bugs() -> Vec<Scenario> {
 fn story_catalogue() -> Vec<Scenario> {
     vec![
         Scenario {
-            name: "followerinfo_sent_before_the_leader_leads_is_dropped",
-            text: "scenario: a FOLLOWERINFO that arrives while its leader is still in FLE's finalize wait is dropped; the learner registers again every 100 ms, so the leader is established within seconds
+            name: "followerinfo_sent_before_the_leader_leads_is_held",
+            text: "scenario: a FOLLOWERINFO that arrives while its leader is still in FLE's finalize wait is held until that server leads (as ZooKeeper's leader finds it in the socket), so the leader is established at once
                 clients 1
                 servers 3
                 wait for leader
@@ -58,8 +58,64 @@ fn story_catalogue() -> Vec<Scenario> {
                 c1 set /a v2               # 2 and 3 are ahead of 1
                 crash 3
                 restart 1                  # 1 decides first, sends FOLLOWERINFO before 2 leads
-                wait 3s                    # ZooKeeper's learner retries its connection every second
+                wait for leader within 2s  # not after a retry: the held FOLLOWERINFO is read
                 expect leader 2",
+        },
+        Scenario {
+            name: "leader_crash_recovery_is_bounded",
+            text: "scenario: the leader crashes: the followers hear the reset at once, a new leader serves within 1 s, and the restarted server is back in service within 1 s
+                clients 2
+                servers 3
+                wait for leader
+                client c1 on follower
+                c1 create /a v1
+                crash leader
+                wait for leader within 1s  # far below syncLimit (2.5 s): the reset, not a timeout
+                c2 create /b v1
+                expect c2 ok
+                restart
+                wait for all within 1s     # initLimit is 5 s
+                c1 read /a
+                expect c1 data v1",
+        },
+        Scenario {
+            name: "isolated_leader_recovery_is_bounded",
+            text: "scenario: a partition isolates the leader: the majority elects, and once healed the old leader, which stepped down, rejoins and serves within 1 s
+                clients 2
+                servers 3
+                wait for leader
+                expect leader 3
+                client c1 on 1
+                partition leader | rest
+                wait 3s                    # the cut links break: 1 and 2 elect; 3 loses its quorum
+                wait for leader within 1s
+                expect leader 2
+                c1 create /a v1
+                expect c1 ok
+                heal
+                wait for all within 1s     # 3 gave up leading; its queued notification finds 2 at once
+                client c2 on 3
+                c2 read /a
+                expect c2 data v1",
+        },
+        Scenario {
+            name: "isolated_follower_recovery_is_bounded",
+            text: "scenario: a partition isolates a follower: the rest keep serving without an election, and once healed the follower rejoins and serves within 1 s
+                clients 2
+                servers 3
+                wait for leader
+                expect leader 3
+                client c1 on 3
+                partition 1 | 2 3
+                c1 create /a v1
+                expect c1 ok               # the quorum of 2 and 3 goes on
+                wait 3s
+                expect leader 3
+                heal
+                wait for all within 1s     # its notification queued while cut goes out on the new link
+                client c2 on 1
+                c2 read /a
+                expect c2 data v1",
         },
         Scenario {
             name: "dropped_follower_still_answers_sync_with_stale_data",

@@ -31,7 +31,8 @@
 //!   `partition 3 -> 1` (one-way), `heal`, `client cN on N|leader|follower` (the client's
 //!   next connection goes there; a live one elsewhere is cut, so its session moves),
 //!   `slow fsync DURATION on N`, `wait for leader` (an established leader and a serving
-//!   quorum), `wait for all` (every live server serving), `expect leader N`;
+//!   quorum), `wait for all` (every live server serving), either with `within DURATION`
+//!   (a recovery bound: fails if it takes longer), `expect leader N`;
 //! - precise strikes: `wait until TEXT` runs until an event prints a trace line containing
 //!   TEXT (`*` between words: the parts in order, anything between), e.g.
 //!   `wait until n0 <- n2 NewLeader` (trace names are 0-based: `n0` is server 1, `c0` is
@@ -122,6 +123,8 @@ pub enum Step {
     WaitForLeader {
         /// Every live server must serve, not just a quorum.
         all: bool,
+        /// Fail unless it happens within this many ms (a recovery bound).
+        within: Option<u64>,
     },
     /// The established leader is this server (0-based).
     ExpectLeader(usize),
@@ -280,8 +283,14 @@ fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, St
         },
         ["partition", rest @ ..] => parse_partition(rest, servers),
         ["heal"] => Ok(Step::Heal),
-        ["wait", "for", "leader"] => Ok(Step::WaitForLeader { all: false }),
-        ["wait", "for", "all"] => Ok(Step::WaitForLeader { all: true }),
+        ["wait", "for", "leader"] => Ok(Step::WaitForLeader { all: false, within: None }),
+        ["wait", "for", "all"] => Ok(Step::WaitForLeader { all: true, within: None }),
+        ["wait", "for", "leader", "within", bound] => {
+            Ok(Step::WaitForLeader { all: false, within: Some(parse_duration(bound)?) })
+        }
+        ["wait", "for", "all", "within", bound] => {
+            Ok(Step::WaitForLeader { all: true, within: Some(parse_duration(bound)?) })
+        }
         ["expect", "leader", server] => match parse_server(server, servers, false)? {
             ServerRef::Number(n) => Ok(Step::ExpectLeader(n)),
             _ => Err("expect leader takes a server number".into()),
@@ -580,10 +589,15 @@ impl Interpreter {
                 let server = resolve(world, *server)?;
                 world.move_client(*client, server);
             }
-            Step::WaitForLeader { all } => {
-                let all = *all;
+            Step::WaitForLeader { all, within } => {
+                let (all, started) = (*all, world.now());
+                let who = if all { "every server" } else { "a quorum" };
                 if !run_while(world, |w| w.leader().is_some() && w.serving_quorum(all)) {
-                    return Err(format!("no leader with {} serving", if all { "every server" } else { "a quorum" }));
+                    return Err(format!("no leader with {who} serving"));
+                }
+                let took = world.now() - started;
+                if let Some(bound) = within.filter(|bound| took > *bound) {
+                    return Err(format!("a leader with {who} serving took {took} ms, more than {bound} ms"));
                 }
             }
             Step::ExpectLeader(server) => {
@@ -754,7 +768,7 @@ mod tests {
         let script = parse(
             "scenario: e\nclients 1\nservers 3\nwait for leader\nexpect leader 3\npartition leader | rest\n\
              partition 3 -> 1 2\nheal\nclient c1 on follower\ncrash 2 keeping-epochs-only before current epoch fsync\n\
-             restart 2\nslow fsync 2s on 1\nwait for all\n",
+             restart 2\nslow fsync 2s on 1\nwait for all within 1500ms\n",
         )
         .unwrap();
         assert_eq!(script.servers, 3);
@@ -762,7 +776,7 @@ mod tests {
         assert_eq!(
             steps,
             vec![
-                Step::WaitForLeader { all: false },
+                Step::WaitForLeader { all: false, within: None },
                 Step::ExpectLeader(2),
                 Step::Partition(vec![vec![ServerRef::Leader], vec![ServerRef::Rest]], false),
                 Step::Partition(
@@ -778,7 +792,7 @@ mod tests {
                 ),
                 Step::RestartServer(1),
                 Step::SlowFsyncOn(2000, 0),
-                Step::WaitForLeader { all: true },
+                Step::WaitForLeader { all: true, within: Some(1500) },
             ]
         );
         assert_eq!(parse("scenario: e\nclients 1\nservers 4").unwrap_err(), "line 3: `servers N` takes 1, 3 or 5");

@@ -242,7 +242,23 @@ impl Node {
             return; // A server registering in a role it does not have.
         }
         let voter = !observer;
+        let me = self.config.server_id;
         let Some(leader) = self.leader() else { return };
+        if leader.epoch.is_some_and(|epoch| accepted > epoch) {
+            // The learner promised a newer epoch (to a would-be leader that never got
+            // established, often itself) and so must refuse ours: ZooKeeper's learner throws
+            // "Leaders epoch ... is less than accepted epoch" and comes back forever, one member
+            // short for as long as this leader lasts. Electing again once lets the next leader
+            // pick an epoch at least that new, and every member serves again.
+            tracing::warn!(
+                server = me.0,
+                learner = from.0,
+                accepted = accepted.0,
+                "a learner accepted a newer epoch than ours; electing again"
+            );
+            self.become_looking(now);
+            return;
+        }
         // A learner that registers again has reconnected: it starts over.
         let handle = LearnerHandle {
             observer,

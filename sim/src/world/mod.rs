@@ -271,6 +271,10 @@ pub struct World {
     /// The last election notification each server sent each peer, for re-sends on a new
     /// connection.
     election_last_sent: BTreeMap<(usize, usize), PeerMessage>,
+    /// The newest election notification each server tried to send a peer while their link
+    /// was down: sent when it comes back, as the real server's election link and ZooKeeper's
+    /// one-slot send queue (`QuorumCnxManager`, SEND_CAPACITY 1) do.
+    election_queued: BTreeMap<(usize, usize), PeerMessage>,
     /// Bit rot struck this server's disk (at most once per run): set until it serves again.
     rotted: Option<usize>,
     /// Whether bit rot already struck in this run.
@@ -407,6 +411,7 @@ impl World {
             network: Network::new(&options),
             peers: PeerNetwork::new(&options),
             election_last_sent: BTreeMap::new(),
+            election_queued: BTreeMap::new(),
             rotted: None,
             rot_used: false,
             clients: (0..options.clients).map(|id| SimClient::new(id, 0, random)).collect(),

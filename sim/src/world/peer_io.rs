@@ -30,7 +30,11 @@ impl World {
                 let quorum = on_quorum_port.then_some(quorum);
                 self.queue.schedule(at, Event::PeerDeliver { from, to, generation, quorum, message });
             }
-            PeerSend::Dropped => {}
+            PeerSend::Dropped => {
+                if let PeerMessage::Election(_) = message {
+                    self.election_queued.insert((from, to), message);
+                }
+            }
             PeerSend::Broke => {
                 self.trace(format!("net n{from}-n{to} link broken"));
                 self.schedule_break_notices(from, to);
@@ -49,11 +53,17 @@ impl World {
         }
     }
 
-    /// Links that came back are new connections: each end whose process lives may re-send
-    /// the last notification it sent before the break (see [`crate::peers`]).
+    /// Links that came back are new connections: each end whose process lives sends the
+    /// newest notification it queued while the link was down, or else may re-send the last
+    /// notification it sent before the break (see [`crate::peers`]).
     pub(super) fn resend_on_new_connections(&mut self) {
         for (a, b) in self.peers.take_restored() {
             for (from, to) in [(a, b), (b, a)] {
+                if let Some(queued) = self.election_queued.remove(&(from, to)) {
+                    self.trace(format!("net n{from}->n{to} new connection: sends its queued notification"));
+                    self.peer_send(from, self.servers[to].id, queued);
+                    continue;
+                }
                 let Some(last) = self.election_last_sent.get(&(from, to)).cloned() else { continue };
                 if self.servers[from].node.is_some() && self.peers.resends() {
                     self.trace(format!("net n{from}->n{to} new connection: re-sends its last notification"));
@@ -67,6 +77,7 @@ impl World {
     /// memory of what it last sent dies with it.
     pub(super) fn break_peer_links_of(&mut self, server: usize) {
         self.election_last_sent.retain(|(from, _), _| *from != server);
+        self.election_queued.retain(|(from, _), _| *from != server);
         for peer in 0..self.servers.len() {
             if peer != server && self.peers.break_link(server, peer) {
                 self.schedule_break_notices(server, peer);
