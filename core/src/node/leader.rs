@@ -380,6 +380,8 @@ impl Node {
         leader.ping_at = now.plus(half_tick);
         let epoch = leader.epoch.expect("established in a fixed epoch");
         tracing::info!(server = self.config.server_id.0, epoch = epoch.0, "leader established");
+        // Leader.startZkServer: report the new epoch to servers that come LOOKING later.
+        self.election.as_mut().expect("ensemble has an election").update_peer_epoch(epoch);
         let synced: Vec<ServerId> = match &mut self.role {
             Role::Leading(leader) => leader
                 .learners

@@ -316,12 +316,16 @@ impl Node {
                     let message = crate::zab::PeerMessage::Election(crate::zab::notification_to_wire(&notification));
                     self.outputs.push_back(Output::Send { to, message });
                 }
-                ElectionOutput::Decided { leader, my_state, .. } => match my_state {
-                    ServerState::Leading => self.become_leader(now),
-                    ServerState::Following => self.become_learner(now, leader, false),
-                    ServerState::Observing => self.become_learner(now, leader, true),
-                    ServerState::Looking => unreachable!("a decision is never LOOKING"),
-                },
+                ElectionOutput::Decided { leader, my_state, vote, supporters } => {
+                    let supporters: Vec<u64> = supporters.iter().map(|s| s.0).collect();
+                    tracing::info!(server = self.config.server_id.0, %vote, ?supporters, "election decided");
+                    match my_state {
+                        ServerState::Leading => self.become_leader(now),
+                        ServerState::Following => self.become_learner(now, leader, false),
+                        ServerState::Observing => self.become_learner(now, leader, true),
+                        ServerState::Looking => unreachable!("a decision is never LOOKING"),
+                    }
+                }
             }
         }
     }
