@@ -25,7 +25,6 @@
 
 mod support;
 use std::collections::BTreeMap;
-use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -196,11 +195,13 @@ fn run_round(ensemble: &mut Ensemble, leader: usize, rounds: &[Round]) -> Round 
         let so_far: Vec<String> = rounds.iter().map(Round::to_string).collect();
         panic!("round {}: {what} {error}\nrounds so far:\n{}\n{}", rounds.len() + 1, so_far.join("\n"), ensemble.logs())
     };
-    let elected = wait_serving(ensemble, QUORUM_BOUND).unwrap_or_else(|e| fail("no serving quorum", e, ensemble));
+    let elected =
+        wait_serving(ensemble, QUORUM_BOUND).unwrap_or_else(|e| fail("no serving quorum after the kill:", e, ensemble));
     let to_quorum = killed_at.elapsed();
     ensemble.members[leader].start();
     let restarted_at = Instant::now();
-    let after = wait_serving(ensemble, REJOIN_BOUND).unwrap_or_else(|e| fail("not every member serves", e, ensemble));
+    let after = wait_serving(ensemble, REJOIN_BOUND)
+        .unwrap_or_else(|e| fail("not every member serves after the restart:", e, ensemble));
     assert_eq!(after, elected, "the rejoining member must not unseat the leader\n{}", ensemble.logs());
     let to_rejoin = restarted_at.elapsed();
     // A follower leaves on its own, without a restart, keeping its election round: the way a
@@ -208,7 +209,8 @@ fn run_round(ensemble: &mut Ensemble, leader: usize, rounds: &[Round]) -> Round 
     // LOOKING while the Apache leader and the other member kept their quorum.
     let followers: Vec<usize> = (0..SERVERS).filter(|i| *i != elected).collect();
     let paused = followers[rounds.len() % followers.len()];
-    let to_resume = pause_follower(ensemble, paused, elected).unwrap_or_else(|e| fail("after the pause", e, ensemble));
+    let to_resume = pause_follower(ensemble, paused, elected)
+        .unwrap_or_else(|e| fail("the paused follower does not serve again:", e, ensemble));
     let round = Round {
         killed,
         elected: (elected + 1, kinds[elected]),
@@ -224,29 +226,35 @@ fn run_round(ensemble: &mut Ensemble, leader: usize, rounds: &[Round]) -> Round 
 }
 
 /// Stops `follower` (SIGSTOP) past syncLimit, so that the leader drops it, and resumes it; it
-/// must notice, go LOOKING (closing its client connections, which is how the test sees it
-/// leave: it may be back within milliseconds), and serve again under the same `leader`.
-/// Returns the time from the resume until every member serves.
+/// must notice and go LOOKING (seen in its log: it may be back within milliseconds, too fast
+/// for `srvr` polling), then serve again under the same `leader`. Returns the time from the
+/// resume until every member serves.
 fn pause_follower(ensemble: &Ensemble, follower: usize, leader: usize) -> Result<Duration, String> {
     let member = &ensemble.members[follower];
-    let mut watcher = Client::connect(member.client_port, READ_TIMEOUT).map_err(|e| format!("watcher: {e}"))?;
+    let looked = looking_count(member);
     member.signal("STOP");
     thread::sleep(TICK.saturating_mul(SYNC_LIMIT) + PAUSE_PAST_SYNC_LIMIT);
     member.signal("CONT");
     let resumed_at = Instant::now();
-    watcher.stream.set_read_timeout(Some(QUORUM_BOUND)).map_err(|e| e.to_string())?;
-    match watcher.stream.read(&mut [0u8; 1]) {
-        Ok(0) => {}
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-        other => {
-            return Err(format!("server.{} kept its clients after a pause past syncLimit: {other:?}", follower + 1))
+    while looking_count(member) == looked {
+        if resumed_at.elapsed() > QUORUM_BOUND {
+            return Err(format!("server.{} never went LOOKING after a pause past syncLimit", follower + 1));
         }
+        thread::sleep(Duration::from_millis(20));
     }
     let after = wait_serving(ensemble, QUORUM_BOUND.saturating_sub(resumed_at.elapsed()))?;
     if after != leader {
         return Err(format!("server.{} leads after the pause, not server.{}", after + 1, leader + 1));
     }
     Ok(resumed_at.elapsed())
+}
+
+/// How many times the member's log says it became LOOKING.
+fn looking_count(member: &support::mixed::Member) -> usize {
+    member.log_count(match member.kind {
+        Kind::Zab => "zab_core::node::replica: LOOKING",
+        Kind::Apache => "quorum.QuorumPeer - LOOKING",
+    })
 }
 
 /// Every znode under `/` as member `port` holds it after `sync`.
