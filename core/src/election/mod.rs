@@ -30,6 +30,9 @@
 //!   and that leader says it is LEADING (`checkLeader`), join it at once.
 //! - With nothing received for a while, notify every voter again; that wait doubles each time,
 //!   up to 60 s.
+//! - Once decided, the server answers LOOKING voters with its vote, whose peer epoch becomes the
+//!   new epoch as soon as the driver reports its leader established
+//!   ([`Election::update_peer_epoch`]), so that every member reports the same vote.
 //!
 //! Deliberate differences from ZooKeeper, each to keep messages bounded or the model closed:
 //! a non-voter never replies to notifications (voters never read them, and ZooKeeper's
@@ -271,6 +274,20 @@ impl Election {
         self.notification_timeout_ms = (self.notification_timeout_ms * 2).min(self.config.notification_timeout_ms_max);
         self.arm_notification_timer(now);
         self.deliver_loopback(now);
+    }
+
+    /// This server's leader is established in `epoch` (a leader once a quorum has acknowledged
+    /// NEWLEADER, a learner at UPTODATE): from now on the vote it answers LOOKING servers with
+    /// carries that epoch (`QuorumPeer.updateElectionVote`, ZOOKEEPER-1732).
+    ///
+    /// A server that comes LOOKING later joins only if a quorum of the established members
+    /// report the same leader and peer epoch (`outofelection`). Apache ZooKeeper's members
+    /// report the new epoch; a member that kept reporting the epoch its leader was elected
+    /// with would split that quorum in a mixed ensemble, and the newcomer would stay LOOKING.
+    pub fn update_peer_epoch(&mut self, epoch: Epoch) {
+        assert_ne!(self.state, ServerState::Looking, "only a decided server has an established leader");
+        assert!(epoch >= self.current_vote.peer_epoch, "a leader establishes a newer epoch than it was elected with");
+        self.current_vote.peer_epoch = epoch;
     }
 
     /// The next output to execute, in order.

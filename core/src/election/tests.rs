@@ -307,3 +307,35 @@ fn jitter_is_drawn_from_the_seed() {
     assert_ne!(deadlines(5), deadlines(6));
     assert!(deadlines(5).iter().all(|ms| (200..=220).contains(ms)));
 }
+
+#[test]
+fn an_established_server_answers_with_the_epoch_its_leader_established() {
+    // QuorumPeer.updateElectionVote (ZOOKEEPER-1732): once the leader is established in epoch 2,
+    // the vote a LOOKING server receives carries peer epoch 2, not the 1 it was elected with.
+    let mut one = started_one_of_three();
+    let two = vote(2, 0x1_0000_0006, 1, 1);
+    one.handle_notification(Millis(0), ServerId(2), looking(two));
+    one.handle_timeout(Millis(200));
+    assert_eq!(drain(&mut one).last(), Some(&decided(ServerState::Following, two, &[1, 2])));
+    one.update_peer_epoch(Epoch(2));
+    one.handle_notification(Millis(300), ServerId(3), looking(vote(3, 0x1, 4, 1)));
+    let established = Vote { peer_epoch: Epoch(2), ..two };
+    assert_eq!(drain(&mut one), sends(&[3], in_state(ServerState::Following, established)));
+    assert_eq!(one.current_vote(), established);
+}
+
+#[test]
+fn a_newcomer_joins_only_when_leader_and_followers_report_the_same_peer_epoch() {
+    // outofelection counts votes equal in leader and peerEpoch (Vote.equals, same format
+    // version): a follower still reporting the epoch its leader was elected with (1) and a
+    // leader reporting the epoch it established (2) make no quorum; a follower reporting 2 does.
+    let mut one = started_one_of_three();
+    let elected = vote(3, 0x1_0000_0007, 5, 1);
+    let established = Vote { peer_epoch: Epoch(2), ..elected };
+    one.handle_notification(Millis(1), ServerId(2), in_state(ServerState::Following, elected));
+    one.handle_notification(Millis(2), ServerId(3), in_state(ServerState::Leading, established));
+    assert_eq!(drain(&mut one), vec![]);
+    assert_eq!(one.state(), ServerState::Looking);
+    one.handle_notification(Millis(3), ServerId(2), in_state(ServerState::Following, established));
+    assert_eq!(drain(&mut one), vec![decided(ServerState::Following, established, &[2, 3])]);
+}

@@ -11,6 +11,7 @@
 //! - `drop 1->2`: the oldest message from 1 to 2 is lost.
 //! - `tick 200`: 200 ms pass; due timeouts fire in time order (messages wait for `deliver`).
 //! - `crash 3`: server 3 stops; messages to and from it are lost.
+//! - `establish 2 epoch=2`: server 2's leader is established in epoch 2 (`update_peer_epoch`).
 //! - `status`: each server's state, vote and next timeout.
 
 use super::harness::{Cluster, STEPS_MAX};
@@ -69,6 +70,12 @@ fn run(script: &str) -> String {
             }
             "tick" => tick(cluster, words[1].parse().expect("ms")),
             "crash" => cluster.crash(server(words[1])),
+            "establish" => {
+                let epoch = Epoch(words[2].strip_prefix("epoch=").expect("epoch=").parse().expect("epoch"));
+                let election = &mut cluster.servers.get_mut(&server(words[1])).expect("known server").election;
+                election.update_peer_epoch(epoch);
+                election.check_invariants();
+            }
             "status" => status(cluster),
             other => panic!("unknown command {other}"),
         }
@@ -134,3 +141,4 @@ transcript!(join_established_ensemble);
 transcript!(observer_learns_leader);
 transcript!(leader_crash_and_new_round);
 transcript!(two_leaders_in_one_round);
+transcript!(join_after_the_epoch_is_established);

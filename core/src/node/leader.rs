@@ -401,6 +401,8 @@ impl Node {
         leader.ping_at = now.plus(half_tick);
         let epoch = leader.epoch.expect("established in a fixed epoch");
         tracing::info!(server = self.config.server_id.0, epoch = epoch.0, "leader established");
+        // Leader.startZkServer: report the new epoch to servers that come LOOKING later.
+        self.election.as_mut().expect("ensemble has an election").update_peer_epoch(epoch);
         let synced: Vec<ServerId> = match &mut self.role {
             Role::Leading(leader) => leader
                 .learners
@@ -695,7 +697,11 @@ impl Node {
         let stalled = self.leader_stalled_learners(now, sync_ms);
         let Some(leader) = self.leader() else { return };
         for id in &stalled {
-            tracing::warn!(server = me.0, learner = id.0, "dropping a learner that stopped acknowledging");
+            tracing::warn!(
+                server = me.0,
+                learner = id.0,
+                "dropping a learner that went silent or stopped acknowledging"
+            );
             leader.learners.remove(id);
         }
         let heard = leader
@@ -714,9 +720,12 @@ impl Node {
         self.leader_ping_round();
     }
 
-    /// Learners with a proposal unacknowledged for syncLimit ticks (`SyncLimitCheck`).
+    /// Learners to drop: a proposal unacknowledged for syncLimit ticks (`SyncLimitCheck`), or
+    /// silence (not even a PING answer) for syncLimit ticks once serving, initLimit ticks while
+    /// syncing: the read timeouts ZooKeeper's `LearnerHandler` sets on its socket.
     fn leader_stalled_learners(&self, now: Millis, sync_ms: u64) -> Vec<ServerId> {
         let Role::Leading(leader) = &self.role else { return Vec::new() };
+        let init_ms = self.config.init_limit * self.config.tick_time_ms;
         #[cfg(feature = "mutants")]
         let closes_at_ten_seconds = self.mutant_is(crate::mutants::Mutant::CloseLinksAfterTenSeconds);
         let stalled = |handle: &LearnerHandle| {
@@ -724,7 +733,9 @@ impl Node {
             if closes_at_ten_seconds && handle.registered.0 + 10_000 <= now.0 {
                 return true;
             }
-            handle.unacked.front().is_some_and(|(_, sent)| sent.0 + sync_ms <= now.0)
+            let silence_ms = if handle.stage >= Stage::UpToDate { sync_ms } else { init_ms };
+            handle.last_heard.0 + silence_ms <= now.0
+                || handle.unacked.front().is_some_and(|(_, sent)| sent.0 + sync_ms <= now.0)
         };
         leader.learners.iter().filter(|(_, handle)| stalled(handle)).map(|(id, _)| *id).collect()
     }

@@ -348,6 +348,8 @@ impl Node {
         }
         learner.phase = LearnerPhase::Broadcast;
         tracing::info!(server = self.config.server_id.0, "learner up to date; serving");
+        // Learner.syncWithLeader at UPTODATE: report the leader's epoch, as the leader does.
+        self.election.as_mut().expect("ensemble has an election").update_peer_epoch(epoch_current);
         self.log.committed = self.log.committed.max(synced);
         self.apply_committed(now);
     }

@@ -470,6 +470,7 @@ impl Node {
         match message {
             PeerMessage::Election(notification) => {
                 let notification = crate::zab::notification_from_wire(&notification);
+                tracing::debug!(server = self.config.server_id.0, from = from.0, %notification, "notification");
                 if let Some(election) = &mut self.election {
                     election.handle_notification(now, from, notification);
                 }

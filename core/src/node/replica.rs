@@ -341,7 +341,9 @@ impl Node {
                     let message = crate::zab::PeerMessage::Election(crate::zab::notification_to_wire(&notification));
                     self.outputs.push_back(Output::Send { to, message });
                 }
-                ElectionOutput::Decided { leader, my_state, .. } => {
+                ElectionOutput::Decided { leader, my_state, vote, supporters } => {
+                    let supporters: Vec<u64> = supporters.iter().map(|s| s.0).collect();
+                    tracing::info!(server = self.config.server_id.0, %vote, ?supporters, "election decided");
                     let held = std::mem::take(&mut self.held);
                     match my_state {
                         ServerState::Leading => {

@@ -1006,3 +1006,15 @@ fn a_leader_closes_the_link_of_a_learner_it_does_not_hold() {
     }
     assert_eq!(outputs, vec![Output::ClosePeer { peer: ServerId(1) }]);
 }
+
+#[test]
+fn a_leader_closes_the_link_of_a_learner_silent_for_sync_limit_even_with_nothing_to_acknowledge() {
+    // The read timeout of ZooKeeper's `LearnerHandler`: a follower that answers not even a
+    // PING for syncLimit ticks is dropped and its link closed, so a paused follower notices
+    // at once when it resumes instead of after its own read timeout.
+    let mut c = ensemble(0);
+    c.run_line("crash 1");
+    let later = c.run_line("idle 1000");
+    assert!(later.contains("  3 closes its quorum link to 1\n"), "{later}");
+    assert_eq!(c.node(3).replica_state(), ReplicaState::Leading { epoch: Some(Epoch(1)), established: true });
+}

@@ -441,3 +441,38 @@ fn a_syncing_learner_answers_pings_only_once_up_to_date() {
     let outputs = non_election(quorum(&mut node, Millis(7), 1, ping));
     assert_eq!(outputs, vec![send(1, QuorumMessage::Ping { zxid: Zxid::ZERO, sessions: Some(vec![]) })]);
 }
+
+/// The election notifications among `outputs`, in the wire form: (to, state, peer epoch).
+fn answers(outputs: &[Output]) -> Vec<(u64, ServerState, Option<u64>)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { to, message: PeerMessage::Election(n) } => Some((to.0, n.state, n.peer_epoch)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_established_leader_answers_looking_servers_with_its_new_epoch() {
+    // Leader.startZkServer calls updateElectionVote (ZOOKEEPER-1732): a server that comes
+    // LOOKING later must hear the epoch Apache's members report, or it cannot join them.
+    let mut node = leader_established();
+    node.handle_peer_message(Millis(306), ServerId(3), notification(ServerState::Looking, 3, 5));
+    assert_eq!(answers(&drain(&mut node)), vec![(3, ServerState::Leading, Some(1))]);
+}
+
+#[test]
+fn a_follower_answers_looking_servers_with_its_leaders_epoch_once_up_to_date() {
+    // Learner.syncWithLeader calls updateElectionVote at UPTODATE, not before.
+    let mut node = follower_in_sync();
+    quorum(&mut node, Millis(4), 1, QuorumMessage::Diff { zxid: Zxid::ZERO });
+    quorum(&mut node, Millis(4), 1, QuorumMessage::NewLeader { zxid: Zxid::new(E1, 0), config: None });
+    node.handle_persisted(Millis(5), PersistToken(1));
+    drain(&mut node);
+    node.handle_peer_message(Millis(6), ServerId(3), notification(ServerState::Looking, 3, 5));
+    assert_eq!(answers(&drain(&mut node)), vec![(3, ServerState::Following, Some(0))], "elected in epoch 0");
+    quorum(&mut node, Millis(7), 1, QuorumMessage::UpToDate { zxid: Zxid(-1) });
+    node.handle_peer_message(Millis(8), ServerId(3), notification(ServerState::Looking, 3, 6));
+    assert_eq!(answers(&drain(&mut node)), vec![(3, ServerState::Following, Some(1))]);
+}

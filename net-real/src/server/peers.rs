@@ -9,7 +9,8 @@
 //! Election: ZooKeeper's rule, that only a connection initiated by the higher server id
 //! survives, is kept by dialing only lower ids (with backoff, forever) and closing any
 //! connection a lower id initiates; that server dials back, so every pair ends up with the
-//! one connection the rule allows, also with Apache servers. The initiator sends the V1
+//! one connection the rule allows, also with Apache servers. A notification for a higher id
+//! without a link knocks (a connection closed after the handshake) to ask it to dial back. The initiator sends the V1
 //! handshake (`-65536`, id, `host:port`) as 3.8 does. Notifications queued while a peer is
 //! unreachable are cut to the newest on (re)connection, as ZooKeeper's one-slot send queue does.
 //!
@@ -42,6 +43,8 @@ use super::core::CoreInput;
 const DIAL_BACKOFF_MS_MIN: u64 = 50;
 /// The longest wait between two dials of an unreachable peer.
 const DIAL_BACKOFF_MS_MAX: u64 = 1_000;
+/// How long a knock on a higher id's election port may take to connect (`cnxTimeout` is 5 s).
+const KNOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Dials of a quorum port before the link is reported broken.
 const QUORUM_DIAL_ATTEMPTS_MAX: u32 = 10;
 /// Bytes read per call.
@@ -417,8 +420,9 @@ async fn accept_election(
     }
 }
 
-/// One peer's election link: dials (lower ids) or waits to be dialed (higher ids), then
-/// carries notifications both ways; starts over when the connection breaks.
+/// One peer's election link: dials (lower ids) or waits to be dialed (higher ids, knocking when
+/// there is something to send), then carries notifications both ways; starts over when the
+/// connection breaks.
 async fn election_link(
     context: Arc<Context>,
     peer: ServerId,
@@ -427,6 +431,8 @@ async fn election_link(
 ) {
     let mut backoff_ms = DIAL_BACKOFF_MS_MIN;
     let mut next: Option<(TcpStream, Vec<u8>)> = None;
+    // A notification for a higher id, taken from the queue while waiting for it to dial.
+    let mut held: Option<Notification> = None;
     loop {
         let (stream, buffer) = match next.take() {
             Some(found) => found,
@@ -439,20 +445,47 @@ async fn election_link(
                     continue;
                 }
             },
-            None => match accepted.recv().await {
+            None => match wait_for_dial_back(&context, peer, &mut outgoing, &mut accepted, &mut held).await {
                 Some(found) => found,
                 None => return,
             },
         };
         backoff_ms = DIAL_BACKOFF_MS_MIN;
         // Only the newest queued notification still says what this server thinks.
-        let mut newest = None;
+        let mut newest = held.take();
         while let Ok(notification) = outgoing.try_recv() {
             newest = Some(notification);
         }
         tracing::info!(?peer, "election link up");
         next = serve_election(&context, peer, stream, buffer, newest, &mut outgoing, &mut accepted).await;
         tracing::info!(?peer, "election link down");
+    }
+}
+
+/// Waits until a higher id dials us. Each notification queued for it meanwhile knocks: a
+/// connection that carries only our handshake and is closed at once, which the higher id
+/// answers by dialing back (`QuorumCnxManager.connectOne`, then its `handleConnection`). An
+/// Apache server dials only when it has something to send, and one that is FOLLOWING sends
+/// nothing unprompted: without the knock a restarted lower id would never hear from it.
+async fn wait_for_dial_back(
+    context: &Context,
+    peer: ServerId,
+    outgoing: &mut mpsc::UnboundedReceiver<Notification>,
+    accepted: &mut mpsc::UnboundedReceiver<(TcpStream, Vec<u8>)>,
+    held: &mut Option<Notification>,
+) -> Option<(TcpStream, Vec<u8>)> {
+    loop {
+        super::select_fair! {
+            found = accepted.recv() => return found,
+            notification = outgoing.recv() => {
+                *held = Some(notification?);
+                match tokio::time::timeout(KNOCK_TIMEOUT, dial_election(context, peer)).await {
+                    Ok(Ok(_knocked)) => tracing::debug!(?peer, "knocked: a higher id dials back"),
+                    Ok(Err(error)) => tracing::debug!(?peer, "election knock failed: {error}"),
+                    Err(_) => tracing::debug!(?peer, "election knock timed out"),
+                }
+            },
+        }
     }
 }
 

@@ -3,12 +3,14 @@
 //! four-letter words.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod mixed;
+
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 use zab_core::proto::{
     decode_connect_response, decode_reply, encode_connect_request, encode_request, frame, op, Acl, ConnectRequest,
-    CreateRequest, PathRequest, PathWatchRequest, Request, RequestHeader, Response,
+    CreateRequest, PathRequest, PathWatchRequest, Request, RequestHeader, Response, Stat,
 };
 use zab_core::ErrorCode;
 
@@ -68,6 +70,15 @@ impl Client {
         let request = Request::GetData(PathWatchRequest { path: path.into(), watch: false });
         match self.call(op::GET_DATA, &request)? {
             (ErrorCode::Ok, Response::GetData { data, .. }) => Ok(data),
+            other => Err(io::Error::other(format!("getData {path}: {other:?}"))),
+        }
+    }
+
+    /// getData without a watch, with the znode's stat.
+    pub fn get_data_stat(&mut self, path: &str) -> io::Result<(Vec<u8>, Stat)> {
+        let request = Request::GetData(PathWatchRequest { path: path.into(), watch: false });
+        match self.call(op::GET_DATA, &request)? {
+            (ErrorCode::Ok, Response::GetData { data, stat }) => Ok((data, stat)),
             other => Err(io::Error::other(format!("getData {path}: {other:?}"))),
         }
     }
