@@ -45,6 +45,24 @@ impl SlowDisk {
         Ok(slow)
     }
 
+    /// Write operations the process issued to the device while in the group, as the cgroup
+    /// counted them (proof the throttle had something to throttle).
+    pub fn writes_done(&self) -> Option<u64> {
+        let device = &self.device;
+        match self.version {
+            CgroupVersion::V1 => {
+                let text = std::fs::read_to_string(self.group.join("blkio.throttle.io_serviced")).ok()?;
+                let line = text.lines().find(|line| line.starts_with(&format!("{device} Write ")))?;
+                line.rsplit(' ').next()?.parse().ok()
+            }
+            CgroupVersion::V2 => {
+                let text = std::fs::read_to_string(self.group.join("io.stat")).ok()?;
+                let line = text.lines().find(|line| line.starts_with(&format!("{device} ")))?;
+                line.split(' ').find_map(|field| field.strip_prefix("wios="))?.parse().ok()
+            }
+        }
+    }
+
     /// Ends the throttle.
     pub fn remove(&mut self) -> Result<(), String> {
         if std::mem::replace(&mut self.removed, true) {

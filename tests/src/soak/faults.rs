@@ -83,6 +83,16 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// How long `fault` stays in place.
+    pub fn hold(&self, fault: Fault) -> Duration {
+        match fault {
+            Fault::KillLeader | Fault::KillFollower => self.kill_hold,
+            Fault::StopLeader => self.stop_hold,
+            Fault::PartitionLeader | Fault::PartitionFollower => self.partition_hold,
+            Fault::SlowDiskLeader => self.slow_disk_hold,
+        }
+    }
+
     /// The timing for an ensemble with `tick_ms` and clients with `session_timeout`
     /// (syncLimit is 5 ticks, initLimit 10).
     pub fn new(tick_ms: u64, session_timeout: Duration) -> Timing {
@@ -127,6 +137,8 @@ impl Chaos<'_> {
         let target =
             if fault.hits_leader() { leader } else { *ids.iter().find(|id| **id != leader).expect("a follower") };
         let marks = Marks::now(self.ensemble);
+        let active = self.inject(fault, target)?;
+        // The fault counts from the moment it is in place (nft and cgroup writes take a while).
         let fault_us = self.clock.now_us();
         let mut report = FaultReport {
             fault,
@@ -135,17 +147,21 @@ impl Chaos<'_> {
             held_ms: 0,
             write_unavailable_ms: None,
             serving_after_heal_ms: None,
+            write_latency_max_ms: 0,
             errors: 0,
             disconnects: 0,
             elections: 0,
             link_events: 0,
+            note: None,
             skipped: None,
         };
-        let held = Instant::now();
-        if let Injected::Skipped(reason) = self.inject_and_heal(fault, target).await? {
+        if let Active::Skipped(reason) = active {
             report.skipped = Some(reason);
             return Ok(report);
         }
+        let held = Instant::now();
+        tokio::time::sleep(self.timing.hold(fault)).await;
+        report.note = self.heal(target, active)?;
         report.held_ms = held.elapsed().as_millis() as u64;
         let healed = Instant::now();
         if wait_until(self.timing.serving_bound * 2, || self.observer.all_serving(&ids)).await {
@@ -161,6 +177,8 @@ impl Chaos<'_> {
             let within = |at: u64| at >= fault_us && at <= end_us;
             report.errors = events.errors.iter().filter(|(at, _)| within(*at)).count() as u64;
             report.disconnects = events.disconnects.iter().filter(|(at, _)| within(*at)).count() as u64;
+            let latencies = events.writes.iter().filter(|(_, answered)| within(*answered));
+            report.write_latency_max_ms = latencies.map(|(sent, answered)| (answered - sent) / 1000).max().unwrap_or(0);
         });
         report.elections = self.observer.leaders_since(fault_us).len();
         report.link_events = logs::count(&logs::lines_since(self.ensemble, &marks)).1.values().sum();
@@ -174,43 +192,51 @@ impl Chaos<'_> {
         })
     }
 
-    async fn inject_and_heal(&mut self, fault: Fault, target: u8) -> Result<Injected, String> {
-        let timing = self.timing.clone();
+    fn inject(&mut self, fault: Fault, target: u8) -> Result<Active, String> {
         match fault {
-            Fault::KillLeader | Fault::KillFollower => {
-                self.ensemble.kill(target)?;
-                tokio::time::sleep(timing.kill_hold).await;
-                self.ensemble.start_member(target)?;
-            }
-            Fault::StopLeader => {
-                self.ensemble.signal(target, Signal::SIGSTOP)?;
-                tokio::time::sleep(timing.stop_hold).await;
-                self.ensemble.signal(target, Signal::SIGCONT)?;
-            }
+            Fault::KillLeader | Fault::KillFollower => self.ensemble.kill(target).map(|()| Active::Killed),
+            Fault::StopLeader => self.ensemble.signal(target, Signal::SIGSTOP).map(|()| Active::Stopped),
             Fault::PartitionLeader | Fault::PartitionFollower => {
-                self.network.isolate(target)?;
-                tokio::time::sleep(timing.partition_hold).await;
-                self.network.heal(target)?;
+                self.network.isolate(target).map(|()| Active::Isolated)
             }
             Fault::SlowDiskLeader => {
                 let pid = self.ensemble.pid(target).ok_or("the leader is not running")?;
                 let name = format!("zab-soak-{}-{target}", std::process::id());
-                let slow = SlowDisk::apply(pid, &self.ensemble.data_dir(target), timing.slow_disk_write_iops, &name);
+                let iops = self.timing.slow_disk_write_iops;
                 // A machine without a block-I/O controller cannot slow a disk: say so, go on.
-                let mut slow = match slow {
-                    Ok(slow) => slow,
-                    Err(reason) => return Ok(Injected::Skipped(reason)),
-                };
-                tokio::time::sleep(timing.slow_disk_hold).await;
-                slow.remove()?;
+                Ok(match SlowDisk::apply(pid, &self.ensemble.data_dir(target), iops, &name) {
+                    Ok(slow) => Active::Slow(slow),
+                    Err(reason) => Active::Skipped(reason),
+                })
             }
         }
-        Ok(Injected::Done)
+    }
+
+    /// Ends the fault; returns a note on what it did, if there is one to tell.
+    fn heal(&mut self, target: u8, active: Active) -> Result<Option<String>, String> {
+        match active {
+            Active::Killed => self.ensemble.start_member(target).map(|()| None),
+            Active::Stopped => self.ensemble.signal(target, Signal::SIGCONT).map(|()| None),
+            Active::Isolated => self.network.heal(target).map(|()| None),
+            Active::Slow(mut slow) => {
+                let writes = slow.writes_done();
+                slow.remove()?;
+                Ok(Some(match writes {
+                    Some(writes) => format!("{writes} disk writes at most {}/s", self.timing.slow_disk_write_iops),
+                    None => "the cgroup did not count disk writes".to_string(),
+                }))
+            }
+            Active::Skipped(_) => Ok(None),
+        }
     }
 }
 
-enum Injected {
-    Done,
+/// A fault in place, and what healing it needs.
+enum Active {
+    Killed,
+    Stopped,
+    Isolated,
+    Slow(SlowDisk),
     Skipped(String),
 }
 

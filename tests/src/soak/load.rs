@@ -35,6 +35,8 @@ pub const KEYS_PER_SESSION: usize = 8;
 pub const REGISTER_OPS_MAX: u64 = 100;
 /// Slowest latency the histogram holds, µs (slower answers are counted at this value).
 const LATENCY_US_MAX: u64 = 120_000_000;
+/// Longest error name kept (a client's own error is named by its message).
+const ERROR_NAME_CHARS_MAX: usize = 80;
 /// Most timestamped events of each kind kept (errors, disconnects, acknowledged writes).
 const EVENTS_MAX: usize = 5_000_000;
 /// How long a session waits for its connection to come back after a failed batch before it
@@ -182,6 +184,12 @@ impl Load {
     /// The counters since the last call, and a fresh set for the next phase.
     pub fn take_stats(&self) -> Stats {
         std::mem::replace(&mut *self.shared.stats.lock().expect("stats lock"), Stats::new())
+    }
+
+    /// (successful requests, failed requests, disconnects) of the current phase so far.
+    pub fn progress(&self) -> (u64, u64, u64) {
+        let stats = self.shared.stats.lock().expect("stats lock");
+        (stats.reads + stats.writes, stats.errors.values().sum(), stats.disconnects)
     }
 
     /// Runs `f` over the timestamped events so far.
@@ -521,8 +529,12 @@ fn core_stat(stat: &zk::Stat) -> proto::Stat {
     proto::Stat { czxid: stat.czxid, mzxid: stat.mzxid, version: stat.version, ..proto::Stat::default() }
 }
 
-/// The error's variant name (`ConnectionLoss`, `Timeout`, ...), without its payload.
+/// The error's variant name (`ConnectionLoss`, `Timeout`, ...) without its payload; the
+/// client's own errors (`Custom`) by their message, which says what happened.
 pub fn error_name(error: &zk::Error) -> String {
+    if let zk::Error::Custom(_) = error {
+        return format!("{error}").chars().take(ERROR_NAME_CHARS_MAX).collect();
+    }
     let debug = format!("{error:?}");
     debug.split(['(', ' ', '{']).next().unwrap_or("unknown").to_string()
 }

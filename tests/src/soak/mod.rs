@@ -45,6 +45,8 @@ pub const SERVERS: u8 = 3;
 const START_TIMEOUT_MAX: Duration = Duration::from_secs(90);
 /// Load runs this long before the quiet phase starts counting (sessions settle).
 const WARM_UP: Duration = Duration::from_secs(3);
+/// How often a long quiet phase says how it goes.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(60);
 /// Log lines of role and link changes quoted in a phase's report.
 const EXCERPT_LINES_MAX: usize = 20;
 
@@ -158,6 +160,7 @@ async fn soak(options: &SoakOptions, ensemble: &mut Ensemble, network: &Network)
         let mut chaos = Chaos { ensemble, network, observer: &observer, load: &load, clock, timing };
         for fault in &options.faults {
             let fault_report = chaos.run(*fault).await?;
+            eprintln!("soak: {fault_report:?}");
             report.crashed.extend(crashes(chaos.ensemble));
             report.faults.push(fault_report);
         }
@@ -191,9 +194,20 @@ async fn quiet_phase(
 ) -> PhaseReport {
     let (start_us, marks, started) = (clock.now_us(), Marks::now(ensemble), Instant::now());
     let lost_before = observer.serving_lost();
+    let mut progress_at = started + PROGRESS_INTERVAL;
     while started.elapsed() < length {
         tokio::time::sleep(Duration::from_secs(1).min(length)).await;
         crashed.extend(crashes(ensemble));
+        if Instant::now() >= progress_at {
+            progress_at += PROGRESS_INTERVAL;
+            let (ok, errors, disconnects) = load.progress();
+            let elections = observer.leaders_since(start_us).len();
+            let elapsed = started.elapsed().as_secs();
+            eprintln!(
+                "soak: quiet {elapsed}/{} s: {ok} requests ok, {errors} errors, {disconnects} disconnects, {elections} elections",
+                length.as_secs()
+            );
+        }
     }
     let stats = load.take_stats();
     let mut phase = phase_report("quiet", started, stats, ensemble, &marks, observer, start_us);

@@ -70,6 +70,8 @@ pub struct FaultReport {
     pub write_unavailable_ms: Option<u64>,
     /// From the heal until every server served again (one leader, the rest followers), ms.
     pub serving_after_heal_ms: Option<u64>,
+    /// The slowest acknowledged write answered from the fault until the end of its window, ms.
+    pub write_latency_max_ms: u64,
     /// Failed requests from the fault until the ensemble served again.
     pub errors: u64,
     /// Client disconnects in that window.
@@ -78,6 +80,8 @@ pub struct FaultReport {
     pub elections: usize,
     /// Peer-link log lines in that window.
     pub link_events: u64,
+    /// What the fault did, where that is worth saying (the slow disk's write count).
+    pub note: Option<String>,
     /// Why the fault could not be injected, if it could not.
     pub skipped: Option<String>,
 }
@@ -261,16 +265,18 @@ fn write_fault(f: &mut fmt::Formatter<'_>, fault: &FaultReport) -> fmt::Result {
     let or_none = |value: Option<u64>| value.map_or("never".to_string(), |v| v.to_string());
     writeln!(
         f,
-        "  {:<20} {:>6} {:>8.1} {:>8} {:>14} {:>14} {:>7} {:>7} {:>9} {:>6}",
+        "  {:<20} {:>6} {:>8.1} {:>8} {:>12} {:>11} {:>13} {:>7} {:>7} {:>9} {:>6}{}",
         fault.fault.name(),
         fault.target,
         fault.at_s,
         fault.held_ms,
         or_none(fault.write_unavailable_ms),
         or_none(fault.serving_after_heal_ms),
+        fault.write_latency_max_ms,
         fault.errors,
         fault.disconnects,
         fault.elections,
-        fault.link_events
+        fault.link_events,
+        fault.note.as_ref().map_or(String::new(), |note| format!("  ({note})"))
     )
 }
