@@ -145,6 +145,7 @@ impl Chaos<'_> {
             target,
             at_s: fault_us as f64 / 1e6,
             held_ms: 0,
+            quorum_without_target_ms: None,
             write_unavailable_ms: None,
             serving_after_heal_ms: None,
             write_latency_max_ms: 0,
@@ -160,7 +161,13 @@ impl Chaos<'_> {
             return Ok(report);
         }
         let held = Instant::now();
-        tokio::time::sleep(self.timing.hold(fault)).await;
+        // While the fault holds: when do the other servers serve by themselves again?
+        while held.elapsed() < self.timing.hold(fault) {
+            if report.quorum_without_target_ms.is_none() && self.observer.quorum_serving_without(&ids, target) {
+                report.quorum_without_target_ms = Some((self.clock.now_us() - fault_us) / 1000);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         report.note = self.heal(target, active)?;
         report.held_ms = held.elapsed().as_millis() as u64;
         let healed = Instant::now();

@@ -75,6 +75,15 @@ impl Observed {
         self.leader().is_some() && followers + 1 == ids.len()
     }
 
+    /// Whether the servers of `ids` other than `without` hold a quorum of `ids` by
+    /// themselves: one of them leads and enough others follow it.
+    pub fn quorum_serving_without(&self, ids: &[u8], without: u8) -> bool {
+        let others = || ids.iter().filter(|id| **id != without).map(|id| self.modes.get(id));
+        let leaders = others().filter(|mode| matches!(mode, Some(Mode::Leader(_)))).count();
+        let followers = others().filter(|mode| *mode == Some(&Mode::Follower)).count();
+        leaders == 1 && (followers + 1) * 2 > ids.len()
+    }
+
     fn record(&mut self, at_us: u64, id: u8, mode: Mode) {
         let was_serving = matches!(self.modes.get(&id), Some(Mode::Leader(_) | Mode::Follower));
         if was_serving && matches!(mode, Mode::NotServing | Mode::Silent) {
@@ -134,6 +143,11 @@ impl Observer {
     /// A copy of the last modes and whether all of `ids` serve.
     pub fn all_serving(&self, ids: &[u8]) -> bool {
         self.observed.lock().expect("observer lock").all_serving(ids)
+    }
+
+    /// See [`Observed::quorum_serving_without`].
+    pub fn quorum_serving_without(&self, ids: &[u8], without: u8) -> bool {
+        self.observed.lock().expect("observer lock").quorum_serving_without(ids, without)
     }
 
     /// The current single leader, if there is one.
@@ -234,5 +248,17 @@ mod tests {
         observed.record(3, 2, Mode::Leader(2));
         observed.record(4, 2, Mode::Leader(3)); // re-elected
         assert_eq!(observed.leaders, vec![(1, 1, 1), (3, 2, 2), (4, 2, 3)]);
+    }
+
+    #[test]
+    fn a_quorum_without_the_faulted_server_needs_a_leader_and_a_follower_among_the_others() {
+        let mut observed = Observed::default();
+        observed.record(1, 1, Mode::Leader(1));
+        observed.record(2, 2, Mode::Follower);
+        observed.record(3, 3, Mode::Follower);
+        assert!(observed.quorum_serving_without(&[1, 2, 3], 3), "leader 1 and follower 2");
+        assert!(!observed.quorum_serving_without(&[1, 2, 3], 1), "without the leader nobody leads");
+        observed.record(4, 2, Mode::NotServing);
+        assert!(!observed.quorum_serving_without(&[1, 2, 3], 3), "a leader alone is no quorum");
     }
 }

@@ -65,8 +65,13 @@ pub struct FaultReport {
     pub at_s: f64,
     /// How long it lasted before it was healed (restart, SIGCONT, link back, disk fast), ms.
     pub held_ms: u64,
+    /// From the fault until the other servers served by themselves (one leads, a quorum with
+    /// it), as `srvr` showed it, ms: the servers' side of the window. `None`: not while the
+    /// fault held.
+    pub quorum_without_target_ms: Option<u64>,
     /// From the fault to the first acknowledged write sent after it, ms; `None` if none came
-    /// within the bound.
+    /// within the bound. The clients' side: it adds their reconnecting (a client may spend its
+    /// connection timeout on a stopped or cut-off server before it tries the next).
     pub write_unavailable_ms: Option<u64>,
     /// From the heal until every server served again (one leader, the rest followers), ms.
     pub serving_after_heal_ms: Option<u64>,
@@ -191,7 +196,12 @@ impl fmt::Display for SoakReport {
             write_phase(f, phase)?;
         }
         if !self.faults.is_empty() {
-            writeln!(f, "faults (serving bound after heal: {} ms):", self.serving_bound_ms)?;
+            writeln!(
+                f,
+                "faults (quorum: until the others serve by themselves; no-write: until a write sent after \
+                 the fault is acknowledged; serving: from the heal until all serve, bound {} ms):",
+                self.serving_bound_ms
+            )?;
             writeln!(
                 f,
                 "  {:<20} {:>6} {:>8} {:>8} {:>14} {:>14} {:>7} {:>7} {:>9} {:>6}",
@@ -265,11 +275,12 @@ fn write_fault(f: &mut fmt::Formatter<'_>, fault: &FaultReport) -> fmt::Result {
     let or_none = |value: Option<u64>| value.map_or("never".to_string(), |v| v.to_string());
     writeln!(
         f,
-        "  {:<20} {:>6} {:>8.1} {:>8} {:>12} {:>11} {:>13} {:>7} {:>7} {:>9} {:>6}{}",
+        "  {:<20} {:>6} {:>8.1} {:>8} {:>10} {:>12} {:>11} {:>13} {:>7} {:>7} {:>9} {:>6}{}",
         fault.fault.name(),
         fault.target,
         fault.at_s,
         fault.held_ms,
+        or_none(fault.quorum_without_target_ms),
         or_none(fault.write_unavailable_ms),
         or_none(fault.serving_after_heal_ms),
         fault.write_latency_max_ms,
