@@ -137,13 +137,16 @@ impl Chaos<'_> {
         let target =
             if fault.hits_leader() { leader } else { *ids.iter().find(|id| **id != leader).expect("a follower") };
         let marks = Marks::now(self.ensemble);
+        // A kill's effects (clients disconnected, followers LOOKING) come before kill returns;
+        // a partition's only once nft has run. Events count from the first moment, windows
+        // from the second, so no write answered before the fault took effect shortens them.
+        let injected_us = self.clock.now_us();
         let active = self.inject(fault, target)?;
-        // The fault counts from the moment it is in place (nft and cgroup writes take a while).
         let fault_us = self.clock.now_us();
         let mut report = FaultReport {
             fault,
             target,
-            at_s: fault_us as f64 / 1e6,
+            at_s: injected_us as f64 / 1e6,
             held_ms: 0,
             quorum_without_target_ms: None,
             write_unavailable_ms: None,
@@ -181,13 +184,13 @@ impl Chaos<'_> {
         tokio::time::sleep(self.timing.settle).await;
         let end_us = self.clock.now_us();
         self.load.with_events(|events| {
-            let within = |at: u64| at >= fault_us && at <= end_us;
+            let within = |at: u64| at >= injected_us && at <= end_us;
             report.errors = events.errors.iter().filter(|(at, _)| within(*at)).count() as u64;
             report.disconnects = events.disconnects.iter().filter(|(at, _)| within(*at)).count() as u64;
             let latencies = events.writes.iter().filter(|(_, answered)| within(*answered));
             report.write_latency_max_ms = latencies.map(|(sent, answered)| (answered - sent) / 1000).max().unwrap_or(0);
         });
-        report.elections = self.observer.leaders_since(fault_us).len();
+        report.elections = self.observer.leaders_since(injected_us).len();
         report.link_events = logs::count(&logs::lines_since(self.ensemble, &marks)).1.values().sum();
         Ok(report)
     }

@@ -61,7 +61,8 @@ pub struct FaultReport {
     pub fault: Fault,
     /// The server it hit.
     pub target: u8,
-    /// When, s since the start of the run.
+    /// When it was injected, s since the start of the run (errors and disconnects count from
+    /// here; the windows below from when it was in place, a few ms later for nft or a cgroup).
     pub at_s: f64,
     /// How long it lasted before it was healed (restart, SIGCONT, link back, disk fast), ms.
     pub held_ms: u64,
@@ -204,13 +205,15 @@ impl fmt::Display for SoakReport {
             )?;
             writeln!(
                 f,
-                "  {:<20} {:>6} {:>8} {:>8} {:>14} {:>14} {:>7} {:>7} {:>9} {:>6}",
+                "  {:<20} {:>6} {:>8} {:>8} {:>10} {:>12} {:>11} {:>13} {:>7} {:>7} {:>9} {:>6}",
                 "fault",
                 "server",
                 "at s",
                 "held ms",
+                "quorum ms",
                 "no-write ms",
                 "serving ms",
+                "max write ms",
                 "errors",
                 "discon",
                 "elections",
@@ -273,6 +276,11 @@ fn write_fault(f: &mut fmt::Formatter<'_>, fault: &FaultReport) -> fmt::Result {
         return writeln!(f, "  {:<20} skipped: {reason}", fault.fault.name());
     }
     let or_none = |value: Option<u64>| value.map_or("never".to_string(), |v| v.to_string());
+    // A slow disk leaves its server in the quorum: the others never need to serve alone.
+    let quorum = match fault.fault {
+        Fault::SlowDiskLeader => "-".to_string(),
+        _ => or_none(fault.quorum_without_target_ms),
+    };
     writeln!(
         f,
         "  {:<20} {:>6} {:>8.1} {:>8} {:>10} {:>12} {:>11} {:>13} {:>7} {:>7} {:>9} {:>6}{}",
@@ -280,7 +288,7 @@ fn write_fault(f: &mut fmt::Formatter<'_>, fault: &FaultReport) -> fmt::Result {
         fault.target,
         fault.at_s,
         fault.held_ms,
-        or_none(fault.quorum_without_target_ms),
+        quorum,
         or_none(fault.write_unavailable_ms),
         or_none(fault.serving_after_heal_ms),
         fault.write_latency_max_ms,
