@@ -13,6 +13,14 @@ fix:
     cargo fmt --all
     cargo clippy --workspace --all-targets --fix --allow-dirty --allow-staged
 
+# The long soak of the real binary (needs root, iproute2, nftables): three servers in their own
+# network namespaces under pipelined load from 16 sessions, `quiet` seconds in which nothing may
+# go wrong, then every fault in turn (kill -9, SIGSTOP, partitions, slow disk), each measured;
+# no acknowledged write may be lost. More options: the top of tests/src/bin/zab-soak.rs.
+soak quiet="600" faults="all":
+    cargo build --release -p zab-net --bin zab -p zab-tests --bin zab-soak
+    target/release/zab-soak --quiet {{quiet}} --faults {{faults}}
+
 # Run a standalone server on 127.0.0.1:2181 with ./zab-data.
 run:
     cargo run --release -p zab-net --bin zab -- server
