@@ -178,7 +178,8 @@ pub async fn serve<D: Disk>(
     let peer_links = match config.is_replicated() {
         true => {
             let me = ServerId(config.my_id.map_or(0, u64::from));
-            let started = peers::start(me, peer_addresses(&config), core_tx.clone()).await;
+            let limits = zab_core::quorum::QuorumLimits::new(config.jute_max_buffer as usize);
+            let started = peers::start(me, peer_addresses(&config), core_tx.clone(), limits).await;
             Some(
                 started
                     .map_err(|source| ServerError::Bind { address: "the quorum or election port".into(), source })?,
