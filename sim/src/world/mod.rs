@@ -20,6 +20,8 @@ mod describe;
 mod hooks;
 mod node_io;
 mod peer_io;
+mod quorum_codec;
+mod wall_clock;
 
 use crate::checker::committed_prefix::CommittedPrefix;
 use crate::checker::durability::Durability;
@@ -102,6 +104,11 @@ enum Event {
     },
     Crash,
     Restart(usize),
+    /// A server's wall clock steps (its timer clock does not).
+    WallClockStep {
+        server: usize,
+        delta_ms: i64,
+    },
     Clog,
     ClientPause,
     Partition,
@@ -234,6 +241,8 @@ struct Server {
     digest_checked: zab_core::Zxid,
     /// Committed records already compared with the other replicas.
     committed_checked: zab_core::Zxid,
+    /// How far its wall clock was stepped from its timer clock (`wall_clock.rs`).
+    wall_step_ms: i64,
 }
 
 /// The simulated world around a standalone node or an ensemble.
@@ -273,6 +282,7 @@ pub struct World {
     primaries: Primaries,
     replica_digests: ReplicaDigests,
     committed: CommittedPrefix,
+    elections: wall_clock::Elections,
     stats: RunStats,
 }
 
@@ -305,6 +315,7 @@ impl World {
             let at = world.rng_faults.exponential(mean as f64);
             world.queue.schedule(at, Event::Partition);
         }
+        world.schedule_wall_clock_steps();
         world
     }
 
@@ -370,6 +381,7 @@ impl World {
                     durability: Durability::default(),
                     digest_checked: zab_core::Zxid::ZERO,
                     committed_checked: zab_core::Zxid::ZERO,
+                    wall_step_ms: 0,
                 }
             })
             .collect();
@@ -399,6 +411,7 @@ impl World {
             primaries: Primaries::default(),
             replica_digests: ReplicaDigests::default(),
             committed: CommittedPrefix::default(),
+            elections: Default::default(),
             stats: RunStats { servers: options.servers.max(1), ..RunStats::default() },
             options,
         };
@@ -558,6 +571,7 @@ impl World {
             }
             Event::Crash => self.random_crash(),
             Event::Restart(server) => self.restart_server(server),
+            Event::WallClockStep { server, delta_ms } => self.step_wall_clock(server, delta_ms),
             Event::Clog => self.clog(),
             Event::ClientPause => self.random_pause(),
             Event::Heal => self.heal(),

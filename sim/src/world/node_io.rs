@@ -474,6 +474,7 @@ impl World {
             if recovered.torn_tail { ", torn tail dropped" } else { "" }
         ));
         self.servers[server].node = Some(node);
+        self.tell_wall_clock(server);
         if !self.is_ensemble() {
             for violation in self.servers[server].durability.on_restart(zxid, digest) {
                 self.violation(violation);
