@@ -37,8 +37,9 @@ pub fn wall_clock_millis() -> i64 {
 
 /// Fault hook, for tests only: steps the wall clock [`wall_clock_millis`] reads by `delta_ms`
 /// (negative: back), the way NTP or an operator steps a machine's clock. Under madsim it
-/// steps the clock of the simulated node it is called on (every server of that node,
-/// across restarts); in a real build, of the whole process. The monotonic clock is unmoved.
+/// steps the clock of the simulated node it is called on (across restarts of that node) in
+/// the simulation of the calling thread; in a real build, of the whole process. The
+/// monotonic clock is unmoved.
 pub fn step_wall_clock(delta_ms: i64) {
     steps::step(delta_ms);
     tracing::warn!(delta_ms, "the wall clock was stepped (fault injection)");
@@ -73,28 +74,28 @@ mod steps {
     }
 }
 
-/// Under madsim every simulated node shares one process: steps are kept per node.
+/// Under madsim every simulated node shares one process, and one simulation runs on one
+/// thread (tests run several at once, on their own threads): steps are kept per thread and
+/// per simulated node.
 #[cfg(madsim)]
 mod steps {
+    use std::cell::RefCell;
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
 
-    static STEPPED_MS: Mutex<BTreeMap<madsim::task::NodeId, i64>> = Mutex::new(BTreeMap::new());
-
-    fn node() -> madsim::task::NodeId {
-        madsim::plugin::node()
+    thread_local! {
+        static STEPPED_MS: RefCell<BTreeMap<madsim::task::NodeId, i64>> = const { RefCell::new(BTreeMap::new()) };
     }
 
     pub(super) fn current() -> i64 {
-        STEPPED_MS.lock().expect("wall clock steps").get(&node()).copied().unwrap_or(0)
+        STEPPED_MS.with(|steps| steps.borrow().get(&madsim::plugin::node()).copied().unwrap_or(0))
     }
 
     pub(super) fn step(delta_ms: i64) {
-        *STEPPED_MS.lock().expect("wall clock steps").entry(node()).or_insert(0) += delta_ms;
+        STEPPED_MS.with(|steps| *steps.borrow_mut().entry(madsim::plugin::node()).or_insert(0) += delta_ms);
     }
 
     pub(super) fn reset() {
-        STEPPED_MS.lock().expect("wall clock steps").clear();
+        STEPPED_MS.with(|steps| steps.borrow_mut().clear());
     }
 }
 
