@@ -51,11 +51,15 @@ pub const QUORUM_ELECTION_ADDRESS_MAX: usize = 2048;
 /// 3.8.0 jar). The cap itself follows the configured buffer: `quorum::QuorumLimits`.
 pub const QUORUM_FIELD_EXTRA_MIN: usize = 1024;
 
-/// Largest `authinfo` vector on a quorum packet (a client's auth ids; ZooKeeper sets no limit).
-pub const QUORUM_AUTHINFO_MAX: usize = 1024;
+/// Smallest encoding of a `data.Id` (two empty strings): the `authinfo` vector of a quorum
+/// packet holds at most `QuorumLimits::field_max()` / this many (ZooKeeper caps no count; a
+/// constant cap made a follower's REQUEST with a client's many auth ids unreadable).
+pub const QUORUM_ID_LEN_MIN: usize = 8;
 
-/// Largest ACL list in a transaction or in the SNAP database's ACL cache.
-pub const QUORUM_ACL_ENTRIES_MAX: usize = 1024;
+/// Smallest encoding of a `data.ACL`: an ACL list, in a transaction or in the SNAP
+/// database's ACL cache, holds at most `QuorumLimits::field_max()` / this many entries (a
+/// constant cap of 1024 made a legal create with more entries unreadable to followers).
+pub const QUORUM_ACL_LEN_MIN: usize = 4 + QUORUM_ID_LEN_MIN;
 
 /// Largest number of sessions, and of ACL cache entries, in a SNAP database.
 pub const QUORUM_SNAP_ENTRIES_MAX: usize = 1 << 24;

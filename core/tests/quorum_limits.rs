@@ -154,3 +154,52 @@ fn zookeeper_4306_a_close_session_over_the_buffer_stays_decodable_and_deletes_ev
     assert_eq!(follower.digest(), leader.tree.digest(), "leader and follower agree after the close");
     assert_eq!(follower.node_count(), 4, "only the root and /zookeeper's nodes are left");
 }
+
+/// Counts follow the buffer too: a create whose ACL has more entries than a constant cap
+/// (1024 before) is a legal write the leader accepts, and a REQUEST a follower forwards
+/// carries every auth id of its client's connection. Apache caps neither count.
+#[test]
+fn acl_and_authinfo_counts_are_capped_by_the_buffer_not_by_a_constant() {
+    let acl: Vec<Acl> = (0..1500)
+        .map(|i| Acl {
+            perms: zab_core::proto::perms::READ,
+            id: zab_core::proto::Id { scheme: "ip".into(), id: format!("10.0.{}.{}", i / 250, i % 250) },
+        })
+        .collect();
+    let mut leader = Leader::new(JUTE_MAX_BUFFER_DEFAULT);
+    let txn = leader.write(Request::Create(CreateRequest { path: "/wide".into(), data: Vec::new(), acl, flags: 0 }));
+    assert_follower_takes(&txn, JUTE_MAX_BUFFER_DEFAULT);
+    let authinfo =
+        (0..1500).map(|i| zab_core::proto::Id { scheme: "digest".into(), id: format!("user{i}:x") }).collect();
+    let request = QuorumMessage::Request {
+        zxid: Zxid(0),
+        session_id: SESSION,
+        cxid: 1,
+        op: op::CREATE,
+        request: vec![0; 16],
+        authinfo: Some(authinfo),
+    };
+    assert_eq!(QuorumMessage::decode(&request.encode(), QuorumLimits::DEFAULT), Ok(request));
+    let huge_count = {
+        let mut bytes = request_stub().encode();
+        let at = bytes.len() - 4;
+        bytes[at..].copy_from_slice(&i32::MAX.to_be_bytes());
+        bytes
+    };
+    assert!(matches!(
+        zab_core::quorum::QuorumPacket::decode_prefix(&huge_count, QuorumLimits::new(4096)),
+        Err(QuorumError::FieldTooLarge { .. })
+    ));
+}
+
+fn request_stub() -> QuorumMessage {
+    let authinfo = Some(Vec::new());
+    QuorumMessage::Request {
+        zxid: Zxid(0),
+        session_id: SESSION,
+        cxid: 1,
+        op: op::CREATE,
+        request: Vec::new(),
+        authinfo,
+    }
+}

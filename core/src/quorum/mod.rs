@@ -68,6 +68,12 @@ impl QuorumLimits {
         let extra = if self.max_buffer > QUORUM_FIELD_EXTRA_MIN { self.max_buffer } else { QUORUM_FIELD_EXTRA_MIN };
         self.max_buffer.saturating_add(extra)
     }
+
+    /// The most elements of at least `element_len_min` bytes one vector may announce: as many
+    /// as the largest field could hold (ZooKeeper caps no count; the bytes cap them).
+    pub const fn entries_max(&self, element_len_min: usize) -> usize {
+        self.field_max() / element_len_min
+    }
 }
 
 impl Default for QuorumLimits {

@@ -8,7 +8,7 @@
 
 use super::wire::{read_id, read_optional_buffer, read_vector, write_id, write_optional_buffer};
 use super::{decode_exact, decode_prefix_with, QuorumError, QuorumLimits};
-use crate::constants::QUORUM_AUTHINFO_MAX;
+use crate::constants::QUORUM_ID_LEN_MIN;
 use crate::ids::Zxid;
 use crate::proto::{Id, JuteReader, JuteWriter};
 
@@ -76,7 +76,8 @@ impl QuorumPacket {
     }
 
     /// Reads a packet from the front of a stream: `Ok(None)` until it is whole. Data and
-    /// strings are capped at [`QuorumLimits::field_max`], authinfo at `QUORUM_AUTHINFO_MAX` ids.
+    /// strings are capped at [`QuorumLimits::field_max`], authinfo at
+    /// [`QuorumLimits::entries_max`] ids.
     pub fn decode_prefix(input: &[u8], limits: QuorumLimits) -> Result<Option<(QuorumPacket, usize)>, QuorumError> {
         decode_prefix_with(input, |reader| QuorumPacket::read(reader, limits))
     }
@@ -91,7 +92,10 @@ impl QuorumPacket {
                 reader.read_i32()?;
                 None
             }
-            _ => Some(read_vector(reader, QUORUM_AUTHINFO_MAX, 8, |r| read_id(r, limits))?),
+            _ => {
+                let ids_max = limits.entries_max(QUORUM_ID_LEN_MIN);
+                Some(read_vector(reader, ids_max, QUORUM_ID_LEN_MIN, |r| read_id(r, limits))?)
+            }
         };
         Ok(QuorumPacket { packet_type, zxid, data, authinfo })
     }

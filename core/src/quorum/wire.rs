@@ -80,7 +80,8 @@ pub(crate) fn write_acl(writer: &mut JuteWriter, acl: &Acl) {
 
 /// `vector<ACL>` (null not allowed).
 pub(crate) fn read_acls(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<Vec<Acl>, QuorumError> {
-    read_vector(reader, crate::constants::QUORUM_ACL_ENTRIES_MAX, 12, |r| read_acl(r, limits))
+    let acl_len_min = crate::constants::QUORUM_ACL_LEN_MIN;
+    read_vector(reader, limits.entries_max(acl_len_min), acl_len_min, |r| read_acl(r, limits))
 }
 
 pub(crate) fn write_acls(writer: &mut JuteWriter, acls: &[Acl]) {
