@@ -45,15 +45,21 @@ pub const QUORUM_ELECTION_FRAME_MAX: usize = 512 * 1024;
 /// Largest address string in an election handshake (`QuorumCnxManager.InitialMessage`).
 pub const QUORUM_ELECTION_ADDRESS_MAX: usize = 2048;
 
-/// Largest jute buffer or string on the quorum port: `jute.maxbuffer` plus
-/// `jute.maxbuffer.extrasize` (1024), as `BinaryInputArchive.checkLength` allows.
-pub const QUORUM_FIELD_MAX: usize = JUTE_MAX_BUFFER_DEFAULT + 1024;
+/// Smallest `zookeeper.jute.maxbuffer.extrasize`: what a jute buffer or string on the quorum
+/// port may exceed `jute.maxbuffer` by. Its default is `jute.maxbuffer` itself, and a smaller
+/// setting is raised to this (`BinaryInputArchive` since ZOOKEEPER-3496, 3.6; checked on the
+/// 3.8.0 jar). The cap itself follows the configured buffer: `quorum::QuorumLimits`.
+pub const QUORUM_FIELD_EXTRA_MIN: usize = 1024;
 
-/// Largest `authinfo` vector on a quorum packet (a client's auth ids; ZooKeeper sets no limit).
-pub const QUORUM_AUTHINFO_MAX: usize = 1024;
+/// Smallest encoding of a `data.Id` (two empty strings): the `authinfo` vector of a quorum
+/// packet holds at most `QuorumLimits::field_max()` / this many (ZooKeeper caps no count; a
+/// constant cap made a follower's REQUEST with a client's many auth ids unreadable).
+pub const QUORUM_ID_LEN_MIN: usize = 8;
 
-/// Largest ACL list in a transaction or in the SNAP database's ACL cache.
-pub const QUORUM_ACL_ENTRIES_MAX: usize = 1024;
+/// Smallest encoding of a `data.ACL`: an ACL list, in a transaction or in the SNAP
+/// database's ACL cache, holds at most `QuorumLimits::field_max()` / this many entries (a
+/// constant cap of 1024 made a legal create with more entries unreadable to followers).
+pub const QUORUM_ACL_LEN_MIN: usize = 4 + QUORUM_ID_LEN_MIN;
 
 /// Largest number of sessions, and of ACL cache entries, in a SNAP database.
 pub const QUORUM_SNAP_ENTRIES_MAX: usize = 1 << 24;
@@ -61,8 +67,12 @@ pub const QUORUM_SNAP_ENTRIES_MAX: usize = 1 << 24;
 /// Largest number of ephemeral paths in one `CloseSessionTxn`.
 pub const QUORUM_CLOSE_SESSION_PATHS_MAX: usize = 1 << 20;
 
+/// Bytes a transaction adds around its record on the quorum port and in ZooKeeper's log:
+/// `TxnHeader` (long, int, long, long, int) and `TxnDigest` (int, long).
+pub const QUORUM_TXN_ENVELOPE_LEN: usize = 8 + 4 + 8 + 8 + 4 + 4 + 8;
+
 const _: () = assert!(QUORUM_ELECTION_ADDRESS_MAX < QUORUM_ELECTION_FRAME_MAX);
-const _: () = assert!(QUORUM_ELECTION_FRAME_MAX < QUORUM_FIELD_MAX);
+const _: () = assert!(QUORUM_ELECTION_FRAME_MAX < JUTE_MAX_BUFFER_DEFAULT + QUORUM_FIELD_EXTRA_MIN);
 
 // ---- leader election (branch `election`) ----
 

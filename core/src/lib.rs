@@ -6,8 +6,13 @@
 //!
 //! # Driving a [`Node`]
 //!
-//! 1. Build it from its configuration and what was recovered from disk: [`Node::new`].
-//! 2. Feed every input through a `handle_*` method with the current time.
+//! 1. Build it from its configuration and what was recovered from disk: [`Node::new`]; tell
+//!    it the wall clock with [`Node::set_wall_clock`].
+//! 2. Feed every input through a `handle_*` method with the current time: a *monotonic*
+//!    clock, which drives every timer (session expiry, ticks, election and sync deadlines).
+//!    The wall clock is only for what ZooKeeper stamps with wall time (ctime, mtime) and the
+//!    TTL sweep that compares with mtime; call [`Node::set_wall_clock`] again whenever it
+//!    may have stepped (before every input is fine), and after rebuilding the node.
 //! 3. After each call, drain [`Node::poll_output`] and execute each [`Output`] in order:
 //!    send a reply, write and fsync records (then call [`Node::handle_persisted`] with the
 //!    token), close a connection, ...

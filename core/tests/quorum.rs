@@ -10,6 +10,9 @@ use zab_core::quorum::*;
 use zab_core::txn::{SubTxn, Txn, TxnBody, TxnHeader};
 use zab_core::{ServerId, SessionId, Zxid};
 
+/// Apache's default `jute.maxbuffer`, as every fixture was captured under.
+const L: QuorumLimits = QuorumLimits::DEFAULT;
+
 struct Frame {
     line: usize,
     label: String,
@@ -38,7 +41,7 @@ fn frames_of(kind: &str) -> Vec<Frame> {
 }
 
 fn messages() -> Vec<QuorumMessage> {
-    frames_of("packet").iter().map(|f| QuorumMessage::decode(&f.bytes).unwrap()).collect()
+    frames_of("packet").iter().map(|f| QuorumMessage::decode(&f.bytes, L).unwrap()).collect()
 }
 
 /// Where ours differs from ZooKeeper's, it must be a null buffer (`ffffffff`) that we wrote
@@ -77,15 +80,15 @@ fn every_real_frame_decodes_and_reencodes_byte_for_byte() {
             }
             "notification" => assert_eq!(Notification::decode(&frame.bytes).expect(&at).encode(), frame.bytes, "{at}"),
             "packet" => {
-                let packet = QuorumPacket::decode(&frame.bytes).expect(&at);
+                let packet = QuorumPacket::decode(&frame.bytes, L).expect(&at);
                 assert_eq!(packet.encode(), frame.bytes, "{at}");
-                let ours = QuorumMessage::from_packet(&packet).expect(&at).encode();
+                let ours = QuorumMessage::from_packet(&packet, L).expect(&at).encode();
                 if ours != frame.bytes {
                     assert!(differs_only_by_nulls(&frame.bytes, &ours), "{at}");
                     with_null_txn_data.push(frame.line);
                 }
             }
-            "database" => assert_eq!(WireDatabase::decode(&frame.bytes).expect(&at).encode(), frame.bytes, "{at}"),
+            "database" => assert_eq!(WireDatabase::decode(&frame.bytes, L).expect(&at).encode(), frame.bytes, "{at}"),
             "signature" => assert_eq!(frame.bytes, b"\0\0\0\x0aBenWasHere", "{at}"),
             other => panic!("{at}: unexpected kind {other} (a connection ended mid-frame?)"),
         }
@@ -95,7 +98,7 @@ fn every_real_frame_decodes_and_reencodes_byte_for_byte() {
     let expected_lines: Vec<usize> = frames()
         .iter()
         .filter(|f| f.kind == "packet" && f.bytes[..4] == [0, 0, 0, 2])
-        .filter(|f| matches!(QuorumMessage::decode(&f.bytes), Ok(QuorumMessage::Proposal { txn, .. }) if has_null_data(&txn, &f.bytes)))
+        .filter(|f| matches!(QuorumMessage::decode(&f.bytes, L), Ok(QuorumMessage::Proposal { txn, .. }) if has_null_data(&txn, &f.bytes)))
         .map(|f| f.line)
         .collect();
     assert_eq!(with_null_txn_data, expected_lines);
@@ -268,7 +271,7 @@ fn real_quorum_traffic_means_what_zookeeper_says() {
 
 #[test]
 fn real_snapshot_holds_the_tree() {
-    let database = WireDatabase::decode(&frames_of("database")[0].bytes).unwrap();
+    let database = WireDatabase::decode(&frames_of("database")[0].bytes, L).unwrap();
     assert_eq!(database.nodes[0].path, "", "the root is written as the empty path");
     assert_eq!(database.nodes[0].data, Some(vec![]));
     let paths: BTreeSet<&str> = database.nodes.iter().map(|n| n.path.as_str()).collect();
@@ -297,12 +300,12 @@ fn snap_stream_decodes_from_any_split() {
     let database_len = all[snap_at].bytes.len() + all[snap_at + 1].bytes.len();
     for cut in 0..stream.len() {
         let head = &stream[..cut];
-        match QuorumPacket::decode_prefix(head).unwrap() {
+        match QuorumPacket::decode_prefix(head, L).unwrap() {
             None => assert!(cut < packet_len),
             Some((packet, used)) => {
                 assert_eq!((packet.packet_type, used), (packet_type::SNAP, packet_len));
                 let rest = &head[used..];
-                match WireDatabase::decode_snap_stream_prefix(rest).unwrap() {
+                match WireDatabase::decode_snap_stream_prefix(rest, L).unwrap() {
                     None => assert!(rest.len() < database_len),
                     Some((_, used)) => assert_eq!(used, database_len),
                 }
@@ -330,20 +333,23 @@ fn bad_input_is_refused_with_its_reason() {
     assert_eq!(decode_election_frame(&[0, 0, 0, 3, 1]), Ok(None));
     let packet =
         |packet_type, data: Option<Vec<u8>>, authinfo| QuorumPacket { packet_type, zxid: Zxid(1), data, authinfo };
-    assert_eq!(QuorumMessage::from_packet(&packet(99, None, None)), Err(QuorumError::UnknownPacketType(99)));
-    assert_eq!(QuorumMessage::from_packet(&packet(3, None, Some(vec![]))), Err(QuorumError::UnexpectedAuthinfo(3)));
-    assert_eq!(QuorumMessage::from_packet(&packet(4, Some(vec![]), None)), Err(QuorumError::UnexpectedData(4)));
-    assert_eq!(QuorumMessage::from_packet(&packet(2, None, None)), Err(QuorumError::MissingData(2)));
+    assert_eq!(QuorumMessage::from_packet(&packet(99, None, None), L), Err(QuorumError::UnknownPacketType(99)));
+    assert_eq!(QuorumMessage::from_packet(&packet(3, None, Some(vec![])), L), Err(QuorumError::UnexpectedAuthinfo(3)));
+    assert_eq!(QuorumMessage::from_packet(&packet(4, Some(vec![]), None), L), Err(QuorumError::UnexpectedData(4)));
+    assert_eq!(QuorumMessage::from_packet(&packet(2, None, None), L), Err(QuorumError::MissingData(2)));
     assert_eq!(
-        QuorumMessage::from_packet(&packet(5, Some(vec![0; 13]), None)),
+        QuorumMessage::from_packet(&packet(5, Some(vec![0; 13]), None), L),
         Err(QuorumError::DataLength { packet_type: 5, length: 13 })
     );
     let mut huge = packet(1, None, None).encode();
     huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
-    assert!(matches!(QuorumPacket::decode_prefix(&huge), Err(QuorumError::FieldTooLarge { .. })));
+    assert!(matches!(QuorumPacket::decode_prefix(&huge, L), Err(QuorumError::FieldTooLarge { .. })));
     let mut wrong_signature = WireDatabase::default().encode();
     wrong_signature.extend([0, 0, 0, 1, b'x']);
-    assert_eq!(WireDatabase::decode_snap_stream_prefix(&wrong_signature), Err(QuorumError::BadSignature("x".into())));
+    assert_eq!(
+        WireDatabase::decode_snap_stream_prefix(&wrong_signature, L),
+        Err(QuorumError::BadSignature("x".into()))
+    );
 }
 
 fn acl() -> impl Strategy<Value = Acl> {
@@ -535,9 +541,9 @@ proptest! {
     #[test]
     fn every_message_round_trips(message in message()) {
         let bytes = message.encode();
-        prop_assert_eq!(QuorumMessage::decode(&bytes), Ok(message.clone()));
-        prop_assert_eq!(QuorumPacket::decode_prefix(&bytes).unwrap().map(|(_, used)| used), Some(bytes.len()));
-        prop_assert_eq!(QuorumPacket::decode_prefix(&bytes[..bytes.len() - 1]), Ok(None));
+        prop_assert_eq!(QuorumMessage::decode(&bytes, L), Ok(message.clone()));
+        prop_assert_eq!(QuorumPacket::decode_prefix(&bytes, L).unwrap().map(|(_, used)| used), Some(bytes.len()));
+        prop_assert_eq!(QuorumPacket::decode_prefix(&bytes[..bytes.len() - 1], L), Ok(None));
     }
 
     #[test]
@@ -552,10 +558,10 @@ proptest! {
 
     #[test]
     fn databases_round_trip(database in database()) {
-        prop_assert_eq!(WireDatabase::decode(&database.encode()), Ok(database.clone()));
+        prop_assert_eq!(WireDatabase::decode(&database.encode(), L), Ok(database.clone()));
         let stream = database.encode_snap_stream();
-        prop_assert_eq!(WireDatabase::decode_snap_stream_prefix(&stream), Ok(Some((database.clone(), stream.len()))));
-        prop_assert_eq!(WireDatabase::decode_snap_stream_prefix(&stream[..stream.len() - 1]), Ok(None));
+        prop_assert_eq!(WireDatabase::decode_snap_stream_prefix(&stream, L), Ok(Some((database.clone(), stream.len()))));
+        prop_assert_eq!(WireDatabase::decode_snap_stream_prefix(&stream[..stream.len() - 1], L), Ok(None));
     }
 
     #[test]
@@ -563,11 +569,11 @@ proptest! {
         let _ = ElectionHandshake::decode_prefix(&bytes);
         let _ = decode_election_frame(&bytes);
         let _ = Notification::decode(&bytes);
-        let _ = QuorumPacket::decode_prefix(&bytes);
-        let _ = QuorumMessage::decode(&bytes);
-        let _ = decode_txn(&bytes);
-        let _ = WireDatabase::decode(&bytes);
-        let _ = WireDatabase::decode_snap_stream_prefix(&bytes);
+        let _ = QuorumPacket::decode_prefix(&bytes, L);
+        let _ = QuorumMessage::decode(&bytes, L);
+        let _ = decode_txn(&bytes, L);
+        let _ = WireDatabase::decode(&bytes, L);
+        let _ = WireDatabase::decode_snap_stream_prefix(&bytes, L);
     }
 
     /// Real frames with one byte changed: still a value or an error, and any value re-encodes
@@ -579,14 +585,14 @@ proptest! {
         let mut bytes = frame.bytes.clone();
         let at = position % bytes.len();
         bytes[at] = value;
-        if let Ok(message) = QuorumMessage::decode(&bytes) {
-            prop_assert_eq!(QuorumMessage::decode(&message.encode()), Ok(message));
+        if let Ok(message) = QuorumMessage::decode(&bytes, L) {
+            prop_assert_eq!(QuorumMessage::decode(&message.encode(), L), Ok(message));
         }
         if let Ok(notification) = Notification::decode(&bytes) {
             prop_assert_eq!(Notification::decode(&notification.encode()), Ok(notification));
         }
-        if let Ok(database) = WireDatabase::decode(&bytes) {
-            prop_assert_eq!(WireDatabase::decode(&database.encode()), Ok(database));
+        if let Ok(database) = WireDatabase::decode(&bytes, L) {
+            prop_assert_eq!(WireDatabase::decode(&database.encode(), L), Ok(database));
         }
     }
 }

@@ -435,6 +435,63 @@ fn story_catalogue() -> Vec<Scenario> {
                 c2 get /a
                 expect c2 data v1",
         },
+        Scenario {
+            name: "wall_clock_steps_expire_no_session_and_start_no_election",
+            text: "scenario: a follower's wall clock steps an hour forward and the leader's an hour back, then the other way, under open sessions: no session expires and no election starts, because every timer runs on the monotonic clock
+                clients 2
+                servers 3
+                wait for all
+                client c1 on follower
+                client c2 on leader
+                c1 create /a v1
+                wall-clock follower +1h    # a timer on this clock would see syncLimit long past
+                wall-clock leader -1h      # and here its own proposals sent an hour ago
+                slow fsync 1s on 1         # server 1 (c1's follower) acknowledges the next proposal late
+                c2 create /b v1            # stamped with the leader's stepped clock; unacknowledged by 1 over a tick
+                c1 set /a v2
+                wait 10s                   # past syncLimit (2.5 s) and the session timeout (4 s)
+                wall-clock follower -1h
+                wall-clock leader +2h      # a session deadline on this clock would be long past
+                c1 set /a v3
+                wait 10s
+                expect no election
+                expect c1 session alive
+                expect c2 session alive",
+        },
+        Scenario {
+            name: "jute_maxbuffer_above_the_default_caps_the_quorum_codec_too",
+            text: "scenario: jute.maxbuffer of 2 MB on every server: a 1.5 MB znode, accepted by the leader, reaches every follower (the quorum codec's caps follow jute.maxbuffer, not a constant 1 MiB)
+                clients 2
+                servers 3
+                config max-buffer 2000000
+                wait for all
+                client c1 on leader
+                client c2 on follower
+                c1 create /big bytes:1500000
+                expect c1 ok
+                c1 set /big bytes:2000000  # the most the leader accepts
+                expect c1 ok
+                c2 read /big
+                expect c2 data bytes:2000000
+                expect no election",
+        },
+        Scenario {
+            name: "jute_maxbuffer_below_the_default_still_takes_data_at_the_limit",
+            text: "scenario: jute.maxbuffer of 4 KiB on every server: a znode of 4 KiB, as large as the leader accepts, reaches every follower though its transaction is larger than 4 KiB (ZooKeeper's extrasize slack)
+                clients 2
+                servers 3
+                config max-buffer 4096
+                wait for all
+                client c1 on leader
+                client c2 on follower
+                c1 create /a-path-long-enough-to-matter-in-a-transaction-of-four-kibibytes bytes:4096
+                expect c1 ok
+                c2 read /a-path-long-enough-to-matter-in-a-transaction-of-four-kibibytes
+                expect c2 data bytes:4096
+                c2 create /b bytes:4097    # one byte over: refused by the leader, not by its followers
+                expect c2 BadArguments
+                expect no election",
+        },
     ]
 }
 
@@ -754,5 +811,27 @@ const UPSTREAM_BUGS: &[Scenario] = &[
             expect c1 version 2        # v3 was never applied (guards: linearizable, acknowledged)
             c2 get /b
             expect c2 data v2",
+    },
+    Scenario {
+        name: "zookeeper_4306_close_session_with_more_ephemerals_than_jute_maxbuffer_holds",
+        text: "scenario: ZOOKEEPER-4306: a session owns ephemerals whose paths add up to four times jute.maxbuffer; its closeSession lists only what fits, so every follower can read it (also by DIFF after a restart), and every replica deletes them all
+            clients 2
+            servers 3
+            config max-buffer 4096
+            wait for all
+            client c1 on leader
+            client c2 on 2
+            crash 3                    # it will catch up by DIFF: creates and closeSession as PROPOSALs
+            c1 create-many /an-ephemeral-with-a-long-name- 400 ephemeral  # 400 x 38 bytes of paths
+            c1 close-session
+            expect c1 ok
+            c2 children /
+            expect c2 children zookeeper
+            restart 3
+            wait for all
+            client c2 on 3
+            c2 children /
+            expect c2 children zookeeper
+            expect no election",
     },
 ];

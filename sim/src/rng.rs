@@ -23,6 +23,8 @@ pub enum Stream {
     Node = 6,
     /// Peer links: latencies, losses, partitions (ensembles).
     Peers = 7,
+    /// Wall-clock steps (`world/wall_clock.rs`).
+    WallClock = 8,
 }
 
 /// A seeded generator for one component.

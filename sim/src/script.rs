@@ -39,15 +39,23 @@
 //!   c1). The next line runs right after that event, before any later one (an fsync
 //!   completion, a message, a timer), so `crash 1` there strikes between that event's
 //!   outputs and whatever they wait for;
-//! - `config snap-count N`, `config commit-log-count N`, `config zxid-counter-start N` or
-//!   `config peer-reset-percent P` before the story (right after `servers`): every server
-//!   starts with that option (the zxid counter one: the first leader's first proposal has
-//!   counter N+1, decimal or `0x` hex), or broken peer links are noticed at once only P% of
-//!   the time (else after 0.5 to 10 s);
+//! - `config snap-count N`, `config commit-log-count N`, `config zxid-counter-start N`,
+//!   `config max-buffer N` (`jute.maxbuffer`: the largest znode data, and what the quorum
+//!   codec accepts from peers) or `config peer-reset-percent P` before the story (right after
+//!   `servers`): every server starts with that option (the zxid counter one: the first
+//!   leader's first proposal has counter N+1, decimal or `0x` hex), or broken peer links are
+//!   noticed at once only P% of the time (else after 0.5 to 10 s);
+//! - data words: `bytes:N` is N bytes of `x` (in `create`, `set` and `expect cN data`);
+//!   `cN create-many PREFIX COUNT [MODE]` creates PREFIX0000, PREFIX0001, ... pipelined and
+//!   waits for the last;
+//! - clocks: `wall-clock N|leader|follower +1h|-1h|+30s|-500ms` steps that server's wall clock
+//!   (its timers keep their own clock); `expect no election` checks that no server entered
+//!   LOOKING since the last `wait for leader` or `wait for all`;
 //! - checks on the client's last operation or its events: `expect cN ok|NoNode|NodeExists|...`,
 //!   `expect cN data D`, `expect cN version V`, `expect cN created PATH`,
 //!   `expect cN children A B ...`, `expect cN lost`, `expect cN event TYPE PATH`,
-//!   `expect cN no events`, `expect cN session expired`.
+//!   `expect cN no events`, `expect cN session expired`, `expect cN session alive` (it never
+//!   saw its session expire).
 //!
 //! After the last line every checker of the swarm runs over the scenario's history too.
 
@@ -79,7 +87,13 @@ pub enum ServerOption {
     /// The counter a leader of an empty history numbers its first proposal after
     /// (`Config::zxid_counter_start`), so a story reaches the counter's end (ZOOKEEPER-1277).
     ZxidCounterStart,
+    /// `jute.maxbuffer` (`Config::max_buffer`): the largest znode data, and the quorum codec's
+    /// caps on what a server accepts from its peers.
+    MaxBuffer,
 }
+
+/// Most znodes one `create-many` line creates.
+pub const CREATE_MANY_MAX: usize = 10_000;
 
 /// One parsed line.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +150,21 @@ pub enum Step {
     Config(ServerOption, u64),
     /// Check something about a client.
     Expect(usize, Expectation),
+    /// Create `count` znodes `prefix0000`, `prefix0001`, ... (pipelined; waits for the last).
+    CreateMany {
+        /// Client index (0-based).
+        client: usize,
+        /// The path prefix.
+        prefix: String,
+        /// How many.
+        count: usize,
+        /// `CreateMode` number.
+        flags: i32,
+    },
+    /// Step a server's wall clock by this many ms (not its timer clock).
+    StepWallClock(ServerRef, i64),
+    /// No server entered LOOKING since the last `wait for leader|all`.
+    ExpectNoElection,
 }
 
 /// A server as a scenario names it: a number (stored 0-based), or a role resolved when the
@@ -173,6 +202,8 @@ pub enum Expectation {
     NoEvents,
     /// The client saw its session expire.
     SessionExpired,
+    /// The client never saw its session expire.
+    SessionAlive,
 }
 
 /// A parsed scenario.
@@ -314,13 +345,19 @@ fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, St
             Ok(percent) if percent <= 100 => Ok(Step::Config(ServerOption::PeerResetPercent, percent)),
             _ => Err(format!("`{value}` is not a percentage")),
         },
+        ["config", "max-buffer", value] => parse_config(ServerOption::MaxBuffer, value),
         ["config", "zxid-counter-start", value] => match parse_counter(value) {
             Some(counter) => Ok(Step::Config(ServerOption::ZxidCounterStart, counter)),
             None => Err(format!("`{value}` is not a zxid counter (decimal or 0x hex, below 2^32)")),
         },
-        ["config", ..] => Err("config snap-count N, config commit-log-count N, config peer-reset-percent P \
-                               or config zxid-counter-start N"
+        ["config", ..] => Err("config snap-count N, config commit-log-count N, config peer-reset-percent P, \
+                               config max-buffer N or config zxid-counter-start N"
             .into()),
+        ["wall-clock", server, step] => {
+            Ok(Step::StepWallClock(parse_server(server, servers, false)?, parse_clock_step(step)?))
+        }
+        ["expect", "no", "election"] => Ok(Step::ExpectNoElection),
+        [client, "create-many", prefix, count, rest @ ..] => parse_create_many(clients, client, prefix, count, rest),
         ["wait", duration] => Ok(Step::Wait(parse_duration(duration)?)),
         ["slow", "fsync", duration] => Ok(Step::SlowFsync(parse_duration(duration)?)),
         ["slow", "fsync", duration, "on", server] => match parse_server(server, servers, false)? {
@@ -342,6 +379,43 @@ fn parse_step(words: &[&str], clients: usize, servers: usize) -> Result<Step, St
             Ok(Step::Op { client, request, kind, wait })
         }
         [] => Err("empty line".into()),
+    }
+}
+
+/// `+1h`, `-1h`, `+30s`, `-500ms`: a signed clock step in ms.
+fn parse_clock_step(word: &str) -> Result<i64, String> {
+    let (sign, magnitude) = match word.split_at_checked(1) {
+        Some(("+", rest)) => (1, rest),
+        Some(("-", rest)) => (-1, rest),
+        _ => return Err(format!("`{word}` is not a clock step (+1h, -1h, +30s, -500ms)")),
+    };
+    let ms = match magnitude.strip_suffix('h') {
+        Some(hours) => hours.parse::<u64>().map(|h| h * 3_600_000).map_err(|_| format!("`{word}` is not a step"))?,
+        None => parse_duration(magnitude)?,
+    };
+    Ok(sign * ms as i64)
+}
+
+fn parse_create_many(clients: usize, client: &str, prefix: &str, count: &str, rest: &[&str]) -> Result<Step, String> {
+    let client = parse_client(client, clients)?;
+    let count = count
+        .parse()
+        .ok()
+        .filter(|c| (1..=CREATE_MANY_MAX).contains(c))
+        .ok_or(format!("`{count}` is not a count in 1..={CREATE_MANY_MAX}"))?;
+    let flags = match rest {
+        [] => 0,
+        [mode] => mode_flags(mode).filter(|f| *f != 4).ok_or(format!("`{mode}` is not a create mode here"))?,
+        _ => return Err("cN create-many PREFIX COUNT [MODE]".into()),
+    };
+    Ok(Step::CreateMany { client, prefix: prefix.to_string(), count, flags })
+}
+
+/// A data word: `bytes:N` is N bytes of `x`, anything else its own bytes.
+pub fn data_of(word: &str) -> Vec<u8> {
+    match word.strip_prefix("bytes:").and_then(|n| n.parse::<usize>().ok()) {
+        Some(length) => vec![b'x'; length],
+        None => word.as_bytes().to_vec(),
     }
 }
 
@@ -420,7 +494,7 @@ fn parse_op(words: &[&str]) -> Result<(Request, OpKind), String> {
         ["create", path, rest @ ..] => plain(parse_create(path, rest)?),
         ["set", path, data, rest @ ..] => plain(Request::SetData(SetDataRequest {
             path: path.to_string(),
-            data: data.as_bytes().to_vec(),
+            data: data_of(data),
             version: parse_version(rest)?,
         })),
         ["delete", path, rest @ ..] => {
@@ -453,7 +527,7 @@ fn parse_create(path: &str, rest: &[&str]) -> Result<Request, String> {
         None => 0,
         Some(mode) => mode_flags(mode).ok_or(format!("unknown create mode {mode}"))?,
     };
-    let request = CreateRequest { path: path.into(), data: data.as_bytes().to_vec(), acl: Acl::open_unsafe(), flags };
+    let request = CreateRequest { path: path.into(), data: data_of(data), acl: Acl::open_unsafe(), flags };
     Ok(if flags == 4 { Request::CreateContainer(request) } else { Request::Create(request) })
 }
 
@@ -473,6 +547,7 @@ fn parse_expectation(words: &[&str]) -> Result<Expectation, String> {
         ["lost"] => Expectation::Lost,
         ["no", "events"] => Expectation::NoEvents,
         ["session", "expired"] => Expectation::SessionExpired,
+        ["session", "alive"] => Expectation::SessionAlive,
         ["data", data] => Expectation::Data(data.to_string()),
         ["version", v] => Expectation::Version(v.parse().map_err(|_| format!("bad version {v}"))?),
         ["created", path] => Expectation::Created(path.to_string()),
@@ -502,7 +577,7 @@ fn event_name(kind: i32) -> &'static str {
 pub fn run(text: &str, print_trace: bool) -> Result<(), String> {
     let script = parse(text)?;
     let mut world = World::scripted_ensemble(0, script.clients, script.servers, print_trace);
-    let mut interpreter = Interpreter { last_op: vec![None; script.clients] };
+    let mut interpreter = Interpreter { last_op: vec![None; script.clients], elections_at_leader: 0 };
     for (line, step) in &script.steps {
         interpreter.step(&mut world, step).map_err(|why| format!("{}: line {line}: {why}", script.title))?;
     }
@@ -517,6 +592,8 @@ pub fn run(text: &str, print_trace: bool) -> Result<(), String> {
 struct Interpreter {
     /// The last operation each client submitted.
     last_op: Vec<Option<usize>>,
+    /// `World::elections_started` when the last `wait for leader|all` was done.
+    elections_at_leader: u64,
 }
 
 /// Runs the world until `done` holds; false after [`STEP_WAIT_MS_MAX`].
@@ -599,6 +676,20 @@ impl Interpreter {
                 if let Some(bound) = within.filter(|bound| took > *bound) {
                     return Err(format!("a leader with {who} serving took {took} ms, more than {bound} ms"));
                 }
+                self.elections_at_leader = world.elections_started();
+            }
+            Step::ExpectNoElection => {
+                let started = world.elections_started() - self.elections_at_leader;
+                if started > 0 {
+                    return Err(format!("{started} election(s) started since the last `wait for leader|all`"));
+                }
+            }
+            Step::StepWallClock(server, delta_ms) => {
+                let server = resolve(world, *server)?;
+                world.step_wall_clock(server, *delta_ms);
+            }
+            Step::CreateMany { client, prefix, count, flags } => {
+                self.create_many(world, *client, prefix, *count, *flags)?
             }
             Step::ExpectLeader(server) => {
                 if world.leader() != Some(*server) {
@@ -620,6 +711,32 @@ impl Interpreter {
             Step::Config(option, value) => world.configure_servers(*option, *value),
             Step::Expect(client, expectation) => self.expect(world, *client, expectation)?,
         }
+        Ok(())
+    }
+
+    /// `cN create-many`: every create pipelined, then a wait for the last reply.
+    fn create_many(
+        &mut self,
+        world: &mut World,
+        client: usize,
+        prefix: &str,
+        count: usize,
+        flags: i32,
+    ) -> Result<(), String> {
+        if !run_while(world, |w| w.client_connected(client)) {
+            return Err(format!("c{} never connected", client + 1));
+        }
+        for index in 0..count {
+            let path = format!("{prefix}{index:04}");
+            let request = Request::Create(CreateRequest { path, data: Vec::new(), acl: Acl::open_unsafe(), flags });
+            let op = world.history().ops.len();
+            if !world.submit(client, request, OpKind::Plain) {
+                return Err(format!("c{} lost its connection at create {index}", client + 1));
+            }
+            self.last_op[client] = Some(op);
+        }
+        let op = self.last_op[client].expect("count is at least 1");
+        run_while(world, |w| w.history().ops[op].completion.is_some() || !w.client(client).awaits(op));
         Ok(())
     }
 
@@ -649,6 +766,13 @@ impl Interpreter {
                 Err(format!("{name} never saw its session expire"))
             };
         }
+        if *expectation == Expectation::SessionAlive {
+            let expired = world
+                .history()
+                .of_client(client)
+                .any(|(_, _, _, o)| matches!(o, crate::history::Observation::SessionExpired { .. }));
+            return if expired { Err(format!("{name} saw its session expire")) } else { Ok(()) };
+        }
         let op = self.last_op[client].ok_or(format!("{name} has no operation to check"))?;
         let completion = world.history().ops[op].completion.clone();
         let got = match &completion {
@@ -659,7 +783,7 @@ impl Interpreter {
             (Expectation::Lost, None) => true,
             (Expectation::Code(code), Some(c)) => c.err == *code,
             (Expectation::Data(data), Some(c)) => {
-                matches!(&c.response, Response::GetData { data: got, .. } if got == data.as_bytes())
+                matches!(&c.response, Response::GetData { data: got, .. } if *got == data_of(data))
             }
             (Expectation::Version(v), Some(c)) => match &c.response {
                 Response::GetData { stat, .. } | Response::Stat(stat) => stat.version == *v,
@@ -761,6 +885,32 @@ mod tests {
             "line 3: client c2 does not exist (clients are c1..c1): `c2 get /a`"
         );
         assert_eq!(parse("clients 1").unwrap_err(), "the first line must be `scenario: TITLE`");
+    }
+
+    #[test]
+    fn parses_the_clock_buffer_and_bulk_commands() {
+        let script = parse(
+            "scenario: e\nclients 1\nservers 3\nconfig max-buffer 4096\nwall-clock leader +1h\n\
+             wall-clock 2 -30s\nc1 create /big bytes:3\nc1 create-many /e- 40 ephemeral\nexpect no election\n\
+             expect c1 session alive\n",
+        )
+        .unwrap();
+        let steps: Vec<Step> = script.steps.into_iter().map(|(_, step)| step).collect();
+        let big = CreateRequest { path: "/big".into(), data: b"xxx".to_vec(), acl: Acl::open_unsafe(), flags: 0 };
+        assert_eq!(
+            steps,
+            vec![
+                Step::Config(ServerOption::MaxBuffer, 4096),
+                Step::StepWallClock(ServerRef::Leader, 3_600_000),
+                Step::StepWallClock(ServerRef::Number(1), -30_000),
+                Step::Op { client: 0, request: Request::Create(big), kind: OpKind::Plain, wait: true },
+                Step::CreateMany { client: 0, prefix: "/e-".into(), count: 40, flags: 1 },
+                Step::ExpectNoElection,
+                Step::Expect(0, Expectation::SessionAlive),
+            ]
+        );
+        assert!(parse("scenario: e\nclients 1\nwall-clock 1 1h").unwrap_err().contains("not a clock step"));
+        assert!(parse("scenario: e\nclients 1\nc1 create-many /e 0").unwrap_err().contains("not a count"));
     }
 
     #[test]

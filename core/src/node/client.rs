@@ -287,7 +287,7 @@ impl Node {
             session,
             auth: auth.unwrap_or(&nobody),
             zxid,
-            time: now.0 as i64,
+            time: self.wall_time(now),
             extended_types_enabled: self.config.extended_types_enabled,
             max_data_len: self.config.max_buffer,
             #[cfg(feature = "mutants")]
@@ -364,8 +364,8 @@ impl Node {
     ) {
         assert!(zxid > self.zxid_prepared, "zxids are issued in increasing order");
         self.zxid_prepared = zxid;
-        let header = TxnHeader { client_id: session, cxid, zxid, time: now.0 as i64, op: opcode };
-        self.unpersisted.push(Pending { txn: Txn { header, body }, origin });
+        let header = TxnHeader { client_id: session, cxid, zxid, time: self.wall_time(now), op: opcode };
+        self.unpersisted.push(Pending { txn: Txn { header, body }, origin, prepared_at: now });
     }
 
     /// A durable transaction is applied: watches fire, then its origin hears about it.

@@ -499,7 +499,9 @@ impl Node {
                 self.send_quorum(to, QuorumMessage::Proposal { zxid, txn: txn.clone(), digest: None });
             }
         }
-        let now_sent = batch.first().map(|p| Millis(p.txn.header.time.max(0) as u64)).unwrap_or_default();
+        // The monotonic time of the input that prepared them: the txn's own time is a wall time
+        // and would drop every learner (syncLimit) after the wall clock steps back.
+        let now_sent = batch.first().map(|p| p.prepared_at).unwrap_or_default();
         let Some(leader) = self.leader() else { unreachable!() };
         for handle in leader.learners.values_mut().filter(|h| !h.observer && h.stage >= Stage::Synced) {
             handle.unacked.extend(txns.iter().map(|t| (t.header.zxid, now_sent)));

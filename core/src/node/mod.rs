@@ -345,6 +345,8 @@ pub struct Node {
     /// Applied transactions after which the next snapshot is written.
     snapshot_at: u64,
     container_check_at: Millis,
+    /// The wall clock minus `now`, from [`Node::set_wall_clock`] (0 until a driver sets it).
+    wall_offset_ms: i64,
     outputs: VecDeque<Output>,
     /// Quorum messages that arrived while electing: a learner that finished the election
     /// first sends FOLLOWERINFO before its leader knows it leads. Handed to the node once it
@@ -362,6 +364,8 @@ pub struct Node {
 struct Pending {
     txn: Txn,
     origin: Origin,
+    /// When it was prepared, on the monotonic clock (the txn's time is a wall time).
+    prepared_at: Millis,
 }
 
 /// Who started a transaction, and so who gets told when it is applied.
@@ -420,6 +424,7 @@ impl Node {
             txns_since_snapshot: 0,
             snapshot_at: u64::MAX,
             container_check_at,
+            wall_offset_ms: 0,
             outputs: VecDeque::new(),
             held: Vec::new(),
             stats: Stats::new(seed),
@@ -558,7 +563,8 @@ impl Node {
         if now >= self.container_check_at {
             self.container_check_at = now.plus(self.config.container_check_interval_ms);
             let never_used_ms = crate::constants::CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT;
-            for path in self.tree.expired_containers_and_ttls(now.0 as i64, never_used_ms) {
+            // Against mtime, a wall time: Apache's `ContainerManager.getElapsed` uses the wall clock too.
+            for path in self.tree.expired_containers_and_ttls(self.wall_time(now), never_used_ms) {
                 let request = Request::DeleteContainer(crate::proto::PathRequest { path });
                 self.prepare_write(
                     now,
@@ -571,6 +577,25 @@ impl Node {
                 );
             }
         }
+    }
+
+    /// Tells the node the wall clock (ms since the Unix epoch) at monotonic time `now`.
+    ///
+    /// `now` on every `handle_*` call is a monotonic clock: it drives every timer (session
+    /// expiry, ticks, election and sync deadlines). The wall clock is used only where
+    /// ZooKeeper records or compares wall times: a transaction's time (ctime and mtime, on the
+    /// leader: `Time.currentWallTime()`) and the TTL and container sweep, which compares with
+    /// mtime. A step of the wall clock therefore moves those and nothing else. The node keeps
+    /// the difference, so a driver calls this at start and whenever the wall clock may have
+    /// stepped (calling it before every input is fine). Until it is called, the wall clock
+    /// is taken to read `now`.
+    pub fn set_wall_clock(&mut self, now: Millis, wall_ms: i64) {
+        self.wall_offset_ms = wall_ms.saturating_sub(now.0 as i64);
+    }
+
+    /// The wall clock at monotonic time `now` (see [`Node::set_wall_clock`]).
+    pub fn wall_time(&self, now: Millis) -> i64 {
+        (now.0 as i64).saturating_add(self.wall_offset_ms)
     }
 
     /// The next output to execute, if any. Drain after every `handle_*` call.

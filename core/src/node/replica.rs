@@ -250,7 +250,7 @@ impl Node {
                 }
                 _ => Origin::Internal,
             };
-            self.on_applied(now, Pending { txn, origin });
+            self.on_applied(now, Pending { txn, origin, prepared_at: now });
         }
         self.learner_answer_syncs(now);
     }

@@ -497,3 +497,54 @@ fn a_create_behind_the_sessions_expiry_fails_and_leaves_no_ephemeral() {
     assert_eq!(h.node.tree().ephemeral_count(), 0);
     assert!(!h.node.sessions().contains(session));
 }
+
+/// Issue F item 6: `now` is monotonic and drives every timer; the wall clock given by
+/// `set_wall_clock` is only the transactions' time (ctime/mtime) and what the TTL sweep
+/// compares mtime with (Apache: `Time.currentWallTime()` in both, `currentElapsedTime()` for
+/// sessions). A step of ±1 h moves no deadline and expires no session.
+#[test]
+fn a_wall_clock_step_moves_ctime_and_ttls_but_no_timer() {
+    const HOUR_MS: i64 = 3_600_000;
+    let mut h = Harness::new();
+    let (c, session) = h.connect(10_000);
+    let wall = 1_700_000_000_000;
+    h.node.set_wall_clock(h.now, wall);
+    let deadline = h.node.poll_timeout();
+    h.send(c, 1, op::CREATE, create("/before", 0));
+    let ttl = |path: &str| {
+        let request = crate::proto::CreateTtlRequest {
+            path: path.into(),
+            data: vec![],
+            acl: Acl::open_unsafe(),
+            flags: 5,
+            ttl: 10 * 60_000,
+        };
+        Request::CreateTtl(request)
+    };
+    assert_eq!(reply(&h.send(c, 2, op::CREATE_TTL, ttl("/ttl"))).0.err, ErrorCode::Ok);
+    for step in [-HOUR_MS, HOUR_MS, -HOUR_MS] {
+        h.node.set_wall_clock(h.now, wall + step);
+        assert_eq!(h.node.poll_timeout(), deadline, "a wall-clock step of {step} ms moves a deadline");
+    }
+    h.send(c, 3, op::CREATE, create("/after", 0));
+    let ctime =
+        |h: &Harness, path: &str| h.node.tree().exists(path, &crate::tree::AuthInfo::default()).unwrap().unwrap().ctime;
+    assert_eq!(ctime(&h, "/before"), wall);
+    assert_eq!(ctime(&h, "/after"), wall - HOUR_MS, "ctime follows the wall clock");
+    // A pinging session outlives the steps, over a container sweep (60 s) on the monotonic
+    // clock; the TTL node (10 min, wall clock 1 h behind) survives it.
+    for i in 0..35 {
+        h.advance(2_000);
+        h.send(c, 100 + i, op::PING, Request::Ping);
+    }
+    assert!(h.node.sessions().contains(session), "the session expired");
+    assert_eq!(exists(&mut h, c, "/ttl"), ErrorCode::Ok);
+    // A step forward by an hour ages the TTL node past its TTL: the next sweep deletes it.
+    h.node.set_wall_clock(h.now, wall + HOUR_MS);
+    for i in 0..35 {
+        h.advance(2_000);
+        h.send(c, 200 + i, op::PING, Request::Ping);
+    }
+    assert!(h.node.sessions().contains(session), "the session expired");
+    assert_eq!(exists(&mut h, c, "/ttl"), ErrorCode::NoNode);
+}

@@ -21,7 +21,7 @@
 //! sent (checked against the captured bytes).
 
 use super::wire::{read_acls, read_optional_buffer, read_string, read_vector, write_acls, write_optional_buffer};
-use super::{decode_exact, decode_prefix_with, QuorumError};
+use super::{decode_exact, decode_prefix_with, QuorumError, QuorumLimits};
 use crate::constants::QUORUM_SNAP_ENTRIES_MAX;
 use crate::ids::SessionId;
 use crate::proto::{Acl, JuteReader, JuteWriter};
@@ -69,8 +69,8 @@ impl WireDatabase {
 
     /// Decodes bytes holding exactly one database (without the signature). A node path
     /// `"/"` ends the list, so no node may have that path.
-    pub fn decode(bytes: &[u8]) -> Result<WireDatabase, QuorumError> {
-        decode_exact(bytes, WireDatabase::read)
+    pub fn decode(bytes: &[u8], limits: QuorumLimits) -> Result<WireDatabase, QuorumError> {
+        decode_exact(bytes, |reader| WireDatabase::read(reader, limits))
     }
 
     /// What follows a SNAP packet on the stream: the database, then [`SNAP_SIGNATURE`].
@@ -84,10 +84,13 @@ impl WireDatabase {
     /// Reads the database and signature from the front of the stream after a SNAP packet:
     /// `Ok(None)` until both are whole. (It re-reads from the start on each call; a driver
     /// that expects a large database should call it when the stream pauses, not per read.)
-    pub fn decode_snap_stream_prefix(input: &[u8]) -> Result<Option<(WireDatabase, usize)>, QuorumError> {
+    pub fn decode_snap_stream_prefix(
+        input: &[u8],
+        limits: QuorumLimits,
+    ) -> Result<Option<(WireDatabase, usize)>, QuorumError> {
         decode_prefix_with(input, |reader| {
-            let database = WireDatabase::read(reader)?;
-            let signature = read_string(reader)?;
+            let database = WireDatabase::read(reader, limits)?;
+            let signature = read_string(reader, limits)?;
             if signature != SNAP_SIGNATURE {
                 return Err(QuorumError::BadSignature(signature));
             }
@@ -113,17 +116,17 @@ impl WireDatabase {
         writer.write_ustring(NODES_END);
     }
 
-    fn read(reader: &mut JuteReader<'_>) -> Result<WireDatabase, QuorumError> {
+    fn read(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<WireDatabase, QuorumError> {
         let sessions =
             read_vector(reader, QUORUM_SNAP_ENTRIES_MAX, 12, |r| Ok((SessionId(r.read_i64()?), r.read_i32()?)))?;
-        let acls = read_vector(reader, QUORUM_SNAP_ENTRIES_MAX, 12, |r| Ok((r.read_i64()?, read_acls(r)?)))?;
+        let acls = read_vector(reader, QUORUM_SNAP_ENTRIES_MAX, 12, |r| Ok((r.read_i64()?, read_acls(r, limits)?)))?;
         let mut nodes = Vec::new();
         loop {
-            let path = read_string(reader)?;
+            let path = read_string(reader, limits)?;
             if path == NODES_END {
                 break;
             }
-            let data = read_optional_buffer(reader)?;
+            let data = read_optional_buffer(reader, limits)?;
             let acl_ref = reader.read_i64()?;
             nodes.push(WireNode { path, data, acl_ref, stat: read_stat(reader)? });
         }

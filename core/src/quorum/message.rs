@@ -9,7 +9,7 @@
 
 use super::packet::{packet_type as t, QuorumPacket};
 use super::txn::{decode_txn, encode_txn, TxnDigest};
-use super::{decode_exact, QuorumError};
+use super::{decode_exact, QuorumError, QuorumLimits};
 use crate::ids::{ServerId, SessionId, Xid, Zxid};
 use crate::proto::{Id, JuteReader, JuteWriter};
 use crate::txn::Txn;
@@ -189,8 +189,8 @@ pub enum QuorumMessage {
 
 impl QuorumMessage {
     /// Decodes bytes holding exactly one packet.
-    pub fn decode(bytes: &[u8]) -> Result<QuorumMessage, QuorumError> {
-        QuorumMessage::from_packet(&QuorumPacket::decode(bytes)?)
+    pub fn decode(bytes: &[u8], limits: QuorumLimits) -> Result<QuorumMessage, QuorumError> {
+        QuorumMessage::from_packet(&QuorumPacket::decode(bytes, limits)?, limits)
     }
 
     /// The packet's bytes.
@@ -200,7 +200,8 @@ impl QuorumMessage {
 
     /// Types a packet. Authinfo is allowed (and kept) on REQUEST only; null or non-null data
     /// must be what 3.8 sends for the type, so that every message re-encodes to its packet.
-    pub fn from_packet(packet: &QuorumPacket) -> Result<QuorumMessage, QuorumError> {
+    /// A PROPOSAL's or INFORM's transaction is decoded under the receiver's `limits`.
+    pub fn from_packet(packet: &QuorumPacket, limits: QuorumLimits) -> Result<QuorumMessage, QuorumError> {
         let kind = packet.packet_type;
         let zxid = packet.zxid;
         if kind != t::REQUEST && packet.authinfo.is_some() {
@@ -210,11 +211,11 @@ impl QuorumMessage {
         Ok(match kind {
             t::REQUEST => decode_request(zxid, need(kind, data)?, packet.authinfo.clone())?,
             t::PROPOSAL => {
-                let (txn, digest) = decode_txn(need(kind, data)?)?;
+                let (txn, digest) = decode_txn(need(kind, data)?, limits)?;
                 QuorumMessage::Proposal { zxid, txn, digest }
             }
             t::INFORM => {
-                let (txn, digest) = decode_txn(need(kind, data)?)?;
+                let (txn, digest) = decode_txn(need(kind, data)?, limits)?;
                 QuorumMessage::Inform { zxid, txn, digest }
             }
             t::PING => QuorumMessage::Ping { zxid, sessions: data.map(|d| decode_sessions(kind, d)).transpose()? },

@@ -16,8 +16,10 @@
 //! [`crate::txn::Txn`].
 //!
 //! Each `decode_prefix` function reads from the front of a stream buffer and answers
-//! `Ok(None)` when more bytes are needed; every length is capped (constants `QUORUM_*_MAX`)
-//! before it is waited for, so a peer cannot make a reader wait for gigabytes.
+//! `Ok(None)` when more bytes are needed; every length is capped before it is waited for, so
+//! a peer cannot make a reader wait for gigabytes. Buffers and strings are capped by the
+//! receiving server's `jute.maxbuffer` ([`QuorumLimits`], as in ZooKeeper, where one property
+//! covers the client and the quorum ports); counts by constants `QUORUM_*_MAX`.
 //!
 //! Checked against bytes captured from a real 3-server ZooKeeper 3.8.0 ensemble:
 //! `core/tests/fixtures/quorum/`.
@@ -35,7 +37,50 @@ pub use message::{LearnerInfo, QuorumMessage};
 pub use packet::{packet_type, QuorumPacket};
 pub use txn::{decode_txn, encode_txn, TxnDigest};
 
+use crate::constants::{JUTE_MAX_BUFFER_DEFAULT, QUORUM_FIELD_EXTRA_MIN};
 use crate::proto::DecodeError;
+
+/// The caps a quorum decoder applies, from the receiving server's configuration.
+///
+/// ZooKeeper reads every quorum packet through `BinaryInputArchive`, whose `checkLength`
+/// refuses a buffer or string longer than `jute.maxbuffer` + `zookeeper.jute.maxbuffer.extrasize`
+/// (the extra defaulting to `jute.maxbuffer` itself, at least 1024). The slack is what lets a
+/// follower take a transaction a little larger than the request the leader accepted under the
+/// same `jute.maxbuffer` (ZOOKEEPER-3496): the request frame is capped at `jute.maxbuffer`,
+/// the transaction adds its header, digest and per-op envelopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuorumLimits {
+    /// This server's `jute.maxbuffer` (`Config::max_buffer`).
+    pub max_buffer: usize,
+}
+
+impl QuorumLimits {
+    /// ZooKeeper's default `jute.maxbuffer` (1 MiB − 1).
+    pub const DEFAULT: QuorumLimits = QuorumLimits { max_buffer: JUTE_MAX_BUFFER_DEFAULT };
+
+    /// The limits of a server configured with this `jute.maxbuffer`.
+    pub const fn new(max_buffer: usize) -> QuorumLimits {
+        QuorumLimits { max_buffer }
+    }
+
+    /// The largest buffer or string accepted: `jute.maxbuffer` plus the default extrasize.
+    pub const fn field_max(&self) -> usize {
+        let extra = if self.max_buffer > QUORUM_FIELD_EXTRA_MIN { self.max_buffer } else { QUORUM_FIELD_EXTRA_MIN };
+        self.max_buffer.saturating_add(extra)
+    }
+
+    /// The most elements of at least `element_len_min` bytes one vector may announce: as many
+    /// as the largest field could hold (ZooKeeper caps no count; the bytes cap them).
+    pub const fn entries_max(&self, element_len_min: usize) -> usize {
+        self.field_max() / element_len_min
+    }
+}
+
+impl Default for QuorumLimits {
+    fn default() -> QuorumLimits {
+        QuorumLimits::DEFAULT
+    }
+}
 
 /// Why bytes from a peer could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]

@@ -7,8 +7,8 @@
 //! decoding it ([`QuorumPacket::decode_prefix`]).
 
 use super::wire::{read_id, read_optional_buffer, read_vector, write_id, write_optional_buffer};
-use super::{decode_exact, decode_prefix_with, QuorumError};
-use crate::constants::QUORUM_AUTHINFO_MAX;
+use super::{decode_exact, decode_prefix_with, QuorumError, QuorumLimits};
+use crate::constants::QUORUM_ID_LEN_MIN;
 use crate::ids::Zxid;
 use crate::proto::{Id, JuteReader, JuteWriter};
 
@@ -71,27 +71,31 @@ impl QuorumPacket {
     }
 
     /// Decodes bytes holding exactly one packet.
-    pub fn decode(bytes: &[u8]) -> Result<QuorumPacket, QuorumError> {
-        decode_exact(bytes, QuorumPacket::read)
+    pub fn decode(bytes: &[u8], limits: QuorumLimits) -> Result<QuorumPacket, QuorumError> {
+        decode_exact(bytes, |reader| QuorumPacket::read(reader, limits))
     }
 
     /// Reads a packet from the front of a stream: `Ok(None)` until it is whole. Data and
-    /// strings are capped at `QUORUM_FIELD_MAX`, authinfo at `QUORUM_AUTHINFO_MAX` ids.
-    pub fn decode_prefix(input: &[u8]) -> Result<Option<(QuorumPacket, usize)>, QuorumError> {
-        decode_prefix_with(input, QuorumPacket::read)
+    /// strings are capped at [`QuorumLimits::field_max`], authinfo at
+    /// [`QuorumLimits::entries_max`] ids.
+    pub fn decode_prefix(input: &[u8], limits: QuorumLimits) -> Result<Option<(QuorumPacket, usize)>, QuorumError> {
+        decode_prefix_with(input, |reader| QuorumPacket::read(reader, limits))
     }
 
     /// Reads the record's fields.
-    pub fn read(reader: &mut JuteReader<'_>) -> Result<QuorumPacket, QuorumError> {
+    pub fn read(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<QuorumPacket, QuorumError> {
         let packet_type = reader.read_i32()?;
         let zxid = Zxid(reader.read_i64()?);
-        let data = read_optional_buffer(reader)?;
+        let data = read_optional_buffer(reader, limits)?;
         let authinfo = match reader.clone().read_i32()? {
             -1 => {
                 reader.read_i32()?;
                 None
             }
-            _ => Some(read_vector(reader, QUORUM_AUTHINFO_MAX, 8, read_id)?),
+            _ => {
+                let ids_max = limits.entries_max(QUORUM_ID_LEN_MIN);
+                Some(read_vector(reader, ids_max, QUORUM_ID_LEN_MIN, |r| read_id(r, limits))?)
+            }
         };
         Ok(QuorumPacket { packet_type, zxid, data, authinfo })
     }

@@ -30,8 +30,8 @@
 //! closeSession without record (`zookeeper.closeSessionTxn.enabled=false`) are refused.
 
 use super::wire::{read_acls, read_string, read_vector, write_acls};
-use super::{decode_exact, QuorumError};
-use crate::constants::{MULTI_OPS_MAX, QUORUM_CLOSE_SESSION_PATHS_MAX, QUORUM_FIELD_MAX};
+use super::{decode_exact, QuorumError, QuorumLimits};
+use crate::constants::{MULTI_OPS_MAX, QUORUM_CLOSE_SESSION_PATHS_MAX};
 use crate::ids::{SessionId, Zxid};
 use crate::proto::{op, JuteReader, JuteWriter};
 use crate::txn::{SubTxn, Txn, TxnBody, TxnHeader};
@@ -65,7 +65,8 @@ pub fn encode_txn(txn: &Txn, digest: Option<&TxnDigest>) -> Vec<u8> {
 
 /// Decodes a PROPOSAL's or INFORM's data. The record is chosen by the header's type, as
 /// `SerializeUtils.deserializeTxn` does; any bytes after it must be exactly a `TxnDigest`.
-pub fn decode_txn(bytes: &[u8]) -> Result<(Txn, Option<TxnDigest>), QuorumError> {
+/// Paths and data are capped by the receiver's `limits`.
+pub fn decode_txn(bytes: &[u8], limits: QuorumLimits) -> Result<(Txn, Option<TxnDigest>), QuorumError> {
     decode_exact(bytes, |reader| {
         let header = TxnHeader {
             client_id: SessionId(reader.read_i64()?),
@@ -74,7 +75,7 @@ pub fn decode_txn(bytes: &[u8]) -> Result<(Txn, Option<TxnDigest>), QuorumError>
             time: reader.read_i64()?,
             op: reader.read_i32()?,
         };
-        let body = read_body(reader, header.op, false)?;
+        let body = read_body(reader, header.op, false, limits)?;
         let digest = match reader.remaining() {
             0 => None,
             _ => Some(TxnDigest { version: reader.read_i32()?, tree_digest: reader.read_i64()? }),
@@ -133,13 +134,21 @@ fn write_path_data_acl(writer: &mut JuteWriter, path: &str, data: &[u8], acl: &[
 }
 
 /// A data `buffer`, null read as empty (see the module docs), capped.
-fn read_data(reader: &mut JuteReader<'_>) -> Result<Vec<u8>, QuorumError> {
-    Ok(super::wire::read_optional_buffer(reader)?.unwrap_or_default())
+fn read_data(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<Vec<u8>, QuorumError> {
+    Ok(super::wire::read_optional_buffer(reader, limits)?.unwrap_or_default())
 }
 
 /// The record for `txn_type`. `in_multi` allows check and refuses what a `MultiTxn` cannot
 /// hold (`DataTree.processTxn`'s multi branch).
-fn read_body(reader: &mut JuteReader<'_>, txn_type: i32, in_multi: bool) -> Result<TxnBody, QuorumError> {
+fn read_body(
+    reader: &mut JuteReader<'_>,
+    txn_type: i32,
+    in_multi: bool,
+    limits: QuorumLimits,
+) -> Result<TxnBody, QuorumError> {
+    let read_string = |r: &mut JuteReader<'_>| read_string(r, limits);
+    let read_data = |r: &mut JuteReader<'_>| read_data(r, limits);
+    let read_acls = |r: &mut JuteReader<'_>| read_acls(r, limits);
     let single_only =
         matches!(txn_type, op::SET_ACL | op::CREATE_SESSION | op::CLOSE_SESSION | op::MULTI | op::RECONFIG);
     if in_multi && single_only {
@@ -171,16 +180,16 @@ fn read_body(reader: &mut JuteReader<'_>, txn_type: i32, in_multi: bool) -> Resu
             paths_to_delete: read_vector(reader, QUORUM_CLOSE_SESSION_PATHS_MAX, 4, read_string)?,
         },
         op::ERROR => TxnBody::Error { err: reader.read_i32()? },
-        op::MULTI => TxnBody::Multi(read_vector(reader, MULTI_OPS_MAX, 8, read_sub_txn)?),
+        op::MULTI => TxnBody::Multi(read_vector(reader, MULTI_OPS_MAX, 8, |r| read_sub_txn(r, limits))?),
         other => return Err(QuorumError::UnknownTxnType(other)),
     })
 }
 
 /// One `Txn{int type; buffer data}` of a `MultiTxn`: the data must hold exactly its record.
-fn read_sub_txn(reader: &mut JuteReader<'_>) -> Result<SubTxn, QuorumError> {
+fn read_sub_txn(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<SubTxn, QuorumError> {
     let op = reader.read_i32()?;
-    let length = super::wire::checked_length(reader.read_i32()?, QUORUM_FIELD_MAX)?;
+    let length = super::wire::checked_length(reader.read_i32()?, limits.field_max())?;
     let data = reader.read_bytes(length)?;
-    let body = decode_exact(data, |inner| read_body(inner, op, true))?;
+    let body = decode_exact(data, |inner| read_body(inner, op, true, limits))?;
     Ok(SubTxn { op, body })
 }

@@ -3,15 +3,17 @@
 //! against the input left, which suits whole frames; the quorum stream needs caps instead
 //! (a stream reader waits for the bytes a length announces).
 
-use super::QuorumError;
-use crate::constants::QUORUM_FIELD_MAX;
+use super::{QuorumError, QuorumLimits};
 use crate::proto::{Acl, Id, JuteReader, JuteWriter};
 
-/// A `buffer` that may be null (−1), capped at `QUORUM_FIELD_MAX`.
-pub(crate) fn read_optional_buffer(reader: &mut JuteReader<'_>) -> Result<Option<Vec<u8>>, QuorumError> {
+/// A `buffer` that may be null (−1), capped at [`QuorumLimits::field_max`].
+pub(crate) fn read_optional_buffer(
+    reader: &mut JuteReader<'_>,
+    limits: QuorumLimits,
+) -> Result<Option<Vec<u8>>, QuorumError> {
     match reader.read_i32()? {
         -1 => Ok(None),
-        length => Ok(Some(reader.read_bytes(checked_length(length, QUORUM_FIELD_MAX)?)?.to_vec())),
+        length => Ok(Some(reader.read_bytes(checked_length(length, limits.field_max())?)?.to_vec())),
     }
 }
 
@@ -23,9 +25,9 @@ pub(crate) fn write_optional_buffer(writer: &mut JuteWriter, bytes: Option<&[u8]
     }
 }
 
-/// A `ustring` that ZooKeeper never writes null, capped at `QUORUM_FIELD_MAX`.
-pub(crate) fn read_string(reader: &mut JuteReader<'_>) -> Result<String, QuorumError> {
-    let bytes = read_optional_buffer(reader)?.ok_or(QuorumError::NullString)?;
+/// A `ustring` that ZooKeeper never writes null, capped at [`QuorumLimits::field_max`].
+pub(crate) fn read_string(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<String, QuorumError> {
+    let bytes = read_optional_buffer(reader, limits)?.ok_or(QuorumError::NullString)?;
     String::from_utf8(bytes).map_err(|_| crate::proto::DecodeError::InvalidUtf8.into())
 }
 
@@ -57,8 +59,8 @@ pub(crate) fn read_vector<'a, T>(
 }
 
 /// `data.Id`.
-pub(crate) fn read_id(reader: &mut JuteReader<'_>) -> Result<Id, QuorumError> {
-    Ok(Id { scheme: read_string(reader)?, id: read_string(reader)? })
+pub(crate) fn read_id(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<Id, QuorumError> {
+    Ok(Id { scheme: read_string(reader, limits)?, id: read_string(reader, limits)? })
 }
 
 pub(crate) fn write_id(writer: &mut JuteWriter, id: &Id) {
@@ -67,8 +69,8 @@ pub(crate) fn write_id(writer: &mut JuteWriter, id: &Id) {
 }
 
 /// `data.ACL`.
-pub(crate) fn read_acl(reader: &mut JuteReader<'_>) -> Result<Acl, QuorumError> {
-    Ok(Acl { perms: reader.read_i32()?, id: read_id(reader)? })
+pub(crate) fn read_acl(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<Acl, QuorumError> {
+    Ok(Acl { perms: reader.read_i32()?, id: read_id(reader, limits)? })
 }
 
 pub(crate) fn write_acl(writer: &mut JuteWriter, acl: &Acl) {
@@ -77,8 +79,9 @@ pub(crate) fn write_acl(writer: &mut JuteWriter, acl: &Acl) {
 }
 
 /// `vector<ACL>` (null not allowed).
-pub(crate) fn read_acls(reader: &mut JuteReader<'_>) -> Result<Vec<Acl>, QuorumError> {
-    read_vector(reader, crate::constants::QUORUM_ACL_ENTRIES_MAX, 12, read_acl)
+pub(crate) fn read_acls(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<Vec<Acl>, QuorumError> {
+    let acl_len_min = crate::constants::QUORUM_ACL_LEN_MIN;
+    read_vector(reader, limits.entries_max(acl_len_min), acl_len_min, |r| read_acl(r, limits))
 }
 
 pub(crate) fn write_acls(writer: &mut JuteWriter, acls: &[Acl]) {

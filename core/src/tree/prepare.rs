@@ -26,7 +26,8 @@ pub struct WriteContext<'a> {
     /// `zookeeper.extendedTypesEnabled`: whether TTL nodes may be created.
     pub extended_types_enabled: bool,
     /// Largest znode data accepted (`jute.maxbuffer`). ZooKeeper enforces it on the frame and
-    /// closes the connection; this is a second line that answers BADARGUMENTS.
+    /// closes the connection; this is a second line that answers BADARGUMENTS. It also bounds
+    /// the path list of a closeSession (ZOOKEEPER-4306, see `close_session`).
     pub max_data_len: usize,
     /// A deliberate bug to switch on (tests of the checkers only).
     #[cfg(feature = "mutants")]
@@ -395,6 +396,13 @@ impl Prep<'_, '_, '_> {
 
     /// closeSession: the session's ephemerals in the tree, corrected by in-flight writes
     /// (created by this session: in; deleted or re-created by another: out), all deleted.
+    ///
+    /// ZOOKEEPER-4306: a session can own so many ephemerals that listing them all would make
+    /// a transaction over `jute.maxbuffer`, one no follower (zab or Apache) can read and no
+    /// restarted Apache server can replay: the ensemble would stay down. The list is only a
+    /// record: applying a closeSession deletes every ephemeral the session still owns, listed
+    /// or not (`DataTree.killSession` does the same, warning about the unlisted ones), so
+    /// the transaction lists as many paths as fit in `jute.maxbuffer` and no more.
     fn close_session(&mut self) -> TxnBody {
         let session = self.ctx.session;
         let mut paths: BTreeSet<String> = self.tree.session_ephemerals(session).into_iter().collect();
@@ -412,8 +420,24 @@ impl Prep<'_, '_, '_> {
                 self.record_delete(path, parent_path, parent);
             }
         }
-        TxnBody::CloseSession { paths_to_delete: paths.into_iter().collect() }
+        let budget = self.ctx.max_data_len.saturating_sub(crate::constants::QUORUM_TXN_ENVELOPE_LEN);
+        TxnBody::CloseSession { paths_to_delete: paths_within(paths, budget) }
     }
+}
+
+/// The first paths (in order) whose `vector<ustring>` encoding takes at most `budget` bytes,
+/// and at most `QUORUM_CLOSE_SESSION_PATHS_MAX` of them (what a follower's decoder accepts).
+fn paths_within(paths: BTreeSet<String>, budget: usize) -> Vec<String> {
+    let mut used = 4; // the vector's count
+    let mut listed = Vec::new();
+    for path in paths {
+        used += 4 + path.len();
+        if used > budget || listed.len() == crate::constants::QUORUM_CLOSE_SESSION_PATHS_MAX {
+            break;
+        }
+        listed.push(path);
+    }
+    listed
 }
 
 fn create_args(op: i32, request: &crate::proto::CreateRequest) -> CreateArgs<'_> {

@@ -4,8 +4,11 @@
 use super::*;
 use crate::ids::Epoch;
 use crate::proto::Acl;
+use crate::quorum::QuorumLimits;
 use crate::tree::DataTree;
 use crate::txn::{TxnBody, TxnHeader};
+
+const L: QuorumLimits = QuorumLimits::DEFAULT;
 
 fn txn(epoch: u32, counter: u32) -> Txn {
     let zxid = Zxid::new(Epoch(epoch), counter);
@@ -57,7 +60,7 @@ fn a_tree_survives_the_snap_database_round_trip_with_zookeepers_open_acl_referen
     let mut database = database_from_snapshot(&snapshot, &sessions);
     assert_eq!(database.nodes[0].path, "", "the root travels as \"\"");
     let bytes = database.encode();
-    assert_eq!(WireDatabase::decode(&bytes).as_ref(), Ok(&database));
+    assert_eq!(WireDatabase::decode(&bytes, L).as_ref(), Ok(&database));
     let (back, back_sessions) = snapshot_from_database(Zxid::ZERO, &database).expect("valid");
     assert_eq!(back_sessions, sessions);
     assert_eq!(DataTree::from_snapshot(back).expect("valid").digest(), tree.digest());
@@ -103,7 +106,7 @@ fn captured_database() -> WireDatabase {
         .expect("a captured database");
     let bytes: Vec<u8> =
         (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect();
-    WireDatabase::decode(&bytes).expect("a valid database")
+    WireDatabase::decode(&bytes, L).expect("a valid database")
 }
 
 #[test]

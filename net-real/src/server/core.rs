@@ -15,7 +15,7 @@ use zab_core::{ClientEvent, ConnectionId, Node, Output, PeerMessage, PersistToke
 use super::four_letter::{answer, ConnectionView, ServerView, SessionView};
 use super::peers::{PeerCommand, PeerInput};
 use super::persist::{PersistCommand, PersistEvent};
-use super::{now_millis, ServerError};
+use super::{now_millis, wall_clock_millis, ServerError};
 use crate::config::ServerConfig;
 
 /// An input for the core task.
@@ -207,6 +207,7 @@ impl Core {
         let purge_period = Duration::from_secs(3600 * purge_hours.max(1));
         let mut purge_timer = tokio::time::interval_at(tokio::time::Instant::now() + purge_period, purge_period);
         loop {
+            self.sync_wall_clock();
             let sleep = self.sleep_until_deadline();
             tokio::select! {
                 biased;
@@ -226,7 +227,10 @@ impl Core {
                     Some(input) => self.on_input(input),
                     None => break,
                 },
-                _ = sleep => self.node.handle_timeout(now_millis()),
+                _ = sleep => {
+                    self.sync_wall_clock();
+                    self.node.handle_timeout(now_millis());
+                }
                 _ = purge_timer.tick(), if purge_hours > 0 => self.send_persister(PersistCommand::Purge).await?,
             }
             // Under a steady stream of inputs the sleep branch may never win the select: check
@@ -282,7 +286,14 @@ impl Core {
         self.persister.send(command).await.map_err(|_| ServerError::PersisterGone)
     }
 
+    /// Tells the node the wall clock: it may have stepped since the last input. Timers use
+    /// [`now_millis`], which never steps; only ctime/mtime and the TTL sweep see the step.
+    fn sync_wall_clock(&mut self) {
+        self.node.set_wall_clock(now_millis(), wall_clock_millis());
+    }
+
     fn on_input(&mut self, input: CoreInput) {
+        self.sync_wall_clock();
         let now = now_millis();
         match input {
             CoreInput::Connect { connection, address, writer, request } => {

@@ -23,6 +23,7 @@ macro_rules! select_fair {
 }
 pub(crate) use select_fair;
 
+pub mod clock;
 pub mod connection;
 pub mod core;
 pub mod four_letter;
@@ -71,11 +72,7 @@ pub enum ServerError {
     PersisterGone,
 }
 
-/// Milliseconds since the Unix epoch: the `now` every `Node` call gets.
-pub fn now_millis() -> Millis {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Millis(since.as_millis() as u64)
-}
+pub use clock::{now_millis, reset_wall_clock_steps, step_wall_clock, wall_clock_millis};
 
 /// The core's view of the configuration: an ensemble member when `server.N` lines make the
 /// server replicated ([`ServerConfig::is_replicated`]), standalone otherwise.
@@ -126,10 +123,13 @@ pub fn recover_node<D: Disk>(config: &ServerConfig, disk: &D, now: Millis) -> Re
     Ok(Recovered { node, log, warnings })
 }
 
-/// A node from recovered durable state (at start, and after `Output::Restart`).
+/// A node from recovered durable state (at start, and after `Output::Restart`), told the
+/// wall clock.
 pub fn build_node(config: &ServerConfig, durable: DurableState, now: Millis) -> Node {
     let seed = config.my_id.map_or(0, u64::from) ^ now.0;
-    Node::new(node_config(config), durable, now, seed)
+    let mut node = Node::new(node_config(config), durable, now, seed);
+    node.set_wall_clock(now, wall_clock_millis());
+    node
 }
 
 /// Where each server of the ensemble listens (`server.N` lines).
@@ -179,7 +179,8 @@ pub async fn serve<D: Disk>(
         true => {
             let me = ServerId(config.my_id.map_or(0, u64::from));
             let deadlines = peers::Deadlines::of(&node_config(&config));
-            let started = peers::start(me, peer_addresses(&config), core_tx.clone(), deadlines).await;
+            let limits = zab_core::quorum::QuorumLimits::new(config.jute_max_buffer as usize);
+            let started = peers::start(me, peer_addresses(&config), core_tx.clone(), deadlines, limits).await;
             Some(
                 started
                     .map_err(|source| ServerError::Bind { address: "the quorum or election port".into(), source })?,

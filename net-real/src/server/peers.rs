@@ -32,8 +32,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use zab_core::quorum::{
-    decode_election_frame, encode_election_frame, ElectionHandshake, Notification, QuorumMessage, QuorumPacket,
-    WireDatabase,
+    decode_election_frame, encode_election_frame, ElectionHandshake, Notification, QuorumLimits, QuorumMessage,
+    QuorumPacket, WireDatabase,
 };
 use zab_core::{PeerMessage, ServerId};
 
@@ -126,6 +126,8 @@ struct Context {
     manager: mpsc::UnboundedSender<PeerInput>,
     generations: AtomicU64,
     deadlines: Deadlines,
+    /// This server's `jute.maxbuffer`, which caps what its quorum links accept.
+    limits: QuorumLimits,
 }
 
 /// Binds both listeners and starts the links. Returns the manager's input channel.
@@ -134,6 +136,7 @@ pub async fn start(
     peers: BTreeMap<ServerId, PeerAddress>,
     core: mpsc::Sender<CoreInput>,
     deadlines: Deadlines,
+    limits: QuorumLimits,
 ) -> std::io::Result<mpsc::UnboundedSender<PeerInput>> {
     let own = peers.get(&me).cloned().expect("the ensemble includes this server");
     let election_listener = TcpListener::bind(own.election.as_str()).await?;
@@ -148,6 +151,7 @@ pub async fn start(
         manager: manager_tx.clone(),
         generations: AtomicU64::new(0),
         deadlines,
+        limits,
     });
     let mut election = BTreeMap::new();
     let mut accepted = BTreeMap::new();
@@ -269,13 +273,13 @@ struct NamedQuorumLink {
 async fn name_quorum_link(context: &Arc<Context>, mut stream: TcpStream) -> Result<NamedQuorumLink, String> {
     let mut buffer = Vec::new();
     let (packet, used) = loop {
-        if let Some(found) = QuorumPacket::decode_prefix(&buffer).map_err(|e| e.to_string())? {
+        if let Some(found) = QuorumPacket::decode_prefix(&buffer, context.limits).map_err(|e| e.to_string())? {
             break found;
         }
         read_more(&mut stream, &mut buffer).await.map_err(|e| e.to_string())?;
     };
     buffer.drain(..used);
-    let message = QuorumMessage::from_packet(&packet).map_err(|e| e.to_string())?;
+    let message = QuorumMessage::from_packet(&packet, context.limits).map_err(|e| e.to_string())?;
     let peer = match &message {
         QuorumMessage::FollowerInfo { info, .. } | QuorumMessage::ObserverInfo { info, .. } => info.server_id,
         other => return Err(format!("first packet of type {} is not FOLLOWERINFO", other.packet_type())),
@@ -313,7 +317,7 @@ async fn run_quorum_link(
     loop {
         // Deliver everything whole in the buffer first (bytes may have come with the first packet).
         loop {
-            match decode_quorum(&buffer, &mut database_next) {
+            match decode_quorum(&buffer, &mut database_next, context.limits) {
                 Ok(Some((message, used))) => {
                     buffer.drain(..used);
                     if context.core.send(CoreInput::Peer { from: peer, message }).await.is_err() {
@@ -349,18 +353,23 @@ async fn run_quorum_link(
 }
 
 /// One message from the front of a quorum stream: a packet, or after SNAP the database.
-fn decode_quorum(buffer: &[u8], database_next: &mut bool) -> Result<Option<(PeerMessage, usize)>, String> {
+fn decode_quorum(
+    buffer: &[u8],
+    database_next: &mut bool,
+    limits: QuorumLimits,
+) -> Result<Option<(PeerMessage, usize)>, String> {
     if *database_next {
-        let Some((database, used)) = WireDatabase::decode_snap_stream_prefix(buffer).map_err(|e| e.to_string())? else {
+        let decoded = WireDatabase::decode_snap_stream_prefix(buffer, limits).map_err(|e| e.to_string())?;
+        let Some((database, used)) = decoded else {
             return Ok(None);
         };
         *database_next = false;
         return Ok(Some((PeerMessage::SnapDatabase(Box::new(database)), used)));
     }
-    let Some((packet, used)) = QuorumPacket::decode_prefix(buffer).map_err(|e| e.to_string())? else {
+    let Some((packet, used)) = QuorumPacket::decode_prefix(buffer, limits).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let message = QuorumMessage::from_packet(&packet).map_err(|e| e.to_string())?;
+    let message = QuorumMessage::from_packet(&packet, limits).map_err(|e| e.to_string())?;
     *database_next = matches!(message, QuorumMessage::Snap { .. });
     Ok(Some((PeerMessage::Quorum(message), used)))
 }

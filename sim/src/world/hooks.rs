@@ -63,6 +63,7 @@ fn set_option(config: &mut Config, option: ServerOption, value: u64) {
         ServerOption::ZxidCounterStart => {
             config.zxid_counter_start = u32::try_from(value).expect("the parser keeps counters below 2^32")
         }
+        ServerOption::MaxBuffer => config.max_buffer = value as usize,
         ServerOption::PeerResetPercent => {}
     }
 }

@@ -25,6 +25,8 @@ mod peer_io;
 mod quiet;
 
 pub use quiet::{QUIET_ANSWER_TICKS_MAX, RECOVERY_LEADER_MS_MAX, RECOVERY_SERVING_MS_MAX};
+mod quorum_codec;
+mod wall_clock;
 
 use crate::checker::committed_prefix::CommittedPrefix;
 use crate::checker::durability::Durability;
@@ -116,6 +118,11 @@ enum Event {
     },
     Crash,
     Restart(usize),
+    /// A server's wall clock steps (its timer clock does not).
+    WallClockStep {
+        server: usize,
+        delta_ms: i64,
+    },
     Clog,
     ClientPause,
     Partition,
@@ -259,6 +266,8 @@ struct Server {
     committed_checked: zab_core::Zxid,
     /// The state last seen, to notice elections and members leaving service.
     observed: quiet::Observed,
+    /// How far its wall clock was stepped from its timer clock (`wall_clock.rs`).
+    wall_step_ms: i64,
 }
 
 /// The simulated world around a standalone node or an ensemble.
@@ -336,6 +345,7 @@ impl World {
             let at = world.rng_faults.exponential(mean as f64);
             world.queue.schedule(at, Event::Partition);
         }
+        world.schedule_wall_clock_steps();
         world
     }
 
@@ -402,6 +412,7 @@ impl World {
                     digest_checked: zab_core::Zxid::ZERO,
                     committed_checked: zab_core::Zxid::ZERO,
                     observed: quiet::Observed::fresh(),
+                    wall_step_ms: 0,
                 }
             })
             .collect();
@@ -597,6 +608,7 @@ impl World {
             }
             Event::Crash => self.random_crash(),
             Event::Restart(server) => self.restart_server(server),
+            Event::WallClockStep { server, delta_ms } => self.step_wall_clock(server, delta_ms),
             Event::Clog => self.clog(),
             Event::ClientPause => self.random_pause(),
             Event::Heal => self.heal(),

@@ -480,6 +480,7 @@ impl World {
         ));
         self.servers[server].node = Some(node);
         self.servers[server].observed = super::quiet::Observed::fresh();
+        self.tell_wall_clock(server);
         if !self.is_ensemble() {
             for violation in self.servers[server].durability.on_restart(zxid, digest) {
                 self.violation(violation);

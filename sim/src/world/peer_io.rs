@@ -43,7 +43,7 @@ impl World {
     }
 
     /// Both ends of a link that just broke hear of it, each after its own delay.
-    fn schedule_break_notices(&mut self, a: usize, b: usize) {
+    pub(super) fn schedule_break_notices(&mut self, a: usize, b: usize) {
         self.server_event(a, ServerEvent::PeerLinkClosed { peer: b });
         self.server_event(b, ServerEvent::PeerLinkClosed { peer: a });
         let generation = self.peers.generation(a, b);
@@ -124,6 +124,7 @@ impl World {
         if !current || self.servers[to].node.is_none() {
             return;
         }
+        let Some(message) = self.through_quorum_codec(from, to, message) else { return };
         let now = self.local_now(to);
         let from_id = self.servers[from].id;
         self.trace(format!("n{to} <- n{from} {}", describe_peer(&message)));
@@ -227,7 +228,8 @@ impl World {
         let Some(node) = self.servers[server].node.as_ref() else { return };
         let id = self.servers[server].id;
         let mut found = Vec::new();
-        found.extend(self.primaries.on_state(id, node.replica_state()));
+        let state = node.replica_state();
+        found.extend(self.primaries.on_state(id, state));
         self.stats.leaders = self.primaries.epochs() as u64;
         let zxid = node.last_zxid();
         if zxid != self.servers[server].digest_checked {
@@ -284,7 +286,7 @@ impl World {
 }
 
 /// A peer message for the trace, short (bodies can be whole snapshots).
-fn describe_peer(message: &PeerMessage) -> String {
+pub(super) fn describe_peer(message: &PeerMessage) -> String {
     match message {
         PeerMessage::Election(n) => {
             format!("vote {:?} leader={} zxid={} round={}", n.state, n.leader.0, n.zxid, n.election_epoch)

@@ -95,6 +95,8 @@ pub(super) struct EndOfRun {
     pub(super) all_serving_at: Option<u64>,
     /// What servers did that a healthy ensemble does not, from the heal on.
     pub(super) events: Vec<(u64, usize, ServerEvent)>,
+    /// Entries into LOOKING of a running server (not its first election after a start).
+    pub(super) elections_started: u64,
 }
 
 /// Per-server memory of the last observed state, to see transitions.
@@ -150,6 +152,8 @@ impl World {
         let (looking, serving) = (node.replica_state() == ReplicaState::Looking, node.is_serving());
         let before = std::mem::replace(&mut self.servers[server].observed, Observed { looking, serving });
         if looking && !before.looking {
+            self.end.elections_started += 1;
+            self.trace(format!("n{server} starts an election"));
             self.server_event(server, ServerEvent::ElectionStarted);
         }
         if before.serving && !serving {
@@ -167,6 +171,11 @@ impl World {
         {
             self.end.all_serving_at = Some(now);
         }
+    }
+
+    /// How many times a running server left its role and started electing.
+    pub fn elections_started(&self) -> u64 {
+        self.end.elections_started
     }
 
     /// The recovery and quiet-phase verdicts.

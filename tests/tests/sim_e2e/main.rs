@@ -18,6 +18,7 @@
 mod clients;
 mod cluster;
 mod faults;
+mod wall_clock;
 
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,13 @@ fn ensemble_of_three_under_faults() {
 #[test]
 fn ensemble_of_five_under_faults() {
     sweep("ensemble_of_five_under_faults", 5, five_servers);
+}
+
+/// One server's wall clock steps by ±1 h in a healthy ensemble: nothing may happen.
+#[test]
+fn ensemble_of_three_with_a_wall_clock_step() {
+    let key = 3 + wall_clock::HASH_KEY_OFFSET;
+    sweep("ensemble_of_three_with_a_wall_clock_step", key, || wall_clock::run(3));
 }
 
 /// Runs seeds `MADSIM_TEST_SEED..+MADSIM_TEST_NUM`, each in a fresh madsim runtime; reports
