@@ -160,31 +160,6 @@ fn write_until_stopped(writer: usize, ports: &[u16], stop: &AtomicBool, acknowle
     }
 }
 
-/// Waits until the running members report one leader and followers only, at most `bound`;
-/// returns the leader's index, or what the members reported last.
-fn wait_serving(ensemble: &Ensemble, bound: Duration) -> Result<usize, String> {
-    let start = Instant::now();
-    loop {
-        let modes: Vec<(usize, Option<String>)> = ensemble
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.child.is_some())
-            .map(|(i, m)| (i, m.mode()))
-            .collect();
-        let leaders: Vec<usize> =
-            modes.iter().filter(|(_, m)| m.as_deref() == Some("leader")).map(|(i, _)| *i).collect();
-        let following = modes.iter().filter(|(_, m)| m.as_deref() == Some("follower")).count();
-        if leaders.len() == 1 && following == modes.len() - 1 {
-            return Ok(leaders[0]);
-        }
-        if start.elapsed() > bound {
-            return Err(format!("after {:?}: {modes:?}", start.elapsed()));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Kills the leader, waits for the survivors, restarts it and waits for everyone.
 fn run_round(ensemble: &mut Ensemble, leader: usize, rounds: &[Round]) -> Round {
     let kinds: Vec<Kind> = ensemble.members.iter().map(|m| m.kind).collect();
@@ -195,12 +170,14 @@ fn run_round(ensemble: &mut Ensemble, leader: usize, rounds: &[Round]) -> Round 
         let so_far: Vec<String> = rounds.iter().map(Round::to_string).collect();
         panic!("round {}: {what} {error}\nrounds so far:\n{}\n{}", rounds.len() + 1, so_far.join("\n"), ensemble.logs())
     };
-    let elected =
-        wait_serving(ensemble, QUORUM_BOUND).unwrap_or_else(|e| fail("no serving quorum after the kill:", e, ensemble));
+    let elected = ensemble
+        .wait_for_roles_within(QUORUM_BOUND)
+        .unwrap_or_else(|e| fail("no serving quorum after the kill:", e, ensemble));
     let to_quorum = killed_at.elapsed();
     ensemble.members[leader].start();
     let restarted_at = Instant::now();
-    let after = wait_serving(ensemble, REJOIN_BOUND)
+    let after = ensemble
+        .wait_for_roles_within(REJOIN_BOUND)
         .unwrap_or_else(|e| fail("not every member serves after the restart:", e, ensemble));
     assert_eq!(after, elected, "the rejoining member must not unseat the leader\n{}", ensemble.logs());
     let to_rejoin = restarted_at.elapsed();
@@ -242,7 +219,7 @@ fn pause_follower(ensemble: &Ensemble, follower: usize, leader: usize) -> Result
         }
         thread::sleep(Duration::from_millis(20));
     }
-    let after = wait_serving(ensemble, QUORUM_BOUND.saturating_sub(resumed_at.elapsed()))?;
+    let after = ensemble.wait_for_roles_within(QUORUM_BOUND.saturating_sub(resumed_at.elapsed()))?;
     if after != leader {
         return Err(format!("server.{} leads after the pause, not server.{}", after + 1, leader + 1));
     }
@@ -318,7 +295,7 @@ fn run_rounds(kinds: [Kind; SERVERS]) {
     let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(mut ensemble) = Ensemble::start(kinds, &[]) else { return };
     let mut leader =
-        wait_serving(&ensemble, support::mixed::DEADLINE).unwrap_or_else(|e| panic!("{e}\n{}", ensemble.logs()));
+        ensemble.wait_for_roles_within(support::mixed::DEADLINE).unwrap_or_else(|e| panic!("{e}\n{}", ensemble.logs()));
     Client::connect(ensemble.members[leader].client_port, READ_TIMEOUT)
         .expect("connect")
         .create("/data", b"", 0)

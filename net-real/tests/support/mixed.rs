@@ -236,6 +236,12 @@ impl Ensemble {
     /// Waits until the running members report one leader, observers `observer` and the other
     /// participants `follower`; returns the leader's index.
     pub fn wait_for_roles(&self) -> usize {
+        self.wait_for_roles_within(DEADLINE).unwrap_or_else(|e| panic!("no leader and followers: {e}\n{}", self.logs()))
+    }
+
+    /// [`Ensemble::wait_for_roles`] for at most `bound`; the error says what the members
+    /// reported last.
+    pub fn wait_for_roles_within(&self, bound: Duration) -> Result<usize, String> {
         let start = Instant::now();
         loop {
             let modes: Vec<(usize, Option<String>)> = self
@@ -252,10 +258,12 @@ impl Ensemble {
                 m.as_deref() == Some(expected)
             });
             if leaders.len() == 1 && learning.count() == modes.len() - 1 {
-                return leaders[0];
+                return Ok(leaders[0]);
             }
-            assert!(start.elapsed() < DEADLINE, "no leader and followers: {modes:?}\n{}", self.logs());
-            thread::sleep(Duration::from_millis(100));
+            if start.elapsed() > bound {
+                return Err(format!("after {:?}: {modes:?}", start.elapsed()));
+            }
+            thread::sleep(Duration::from_millis(50));
         }
     }
 }
