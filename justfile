@@ -66,6 +66,7 @@ sim-e2e seeds="100" first="1" checked="3":
     bash .ci/sim-e2e run {{seeds}} {{first}} {{checked}}
 
 # Passes only if the tier catches it, i.e. at least one seed fails.
-# Tier 2 against the deliberately broken runtime (replies before their fsync).
+# Tier 2 against each deliberately broken runtime (replies before their fsync; quorum links
+# that close 10 s after they were accepted).
 sim-e2e-broken seeds="100" first="1":
     bash .ci/sim-e2e broken {{seeds}} {{first}}
