@@ -55,6 +55,8 @@ pub struct Schedule {
     pub faults: Faults,
     /// When each burst's faults were all healed, ms; the last is the end of the schedule.
     pub heals_ms: Vec<u64>,
+    /// The quiet stretches, (heal, start of the next burst), ms.
+    pub stretches_ms: Vec<(u64, u64)>,
 }
 
 /// Runs bursts of faults, each healed and followed by a quiet stretch, until `length` has
@@ -79,6 +81,8 @@ pub async fn schedule(
         }
         world.lock().expect("world").set_think_factor(QUIET_THINK_FACTOR);
         sleep(Duration::from_millis(rng.range(STRETCH_MS_MIN, STRETCH_MS_MAX))).await;
+        let healed_ms = *schedule.heals_ms.last().expect("just healed");
+        schedule.stretches_ms.push((healed_ms, world.lock().expect("world").now_ms()));
     }
 }
 

@@ -9,7 +9,8 @@
 //! four simulated minutes: bursts of faults (kills, power failures, isolated servers and
 //! clients, partitions), each healed and followed by a quiet stretch. After each heal a
 //! leader must serve within [`LEADER_MS_MAX`] and every server within [`SYNC_MS_MAX`] of it
-//! (`checker::recovery`). After the last, every client must complete a write (liveness);
+//! (`checker::recovery`), and from [`STRETCH_SETTLE_MS`] on the stretch is judged like the
+//! quiet phase. After the last, every client must complete a write (liveness);
 //! then a quiet phase of [`QUIET_MS`] (three times the longest timer in the server) under the
 //! full workload must pass `checker::availability`: no connection drop, no session expiry,
 //! no service error, every request answered within [`ANSWER_BOUND_TICKS`] ticks; no
@@ -82,6 +83,14 @@ const LEADER_MS_MAX: u64 = 2 * (REDIAL_MS_MAX + ELECTION_FINALIZE_WAIT_MS + 10 *
 /// leader's bound on a learner's sync); plus one poll.
 const SYNC_MS_MAX: u64 = REDIAL_MS_MAX + ELECTION_FINALIZE_WAIT_MS + 10 * TICK_MS + observer::POLL_MS;
 
+/// How long clients use one generation of register paths, ms: at the fastest drawn load a
+/// path sees fewer than the 300 operations the linearizability checker searches in that time.
+const KEY_GENERATION_MS: u64 = 3_000;
+/// A quiet stretch is judged like the quiet phase from this long after its heal on: the
+/// recovery bounds, then a session timeout (maxSessionTimeout, 20 ticks) for a client cut off
+/// in the burst to find its session expired and start a new one.
+const STRETCH_SETTLE_MS: u64 = LEADER_MS_MAX + SYNC_MS_MAX + 20 * TICK_MS;
+
 const fn max(a: u64, b: u64) -> u64 {
     if a > b {
         a
@@ -92,6 +101,7 @@ const fn max(a: u64, b: u64) -> u64 {
 
 const _: () = assert!(QUIET_MS > 3 * TIMER_MS_MAX);
 const _: () = assert!(faults::STRETCH_MS_MIN > SERVING_TIMER_MS_MAX + LEADER_MS_MAX + SYNC_MS_MAX);
+const _: () = assert!(faults::STRETCH_MS_MIN > STRETCH_SETTLE_MS + 10 * ANSWER_BOUND_TICKS * TICK_MS);
 const _: () = assert!(SCHEDULE_MS_MIN < SCHEDULE_MS_MAX);
 
 /// What one seed's run found.
@@ -263,6 +273,7 @@ async fn run(servers: usize) -> Outcome {
     let _pollers = observer::start_pollers(&handle, servers, &observer);
     let client_nodes: Vec<_> =
         (0..options.clients).map(|index| start_client(&handle, index, servers, world.clone())).collect();
+    madsim_tokio::spawn(next_key_generations(world.clone()));
     let mut rng = SimRng::new(seed, Stream::Faults);
     let length = Duration::from_millis(rng.range(SCHEDULE_MS_MIN, SCHEDULE_MS_MAX));
     let schedule = faults::schedule(&mut cluster, &client_nodes, &world, &mut rng, length).await;
@@ -277,6 +288,15 @@ async fn run(servers: usize) -> Outcome {
     let phases = Phases { schedule, heal_ms, liveness_deadline_ms, quiet };
     let observed = observer.lock().expect("observer");
     judge(&history, &options, &phases, &observed, &errors)
+}
+
+/// Moves the clients to fresh register paths every [`KEY_GENERATION_MS`], for as long as the
+/// run lasts: the linearizability checker searches only the first 300 operations of a path.
+async fn next_key_generations(world: World) {
+    loop {
+        sleep(Duration::from_millis(KEY_GENERATION_MS)).await;
+        world.lock().expect("world").shared.key_generation += 1;
+    }
 }
 
 /// Register writes only, until every client completed one after the heal (or the deadline);
@@ -329,12 +349,13 @@ fn judge(
     violations.extend(errors.lock().expect("errors").iter().map(|e| format!("[server] {e}")));
     let completed = history.ops.iter().filter(|op| op.completion.is_some()).count();
     let summary = format!(
-        "servers={} clients={} ops={} completed={} linearizable_ops={} {} bursts={} end={}ms {}",
+        "servers={} clients={} ops={} completed={} linearizable_ops={} unknown_paths={} {} bursts={} end={}ms {}",
         options.servers,
         options.clients,
         history.ops.len(),
         completed,
         coverage.linearizable_ops,
+        coverage.linearizable_unknown_paths,
         phases.schedule.faults.summary(),
         phases.schedule.heals_ms.len(),
         phases.quiet.to_ms,
@@ -361,13 +382,27 @@ fn availability_violations(
         let bounds = Recovery { heal_ms: *heal_ms, leader_ms_max: LEADER_MS_MAX, sync_ms_max: SYNC_MS_MAX };
         violations.extend(recovery::check(&observed.samples, &live, &bounds));
     }
-    violations.extend(availability::check_clients(history, &phases.quiet));
-    violations.extend(availability::check_servers(&observed.server_events(), &phases.quiet));
+    let events = observed.server_events();
+    for window in quiet_windows(phases) {
+        violations.extend(availability::check_clients(history, &window));
+        violations.extend(availability::check_servers(&events, &window));
+    }
     for server in observed.deaf_to() {
         let message = format!("never heard n{server} log LOOKING: the log sink is deaf, the quiet phase blind");
         violations.push(Violation { checker: "observer", message });
     }
     violations
+}
+
+/// The quiet phase, and the settled part of every quiet stretch: from [`STRETCH_SETTLE_MS`]
+/// after its heal to the next burst.
+fn quiet_windows(phases: &Phases) -> Vec<QuietWindow> {
+    let stretches = phases.schedule.stretches_ms.iter().map(|(heal_ms, end_ms)| QuietWindow {
+        from_ms: heal_ms + STRETCH_SETTLE_MS,
+        to_ms: *end_ms,
+        answer_bound_ms: phases.quiet.answer_bound_ms,
+    });
+    stretches.chain([phases.quiet]).collect()
 }
 
 /// What the run measured, for the summary: the slowest answer in the quiet phase, the slowest
