@@ -70,10 +70,11 @@ sim seed:
 # each twice (MADSIM_TEST_CHECK_DETERMINISM); replay lines go to target/sim-failures.txt, and
 # any failing seed not in tests/tests/sim_e2e/known-failing-seeds.txt fails it.
 # Tier 2: the real server code under madsim (built with --cfg madsim in target/madsim).
-sim-e2e seeds="100" first="1" checked="3":
+sim-e2e seeds="40" first="1" checked="2":
     bash .ci/sim-e2e run {{seeds}} {{first}} {{checked}}
 
 # Passes only if the tier catches it, i.e. at least one seed fails.
-# Tier 2 against the deliberately broken runtime (replies before their fsync).
-sim-e2e-broken seeds="100" first="1":
-    bash .ci/sim-e2e broken {{seeds}} {{first}}
+# Tier 2 against each deliberately broken runtime (replies before their fsync; quorum links
+# that close 10 s after they were accepted).
+sim-e2e-broken seeds="30" first="1" links="5":
+    bash .ci/sim-e2e broken {{seeds}} {{first}} {{links}}

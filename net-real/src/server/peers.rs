@@ -47,6 +47,13 @@ const DIAL_BACKOFF_MS_MAX: u64 = 1_000;
 const KNOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Dials of a quorum port before the link is reported broken.
 const QUORUM_DIAL_ATTEMPTS_MAX: u32 = 10;
+/// Whether this is the deliberately broken runtime (feature `broken-link-lifetime`, never in
+/// the zab binary's build): a deadline covers an accepted quorum link's whole life again, so a
+/// healthy link closes [`BROKEN_LINK_LIFETIME_MAX`] after it was accepted (the bug 802fbe6
+/// fixed). The madsim tier's quiet phase must catch it.
+pub const BROKEN_LINK_LIFETIME: bool = cfg!(feature = "broken-link-lifetime");
+/// How long the broken runtime lets an accepted quorum link live (the old 10 s deadline).
+pub const BROKEN_LINK_LIFETIME_MAX: Duration = Duration::from_secs(10);
 /// Bytes read per call.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -229,6 +236,7 @@ fn dial_quorum(context: &Arc<Context>, peer: ServerId) -> (u64, mpsc::UnboundedS
         if let Some(stream) = stream {
             tracing::info!(?peer, %address, "quorum link connected");
             run_quorum_link(&context, stream, peer, Vec::new(), rx).await;
+            tracing::info!(?peer, "quorum link closed");
         }
         let _ = context.manager.send(PeerInput::Closed { peer, generation });
     });
@@ -240,13 +248,14 @@ async fn accept_quorum(listener: TcpListener, context: Arc<Context>) {
         match listener.accept().await {
             Ok((stream, address)) => {
                 let context = context.clone();
+                let accepted_at = tokio::time::Instant::now();
                 tokio::spawn(async move {
                     // Only the first packet has a deadline: the link it names then lives until
                     // it breaks or the core closes it.
                     let named =
                         tokio::time::timeout(context.deadlines.quorum_first_packet, name_quorum_link(&context, stream));
                     match named.await {
-                        Ok(Ok(link)) => serve_accepted_quorum_link(&context, link).await,
+                        Ok(Ok(link)) => serve_accepted_quorum_link(&context, link, accepted_at).await,
                         Ok(Err(error)) => tracing::warn!(%address, "quorum connection refused: {error}"),
                         Err(_) => tracing::warn!(%address, "quorum connection refused: no FOLLOWERINFO in time"),
                     }
@@ -291,15 +300,22 @@ async fn name_quorum_link(context: &Arc<Context>, mut stream: TcpStream) -> Resu
 }
 
 /// Registers a named link, hands its first packet to the core and serves it; the manager
-/// hears when it ends, whatever ends it.
-async fn serve_accepted_quorum_link(context: &Arc<Context>, link: NamedQuorumLink) {
+/// hears when it ends, whatever ends it. (`accepted_at` matters only to the broken runtime.)
+async fn serve_accepted_quorum_link(context: &Arc<Context>, link: NamedQuorumLink, accepted_at: tokio::time::Instant) {
     let NamedQuorumLink { stream, peer, buffer, first } = link;
     let generation = context.generations.fetch_add(1, Ordering::Relaxed);
     let (sender, outgoing) = mpsc::unbounded_channel();
     let _ = context.manager.send(PeerInput::Register { peer, generation, sender });
     tracing::info!(?peer, "quorum link accepted");
     let _ = context.core.send(CoreInput::Peer { from: peer, message: PeerMessage::Quorum(first) }).await;
-    run_quorum_link(context, stream, peer, buffer, outgoing).await;
+    let served = run_quorum_link(context, stream, peer, buffer, outgoing);
+    if BROKEN_LINK_LIFETIME {
+        let _ = tokio::time::timeout(BROKEN_LINK_LIFETIME_MAX.saturating_sub(accepted_at.elapsed()), served).await;
+    } else {
+        served.await;
+    }
+    // The madsim tier watches for this line: a quiet ensemble never closes a link.
+    tracing::info!(?peer, "quorum link closed");
     let _ = context.manager.send(PeerInput::Closed { peer, generation });
 }
 

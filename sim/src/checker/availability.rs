@@ -62,10 +62,15 @@ const SERVICE_ERRORS: [ErrorCode; 9] = [
 pub fn check_clients(history: &History, window: &QuietWindow) -> Vec<Violation> {
     let mut violations = Vec::new();
     let in_window = |ms: u64| ms >= window.from_ms && ms < window.to_ms;
+    let bound = window.answer_bound_ms;
     // Connections whose client closed its session: the server hangs up on them, as it should.
     let mut closed_by_client: BTreeMap<usize, ConnectionId> = BTreeMap::new();
     let mut current: BTreeMap<usize, ConnectionId> = BTreeMap::new();
     let mut handshakes: BTreeMap<(usize, ConnectionId), u64> = BTreeMap::new();
+    // Clients refused during a handshake, since when: ZooKeeper hangs up without an answer on
+    // a client that has seen a newer zxid than the server (a follower a few ms behind the
+    // leader), and the client tries the next server. Only staying unconnected counts.
+    let mut refused: BTreeMap<usize, u64> = BTreeMap::new();
     for (_, at_ms, client, observation) in &history.observations {
         match observation {
             Observation::Connecting { connection, .. } => {
@@ -74,6 +79,11 @@ pub fn check_clients(history: &History, window: &QuietWindow) -> Vec<Violation> 
             }
             Observation::Established { connection, .. } => {
                 handshakes.remove(&(*client, *connection));
+                if let Some(since_ms) = refused.remove(client).filter(|since_ms| *at_ms > since_ms + bound) {
+                    violations.push(quiet(format!(
+                        "client {client} was refused at {since_ms} ms and connected again only at {at_ms} ms"
+                    )));
+                }
             }
             Observation::SessionClosed { .. } => {
                 if let Some(connection) = current.get(client) {
@@ -81,13 +91,21 @@ pub fn check_clients(history: &History, window: &QuietWindow) -> Vec<Violation> 
                 }
             }
             Observation::ConnectionLost { connection } => {
-                handshakes.remove(&(*client, *connection));
+                let handshake_ms = handshakes.remove(&(*client, *connection));
                 let expected = closed_by_client.get(client) == Some(connection);
-                if in_window(*at_ms) && !expected {
-                    violations.push(quiet(format!(
+                match handshake_ms {
+                    _ if !in_window(*at_ms) || expected => {}
+                    Some(since_ms) if *at_ms <= since_ms + bound => {
+                        refused.entry(*client).or_insert(*at_ms);
+                    }
+                    Some(since_ms) => violations.push(quiet(format!(
+                        "client {client}'s handshake on conn={} at {since_ms} ms was not answered within {bound} ms",
+                        connection.0
+                    ))),
+                    None => violations.push(quiet(format!(
                         "client {client} lost its connection conn={} at {at_ms} ms",
                         connection.0
-                    )));
+                    ))),
                 }
             }
             Observation::SessionExpired { session } if in_window(*at_ms) => {
@@ -96,35 +114,44 @@ pub fn check_clients(history: &History, window: &QuietWindow) -> Vec<Violation> 
             _ => {}
         }
     }
-    for ((client, connection), since_ms) in handshakes {
-        if since_ms >= window.from_ms && since_ms + window.answer_bound_ms < window.to_ms {
-            violations.push(quiet(format!(
-                "client {client}'s handshake on conn={} at {since_ms} ms was never answered",
-                connection.0
-            )));
-        }
-    }
+    violations.extend(never_answered(&handshakes, &refused, window));
     violations.extend(check_answers(history, window));
     violations
+}
+
+/// Handshakes still unanswered, and refused clients still unconnected, at the end.
+fn never_answered(
+    handshakes: &BTreeMap<(usize, ConnectionId), u64>,
+    refused: &BTreeMap<usize, u64>,
+    window: &QuietWindow,
+) -> Vec<Violation> {
+    let whole_bound_inside =
+        |since_ms: u64| since_ms >= window.from_ms && since_ms + window.answer_bound_ms < window.to_ms;
+    let unanswered = handshakes.iter().filter(|(_, since_ms)| whole_bound_inside(**since_ms)).map(
+        |((client, connection), since_ms)| {
+            quiet(format!("client {client}'s handshake on conn={} at {since_ms} ms was never answered", connection.0))
+        },
+    );
+    let unconnected =
+        refused.iter().filter(|(_, since_ms)| whole_bound_inside(**since_ms)).map(|(client, since_ms)| {
+            quiet(format!("client {client} was refused at {since_ms} ms and never connected again"))
+        });
+    unanswered.chain(unconnected).collect()
 }
 
 /// Every operation outstanding in the window is answered within the bound, without a
 /// service error. An operation whose connection was lost has no answer to wait for: the
 /// loss itself is the violation when it happens in the window.
 fn check_answers(history: &History, window: &QuietWindow) -> Vec<Violation> {
-    let mut connection_of: BTreeMap<usize, ConnectionId> = BTreeMap::new();
-    let mut lost: std::collections::BTreeSet<ConnectionId> = Default::default();
-    for (_, _, _, observation) in &history.observations {
-        match observation {
-            Observation::Sent { connection, op: Some(op), .. } => {
-                connection_of.insert(*op, *connection);
-            }
-            Observation::ConnectionLost { connection } => {
-                lost.insert(*connection);
-            }
-            _ => {}
+    // Where in the global order each client lost a connection: an op without a reply that was
+    // outstanding then was abandoned with it (CONNECTIONLOSS), not left waiting.
+    let mut losses: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    for (at, _, client, observation) in &history.observations {
+        if matches!(observation, Observation::ConnectionLost { .. }) {
+            losses.entry(*client).or_default().push(*at);
         }
     }
+    let abandoned = |client: usize, invoked: u64| losses.get(&client).is_some_and(|at| at.iter().any(|a| *a > invoked));
     let mut violations = Vec::new();
     for (id, op) in history.ops.iter().enumerate() {
         let started_ms = op.invoked_ms.max(window.from_ms);
@@ -133,7 +160,7 @@ fn check_answers(history: &History, window: &QuietWindow) -> Vec<Violation> {
             continue;
         }
         let Some(completion) = &op.completion else {
-            if connection_of.get(&id).is_some_and(|connection| !lost.contains(connection)) {
+            if !abandoned(op.client, op.invoked) {
                 violations.push(quiet(format!(
                     "op {id} of client {} (opcode {}) invoked at {} ms was never answered",
                     op.client,
@@ -219,11 +246,57 @@ mod tests {
         history.observe(3_000, 0, Observation::Sent { connection: ConnectionId(2), xid: 9, op: Some(unanswered) });
         history.observe(4_000, 0, Observation::ConnectionLost { connection });
         history.observe(4_100, 0, Observation::SessionExpired { session: SessionId(7) });
+        history.invoke(4_200, 0, SessionId(9), read(), OpKind::Plain);
         let failed = history.invoke(5_000, 1, SessionId(8), read(), OpKind::Plain);
         history.complete(5_001, failed, Zxid(5), ErrorCode::SessionMoved, Response::Empty);
         let found = check_clients(&history, &WINDOW);
         assert_eq!(found.len(), 5, "{found:?}");
         assert!(found.iter().all(|v| v.checker == "availability"));
+    }
+
+    #[test]
+    fn an_op_abandoned_with_its_connection_before_the_window_is_not_waiting_in_it() {
+        let mut history = History::default();
+        let connection = ConnectionId(1);
+        history.invoke(500, 0, SessionId(7), read(), OpKind::Plain);
+        history.observe(600, 0, Observation::ConnectionLost { connection });
+        let waiting = history.invoke(700, 0, SessionId(7), read(), OpKind::Plain);
+        let found = check_clients(&history, &WINDOW);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains(&format!("op {waiting} ")), "{found:?}");
+    }
+
+    #[test]
+    fn a_refused_handshake_counts_only_if_the_client_stays_unconnected() {
+        let mut history = History::default();
+        let connecting = |connection| Observation::Connecting {
+            connection: ConnectionId(connection),
+            session: SessionId(0),
+            last_zxid_seen: Zxid(9),
+        };
+        let established = |connection| Observation::Established {
+            connection: ConnectionId(connection),
+            session: SessionId(7),
+            timeout_ms: 4000,
+        };
+        history.observe(2_000, 0, connecting(1));
+        history.observe(2_010, 0, Observation::ConnectionLost { connection: ConnectionId(1) });
+        history.observe(2_100, 0, connecting(2));
+        history.observe(2_120, 0, established(2));
+        assert_eq!(check_clients(&history, &WINDOW), vec![]);
+        history.observe(3_000, 1, connecting(3));
+        history.observe(3_010, 1, Observation::ConnectionLost { connection: ConnectionId(3) });
+        history.observe(3_600, 1, connecting(4));
+        history.observe(3_700, 1, established(4));
+        history.observe(5_000, 2, connecting(5));
+        history.observe(5_900, 2, Observation::ConnectionLost { connection: ConnectionId(5) });
+        history.observe(6_000, 3, connecting(6));
+        history.observe(6_001, 3, Observation::ConnectionLost { connection: ConnectionId(6) });
+        let found = check_clients(&history, &WINDOW);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].message.contains("client 1 was refused at 3010 ms and connected again only at 3700 ms"));
+        assert!(found[1].message.contains("client 2's handshake on conn=5 at 5000 ms was not answered within 500 ms"));
+        assert!(found[2].message.contains("client 3 was refused at 6001 ms and never connected again"));
     }
 
     #[test]

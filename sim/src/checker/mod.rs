@@ -17,6 +17,7 @@ pub mod linearizable;
 pub mod liveness;
 pub mod node_invariants;
 pub mod primary;
+pub mod recovery;
 pub mod replica_digests;
 pub mod sequential;
 pub mod watches;

@@ -24,6 +24,11 @@ pub struct Shared {
     pub ephemerals: Vec<String>,
     /// Liveness phase: clients issue only register operations.
     pub liveness: bool,
+    /// Register paths of generation `g` are `/k{g * keys + n}` (0: `/k0` to `/k{keys - 1}`). A
+    /// driver that runs for minutes moves its clients to fresh paths now and then, so that
+    /// each path's history stays within the first `OPS_PER_PATH_MAX` operations the
+    /// linearizability checker searches.
+    pub key_generation: u64,
 }
 
 /// What one client remembers to make sensible requests.
@@ -164,7 +169,8 @@ impl SimClient {
     }
 
     fn key(&self, cx: &mut Context) -> String {
-        format!("/k{}", cx.rng.range(0, cx.options.keys as u64 - 1))
+        let keys = cx.options.keys as u64;
+        format!("/k{}", cx.shared.key_generation * keys + cx.rng.range(0, keys - 1))
     }
 
     /// A version to expect: any (-1), the last one seen, or a neighbour of it.

@@ -34,6 +34,8 @@ pub struct ClientWorld {
     /// What all clients know (ephemerals; liveness phase).
     pub shared: Shared,
     options: Options,
+    /// The run's drawn think time, ms.
+    think_ms_mean: u64,
     start: Instant,
     /// Set to stop every client at the end of the run.
     pub stop: bool,
@@ -48,6 +50,7 @@ impl ClientWorld {
             rng: SimRng::new(options.seed, Stream::Clients),
             shared: Shared::default(),
             options: options.clone(),
+            think_ms_mean: options.think_ms_mean,
             start: Instant::now(),
             stop: false,
         }
@@ -56,6 +59,17 @@ impl ClientWorld {
     /// Simulated ms since the run started.
     pub fn now_ms(&self) -> u64 {
         Instant::now().duration_since(self.start).as_millis() as u64
+    }
+
+    /// Sets how long clients think between operations: the drawn mean times `factor` (1: the
+    /// run's own load).
+    pub fn set_think_factor(&mut self, factor: u64) {
+        self.options.think_ms_mean = self.think_ms_mean * factor;
+    }
+
+    /// The instant of time 0.
+    pub fn start(&self) -> Instant {
+        self.start
     }
 
     fn at(&self, ms: u64) -> Instant {

@@ -89,6 +89,11 @@ impl Cluster {
         }
     }
 
+    /// The madsim node of each server, by index.
+    pub fn node_ids(&self) -> Vec<madsim::task::NodeId> {
+        self.servers.iter().map(|server| server.node.id()).collect()
+    }
+
     /// The indexes of the running servers.
     pub fn alive(&self) -> Vec<usize> {
         (0..self.servers.len()).filter(|i| self.servers[*i].alive).collect()

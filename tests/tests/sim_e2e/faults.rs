@@ -1,8 +1,9 @@
-//! The fault schedule of the safety phase, drawn from the seed: server kills and restarts,
-//! whole-ensemble power failures (some timed to strike the moment a client is told a write
-//! succeeded), isolated servers and clients (clogged nodes), and partitions between groups of
-//! servers. Every fault heals after a drawn time; [`heal`]
-//! ends them all.
+//! The fault schedule, drawn from the seed: minutes of simulated time in which bursts of faults
+//! (server kills and restarts, whole-ensemble power failures, some timed to strike the moment
+//! a client is told a write succeeded, isolated servers and clients, partitions between groups
+//! of servers) alternate with quiet stretches in which everything is healed. Every fault heals
+//! after a drawn time, and every burst ends with [`heal`]; a stretch outlasts every timer a
+//! serving server arms, so the links and sessions born at its start must outlive them.
 
 use std::time::Duration;
 
@@ -17,12 +18,25 @@ use zab_sim::rng::SimRng;
 use crate::clients::World;
 use crate::cluster::Cluster;
 
-/// Mean time between two faults, ms.
+/// Mean time between two faults in a burst, ms.
 pub const FAULT_INTERVAL_MS_MEAN: u64 = 1_500;
 /// Longest a fault lasts before it heals, ms.
 pub const FAULT_MS_MAX: u64 = 4_000;
 /// Longest a timed power failure waits for an acknowledged write, ms.
 pub const ACK_WAIT_MS_MAX: u64 = 1_000;
+/// Shortest and longest burst of faults, ms.
+pub const BURST_MS_MIN: u64 = 5_000;
+/// See [`BURST_MS_MIN`].
+pub const BURST_MS_MAX: u64 = 20_000;
+/// Shortest and longest quiet stretch between two bursts, ms: longer than the longest timer a
+/// serving server arms (10 s, `main.rs`'s `SERVING_TIMER_MS_MAX`) plus the recovery bounds.
+pub const STRETCH_MS_MIN: u64 = 25_000;
+/// See [`STRETCH_MS_MIN`].
+pub const STRETCH_MS_MAX: u64 = 45_000;
+
+/// In quiet stretches and the quiet phase clients think this many times longer: the load
+/// goes on, at a rate that keeps minutes of quiet affordable (the bursts keep the drawn one).
+pub const QUIET_THINK_FACTOR: u64 = 5;
 
 /// A fault that is on, and how it ends.
 #[derive(Debug, Clone)]
@@ -34,16 +48,54 @@ enum Undo {
     Unpartition(Vec<usize>),
 }
 
-/// Injects faults until `until`, then leaves the ensemble as it is (see [`heal`]).
-pub async fn safety_phase(
+/// What the schedule did: its faults, and when each burst healed (ms on the clients' clock).
+#[derive(Debug, Default)]
+pub struct Schedule {
+    /// The faults of every burst.
+    pub faults: Faults,
+    /// When each burst's faults were all healed, ms; the last is the end of the schedule.
+    pub heals_ms: Vec<u64>,
+    /// The quiet stretches, (heal, start of the next burst), ms.
+    pub stretches_ms: Vec<(u64, u64)>,
+}
+
+/// Runs bursts of faults, each healed and followed by a quiet stretch, until `length` has
+/// passed; returns right after the last burst's heal.
+pub async fn schedule(
+    cluster: &mut Cluster,
+    clients: &[NodeHandle],
+    world: &World,
+    rng: &mut SimRng,
+    length: Duration,
+) -> Schedule {
+    let end = Instant::now() + length;
+    let mut schedule = Schedule::default();
+    loop {
+        world.lock().expect("world").set_think_factor(1);
+        let until = Instant::now() + Duration::from_millis(rng.range(BURST_MS_MIN, BURST_MS_MAX));
+        let pending = burst(cluster, clients, world, rng, until, &mut schedule.faults).await;
+        heal(cluster, clients, &pending);
+        schedule.heals_ms.push(world.lock().expect("world").now_ms());
+        if Instant::now() >= end {
+            return schedule;
+        }
+        world.lock().expect("world").set_think_factor(QUIET_THINK_FACTOR);
+        sleep(Duration::from_millis(rng.range(STRETCH_MS_MIN, STRETCH_MS_MAX))).await;
+        let healed_ms = *schedule.heals_ms.last().expect("just healed");
+        schedule.stretches_ms.push((healed_ms, world.lock().expect("world").now_ms()));
+    }
+}
+
+/// Injects faults until `until`; returns those still on (see [`heal`]).
+async fn burst(
     cluster: &mut Cluster,
     clients: &[NodeHandle],
     world: &World,
     rng: &mut SimRng,
     until: Instant,
-) -> Faults {
+    faults: &mut Faults,
+) -> Vec<Undo> {
     let mut pending: Vec<(Instant, Undo)> = Vec::new();
-    let mut faults = Faults::default();
     let mut next_fault = Instant::now() + Duration::from_millis(rng.exponential(FAULT_INTERVAL_MS_MEAN as f64));
     loop {
         let next_undo = pending.iter().map(|(at, _)| *at).min();
@@ -51,8 +103,7 @@ pub async fn safety_phase(
         sleep_until(wake).await;
         let now = Instant::now();
         if now >= until {
-            faults.pending = pending.into_iter().map(|(_, undo)| undo).collect();
-            return faults;
+            return pending.into_iter().map(|(_, undo)| undo).collect();
         }
         let (due, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(at, _)| *at <= now);
         pending = later;
@@ -61,7 +112,7 @@ pub async fn safety_phase(
         }
         if now >= next_fault {
             let length = Duration::from_millis(rng.range(100, FAULT_MS_MAX));
-            if let Some(undo) = inject(cluster, clients, world, rng, &mut faults).await {
+            if let Some(undo) = inject(cluster, clients, world, rng, faults).await {
                 pending.push((now + length, undo));
             }
             next_fault = now + Duration::from_millis(rng.exponential(FAULT_INTERVAL_MS_MEAN as f64).max(1));
@@ -69,7 +120,7 @@ pub async fn safety_phase(
     }
 }
 
-/// What the safety phase did, for the run's summary; and what it left on.
+/// What the bursts did, for the run's summary.
 #[derive(Debug, Default)]
 pub struct Faults {
     /// Single servers killed.
@@ -84,7 +135,6 @@ pub struct Faults {
     pub isolated_clients: usize,
     /// Partitions between groups of servers.
     pub partitions: usize,
-    pending: Vec<Undo>,
 }
 
 impl Faults {
@@ -103,8 +153,8 @@ impl Faults {
 }
 
 /// Ends every fault still on: restarts killed servers, unclogs every node and link.
-pub fn heal(cluster: &mut Cluster, clients: &[NodeHandle], faults: &Faults) {
-    for undo in &faults.pending {
+fn heal(cluster: &mut Cluster, clients: &[NodeHandle], pending: &[Undo]) {
+    for undo in pending {
         apply_undo(cluster, clients, undo);
     }
     for index in 0..cluster.servers.len() {
