@@ -24,7 +24,7 @@ mod node_io;
 mod peer_io;
 mod quiet;
 
-pub use quiet::{QUIET_ANSWER_TICKS_MAX, RECOVERY_LEADER_MS_MAX, RECOVERY_SERVING_MS_MAX};
+pub use quiet::{QUIET_ANSWER_TICKS_MAX, RECOVERY_LEADER_MS_MAX, RECOVERY_SYNC_MS_MAX};
 mod quorum_codec;
 mod wall_clock;
 
@@ -848,6 +848,7 @@ impl World {
         }
         self.armed_crash = None;
         self.trace("HEAL: faults off, liveness phase");
+        self.sample_servers_at_heal();
         if self.options.mutant == Some(crate::options::Mutant::NoRestartAfterHeal) {
             self.auto_restart = false;
             self.crash_now(None);

@@ -4,8 +4,11 @@
 //! ```text
 //!  safety (faults) ── heal ── liveness ── quiet_from ───── quiet ───── end
 //!                      │  leader within RECOVERY_LEADER_MS_MAX
-//!                      │  every member serving within RECOVERY_SERVING_MS_MAX
+//!                      │  then every member serving within RECOVERY_SYNC_MS_MAX
 //! ```
+//!
+//! Recovery is judged by [`crate::checker::recovery`] (shared with tier 2) over the servers'
+//! states: one sample each at the heal, then one at every change.
 //!
 //! The quiet phase lasts three times the longest timeout a healthy ensemble runs (initLimit
 //! and syncLimit ticks, the session timeout, the peer-link handshake deadlines, the client's
@@ -15,6 +18,7 @@
 
 use super::{Event, Phase, World};
 use crate::checker::availability::{self, QuietWindow, ServerEvent};
+use crate::checker::recovery::{self, Recovery, Sample};
 use crate::checker::Violation;
 use crate::options::Options;
 use zab_core::node::ReplicaState;
@@ -28,8 +32,10 @@ use zab_core::node::ReplicaState;
 /// from a peer that comes back wakes it.
 pub const RECOVERY_LEADER_MS_MAX: u64 = 25_000;
 
-/// After the heal, every member (all are restarted at the heal) must serve within this long.
-pub const RECOVERY_SERVING_MS_MAX: u64 = 28_000;
+/// Once a leader is established after the heal, every member (all are restarted at the
+/// heal) must serve within this long: its own notice of dead links (up to 10 s), an
+/// election round of its own and initLimit ticks to sync.
+pub const RECOVERY_SYNC_MS_MAX: u64 = 25_000;
 
 /// Ticks a request may wait in the quiet phase on top of its messages and fsyncs: a `sync`
 /// waits for the next PING round (sent every half tick) to come back from a quorum.
@@ -40,7 +46,7 @@ pub const QUIET_ANSWER_TICKS_MAX: u64 = 2;
 /// client, plus a reply waiting behind one more write of the same session.
 const WRITE_PATH_HOPS: u64 = 8;
 
-const _: () = assert!(RECOVERY_LEADER_MS_MAX <= RECOVERY_SERVING_MS_MAX);
+const _: () = assert!(RECOVERY_LEADER_MS_MAX + RECOVERY_SYNC_MS_MAX > 10_000);
 
 impl Options {
     /// The longest timeout a healthy ensemble and its clients run, ms.
@@ -89,6 +95,8 @@ impl Options {
 pub(super) struct EndOfRun {
     /// The quiet window (swarm runs only).
     pub(super) window: Option<QuietWindow>,
+    /// Every server's state at the heal and at each change after it.
+    pub(super) samples: Vec<Sample>,
     /// When, after the heal, a leader was first established.
     pub(super) leader_at: Option<u64>,
     /// When, after the heal, every member first served.
@@ -100,17 +108,18 @@ pub(super) struct EndOfRun {
 }
 
 /// Per-server memory of the last observed state, to see transitions.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Observed {
     pub(super) looking: bool,
     pub(super) serving: bool,
+    pub(super) leading: bool,
 }
 
 impl Observed {
     /// A node that just started (or restarted): LOOKING, not serving, and neither counts as
     /// an event (the crash before it was the fault).
     pub(super) fn fresh() -> Observed {
-        Observed { looking: true, serving: false }
+        Observed { looking: true, serving: false, leading: false }
     }
 }
 
@@ -136,6 +145,15 @@ impl World {
         }
     }
 
+    /// The recovery check's first samples: every running server's state at the heal.
+    pub(super) fn sample_servers_at_heal(&mut self) {
+        let at_ms = self.queue.now();
+        for (server, s) in self.servers.iter().enumerate().filter(|(_, s)| s.node.is_some()) {
+            let Observed { serving, leading, .. } = s.observed;
+            self.end.samples.push(Sample { at_ms, server, serving, leading });
+        }
+    }
+
     /// Records what a server did (from the heal on: before it, faults excuse everything).
     pub(super) fn server_event(&mut self, server: usize, event: ServerEvent) {
         if self.phase != Phase::Safety {
@@ -149,8 +167,11 @@ impl World {
             return;
         }
         let Some(node) = self.servers[server].node.as_ref() else { return };
-        let (looking, serving) = (node.replica_state() == ReplicaState::Looking, node.is_serving());
-        let before = std::mem::replace(&mut self.servers[server].observed, Observed { looking, serving });
+        let state = node.replica_state();
+        let leading = matches!(state, ReplicaState::Leading { established: true, .. });
+        let now = Observed { looking: state == ReplicaState::Looking, serving: node.is_serving(), leading };
+        let before = std::mem::replace(&mut self.servers[server].observed, now);
+        let Observed { looking, serving, .. } = now;
         if looking && !before.looking {
             self.end.elections_started += 1;
             self.trace(format!("n{server} starts an election"));
@@ -161,6 +182,9 @@ impl World {
         }
         if self.phase == Phase::Safety {
             return;
+        }
+        if before != now {
+            self.end.samples.push(Sample { at_ms: self.queue.now(), server, serving, leading });
         }
         let now = self.queue.now();
         if self.end.leader_at.is_none() && self.leader().is_some() {
@@ -188,22 +212,16 @@ impl World {
         found.extend(availability::check_servers(&self.end.events, &window));
         self.stats.quiet_judged_clients = self.options.quiet_judges_clients();
         if self.is_ensemble() {
-            found.extend(recovery("a leader", self.heal_at, self.end.leader_at, RECOVERY_LEADER_MS_MAX));
-            let serving = self.end.all_serving_at;
-            found.extend(recovery("every member serving", self.heal_at, serving, RECOVERY_SERVING_MS_MAX));
+            let bounds = Recovery {
+                heal_ms: self.heal_at,
+                leader_ms_max: RECOVERY_LEADER_MS_MAX,
+                sync_ms_max: RECOVERY_SYNC_MS_MAX,
+            };
+            let live: Vec<usize> = (0..self.servers.len()).collect();
+            found.extend(recovery::check(&self.end.samples, &live, &bounds));
         }
         self.stats.recovery_leader_ms = self.end.leader_at.map(|at| at - self.heal_at);
         self.stats.recovery_serving_ms = self.end.all_serving_at.map(|at| at - self.heal_at);
         found
     }
-}
-
-fn recovery(what: &str, heal_ms: u64, reached: Option<u64>, bound_ms: u64) -> Option<Violation> {
-    let late = match reached {
-        Some(at) if at - heal_ms <= bound_ms => return None,
-        Some(at) => format!("only {} ms after it", at - heal_ms),
-        None => "never".to_string(),
-    };
-    let message = format!("after the heal at {heal_ms} ms, {what} within {bound_ms} ms: {late}");
-    Some(Violation { checker: "recovery", message })
 }
