@@ -76,5 +76,5 @@ sim-e2e seeds="40" first="1" checked="2":
 # Passes only if the tier catches it, i.e. at least one seed fails.
 # Tier 2 against each deliberately broken runtime (replies before their fsync; quorum links
 # that close 10 s after they were accepted).
-sim-e2e-broken seeds="30" first="1" links="5":
+sim-e2e-broken seeds="60" first="1" links="5":
     bash .ci/sim-e2e broken {{seeds}} {{first}} {{links}}
