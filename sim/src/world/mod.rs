@@ -190,7 +190,7 @@ pub struct RunStats {
     pub leaders: u64,
     /// Time from the heal to an established leader (ensemble swarm runs).
     pub recovery_leader_ms: Option<u64>,
-    /// Time from the heal to every member serving (ensemble swarm runs).
+    /// Time from the heal until the last member first served (ensemble swarm runs).
     pub recovery_serving_ms: Option<u64>,
     /// Whether the quiet phase judged the clients' side ([`Options::quiet_judges_clients`]).
     pub quiet_judged_clients: bool,

@@ -97,10 +97,6 @@ pub(super) struct EndOfRun {
     pub(super) window: Option<QuietWindow>,
     /// Every server's state at the heal and at each change after it.
     pub(super) samples: Vec<Sample>,
-    /// When, after the heal, a leader was first established.
-    pub(super) leader_at: Option<u64>,
-    /// When, after the heal, every member first served.
-    pub(super) all_serving_at: Option<u64>,
     /// What servers did that a healthy ensemble does not, from the heal on.
     pub(super) events: Vec<(u64, usize, ServerEvent)>,
     /// Entries into LOOKING of a running server (not its first election after a start).
@@ -161,7 +157,7 @@ impl World {
         }
     }
 
-    /// After every input of `server`: its transitions, and the recovery times.
+    /// After every input of `server`: its transitions, and from the heal on its samples.
     pub(super) fn observe_server(&mut self, server: usize) {
         if !self.is_ensemble() {
             return;
@@ -169,9 +165,9 @@ impl World {
         let Some(node) = self.servers[server].node.as_ref() else { return };
         let state = node.replica_state();
         let leading = matches!(state, ReplicaState::Leading { established: true, .. });
-        let now = Observed { looking: state == ReplicaState::Looking, serving: node.is_serving(), leading };
-        let before = std::mem::replace(&mut self.servers[server].observed, now);
-        let Observed { looking, serving, .. } = now;
+        let observed = Observed { looking: state == ReplicaState::Looking, serving: node.is_serving(), leading };
+        let before = std::mem::replace(&mut self.servers[server].observed, observed);
+        let Observed { looking, serving, .. } = observed;
         if looking && !before.looking {
             self.end.elections_started += 1;
             self.trace(format!("n{server} starts an election"));
@@ -183,17 +179,8 @@ impl World {
         if self.phase == Phase::Safety {
             return;
         }
-        if before != now {
+        if before != observed {
             self.end.samples.push(Sample { at_ms: self.queue.now(), server, serving, leading });
-        }
-        let now = self.queue.now();
-        if self.end.leader_at.is_none() && self.leader().is_some() {
-            self.end.leader_at = Some(now);
-        }
-        if self.end.all_serving_at.is_none()
-            && self.servers.iter().all(|s| s.node.as_ref().is_some_and(|n| n.is_serving()))
-        {
-            self.end.all_serving_at = Some(now);
         }
     }
 
@@ -220,8 +207,13 @@ impl World {
             let live: Vec<usize> = (0..self.servers.len()).collect();
             found.extend(recovery::check(&self.end.samples, &live, &bounds));
         }
-        self.stats.recovery_leader_ms = self.end.leader_at.map(|at| at - self.heal_at);
-        self.stats.recovery_serving_ms = self.end.all_serving_at.map(|at| at - self.heal_at);
+        // For the summary line: from the heal to the first leader, and to the last member's
+        // first moment of service.
+        let samples = &self.end.samples;
+        self.stats.recovery_leader_ms = samples.iter().find(|s| s.leading).map(|s| s.at_ms - self.heal_at);
+        let first_serving = |server: usize| samples.iter().find(|s| s.server == server && s.serving).map(|s| s.at_ms);
+        let all_serving: Option<Vec<u64>> = (0..self.servers.len()).map(first_serving).collect();
+        self.stats.recovery_serving_ms = all_serving.and_then(|at| at.into_iter().max()).map(|at| at - self.heal_at);
         found
     }
 }
