@@ -140,6 +140,9 @@ impl Node {
     pub(super) fn learner_receive(&mut self, now: Millis, from: ServerId, message: QuorumMessage) {
         let Some(learner) = self.learner() else { return };
         if from != learner.leader {
+            if let QuorumMessage::FollowerInfo { .. } | QuorumMessage::ObserverInfo { .. } = message {
+                self.refuse_learner(from);
+            }
             return;
         }
         let phase = learner.phase;

@@ -293,9 +293,10 @@ pub enum Output {
     ///
     /// Emitted when the node leaves the role the link served (a learner leaving its leader,
     /// a leader stepping down: ZooKeeper closes those sockets too), when a leader drops a
-    /// learner that stopped acknowledging, and when a leader hears from a learner it does
-    /// not hold (the learner then notices at once and registers again instead of waiting
-    /// out syncLimit).
+    /// learner that stopped acknowledging or went silent, when a leader hears from a learner
+    /// it does not hold, and when a server that does not lead is registered with as leader
+    /// (the other end then notices at once and elects or registers again instead of waiting
+    /// out syncLimit or initLimit).
     ClosePeer {
         /// The peer.
         peer: ServerId,

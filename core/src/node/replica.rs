@@ -317,6 +317,14 @@ impl Node {
         }
     }
 
+    /// A server registered with us as its leader, and we do not lead: its link is closed, so
+    /// it elects again at once instead of waiting initLimit ticks for a LEADERINFO (an Apache
+    /// server that does not lead has no quorum port open: the learner's connection fails).
+    pub(super) fn refuse_learner(&mut self, learner: ServerId) {
+        tracing::debug!(server = self.config.server_id.0, learner = learner.0, "not leading: closing a learner's link");
+        self.outputs.push_back(Output::ClosePeer { peer: learner });
+    }
+
     /// A quorum message while electing: held for the role the election decides.
     pub(super) fn hold_while_looking(&mut self, from: ServerId, message: QuorumMessage) {
         if self.held.len() < HELD_QUORUM_MESSAGES_MAX {
@@ -353,8 +361,15 @@ impl Node {
                             }
                         }
                         // A learner's own leader sends it nothing before FOLLOWERINFO.
-                        ServerState::Following => self.become_learner(now, leader, false),
-                        ServerState::Observing => self.become_learner(now, leader, true),
+                        ServerState::Following | ServerState::Observing => {
+                            self.become_learner(now, leader, my_state == ServerState::Observing);
+                            // Those who took us for their leader: tell them at once.
+                            let senders: std::collections::BTreeSet<_> = held.iter().map(|(from, _)| *from).collect();
+                            senders
+                                .into_iter()
+                                .filter(|from| *from != leader)
+                                .for_each(|from| self.refuse_learner(from));
+                        }
                         ServerState::Looking => unreachable!("a decision is never LOOKING"),
                     }
                 }

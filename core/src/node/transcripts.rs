@@ -1018,3 +1018,19 @@ fn a_leader_closes_the_link_of_a_learner_silent_for_sync_limit_even_with_nothing
     assert!(later.contains("  3 closes its quorum link to 1\n"), "{later}");
     assert_eq!(c.node(3).replica_state(), ReplicaState::Leading { epoch: Some(Epoch(1)), established: true });
 }
+
+#[test]
+fn a_follower_closes_the_link_of_a_server_that_registers_with_it_as_leader() {
+    // A server that took us for its leader waits initLimit ticks for a LEADERINFO that never
+    // comes unless we close its link (an Apache follower has no quorum port open at all).
+    let mut c = ensemble(0);
+    let info = crate::quorum::LearnerInfo { server_id: ServerId(2), protocol_version: 0x10000, config_version: 0 };
+    let register = QuorumMessage::FollowerInfo { zxid: Zxid(0), info };
+    let follower = c.node_mut(ServerId(1)).expect("up");
+    follower.handle_peer_message(Millis(0), ServerId(2), PeerMessage::Quorum(register));
+    let mut outputs = Vec::new();
+    while let Some(output) = c.node_mut(ServerId(1)).and_then(Node::poll_output) {
+        outputs.push(output);
+    }
+    assert_eq!(outputs, vec![Output::ClosePeer { peer: ServerId(2) }]);
+}
