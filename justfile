@@ -78,3 +78,15 @@ sim-e2e seeds="40" first="1" checked="2":
 # that close 10 s after they were accepted).
 sim-e2e-broken seeds="60" first="1" links="5":
     bash .ci/sim-e2e broken {{seeds}} {{first}} {{links}}
+
+# zab against Apache ZooKeeper 3.8 (the Debian package), one after the other on the same ports
+# and zoo.cfg: every workload at pipeline 1 and 8, standalone and 3 servers, then the 1M-znode
+# rows; prints the table and writes it to target/bench.md. Takes the machine's CPU for about
+# 20 minutes. Options (e.g. `just bench --znodes 100000 --seconds 2`): top of bench/src/main.rs.
+bench *args:
+    cargo build --release -p zab-net --bin zab -p zab-bench
+    nice -n 5 target/release/zab-bench --markdown target/bench.md {{args}}
+
+# The same in a minute or two: 10,000 znodes, 1 s per row.
+bench-quick:
+    just bench --znodes 10000 --warmup 0.5 --seconds 1

@@ -28,8 +28,9 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("local addr").port()
 }
 
-/// The classpath for the Debian package, or `None` when Java or the jar is missing.
-fn classpath() -> Option<String> {
+/// The classpath for the Debian package, or `None` when Java or the jar is missing. Public for
+/// the benchmark (`bench/`), which starts the same server with its own JVM flags.
+pub fn classpath() -> Option<String> {
     let java = Command::new("java").arg("-version").stderr(Stdio::null()).status().ok()?;
     if !java.success() || !Path::new(ZOOKEEPER_JAR).exists() {
         return None;
