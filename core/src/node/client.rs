@@ -4,10 +4,10 @@
 use super::{Node, Origin, Output, Pending};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, SessionId, Xid, Zxid};
-use crate::proto::{op, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
 use crate::session::{check_password, negotiate_timeout, session_password};
 use crate::tree::{AuthInfo, WriteContext};
 use crate::txn::{Txn, TxnBody, TxnHeader};
+use crate::wire::client::{op, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -229,9 +229,9 @@ impl Node {
                     index += 1;
                 }
                 Ok(Request::Sync(_)) if leading => {
-                    // A leader confirms it still leads before it answers (`leader_sync`).
+                    // A leader confirms it still leads before it answers (`read_index`).
                     queued.in_flight = true;
-                    self.leader_on_sync(now, super::leader_sync::SyncFrom::Local(connection));
+                    self.leader_on_sync(now, super::read_index::SyncFrom::Local(connection));
                     return;
                 }
                 Ok(request) if is_write(request) => {
@@ -378,10 +378,9 @@ impl Node {
             for (connection, event) in self.watches.trigger(&change.path, change.event_type, zxid) {
                 // A watcher hears only of nodes it may read (ZooKeeper 3.8.4/3.9.2,
                 // CVE-2024-23944: recursive watches would otherwise leak child paths).
-                let readable = self
-                    .connections
-                    .get(&connection)
-                    .is_some_and(|c| crate::tree::check_acl(&change.acl, crate::proto::perms::READ, &c.auth).is_ok());
+                let readable = self.connections.get(&connection).is_some_and(|c| {
+                    crate::tree::check_acl(&change.acl, crate::wire::client::perms::READ, &c.auth).is_ok()
+                });
                 if readable {
                     self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
                 }

@@ -6,11 +6,11 @@
 use super::replica::{After, Effect, Role};
 use super::{Node, Origin, Output, Snapshot};
 use crate::ids::{ConnectionId, Epoch, Millis, ServerId, SessionId, Xid, Zxid};
-use crate::proto::{ConnectResponse, Request, RequestHeader};
-use crate::quorum::{LearnerInfo, QuorumMessage, WireDatabase};
 use crate::session::SessionTracker;
 use crate::tree::{AuthInfo, DataTree};
 use crate::txn::Txn;
+use crate::wire::client::{ConnectResponse, Request, RequestHeader};
+use crate::wire::quorum::{LearnerInfo, QuorumMessage, WireDatabase};
 use crate::zab::PROTOCOL_VERSION;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -390,7 +390,7 @@ impl Node {
         } else {
             learner.forwarded.insert((session, header.xid), Origin::Request(connection));
         }
-        let bytes = crate::proto::encode_request(&header, request);
+        let bytes = crate::wire::client::encode_request(&header, request);
         let message = QuorumMessage::Request {
             zxid: Zxid(-1),
             session_id: session,
@@ -412,7 +412,7 @@ impl Node {
             zxid: Zxid(-1),
             session_id: session,
             cxid: 0,
-            op: crate::proto::op::CREATE_SESSION,
+            op: crate::wire::client::op::CREATE_SESSION,
             request: timeout_ms.to_be_bytes().to_vec(),
             authinfo: None,
         };

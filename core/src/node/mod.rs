@@ -35,8 +35,8 @@ mod client;
 #[cfg(test)]
 mod ensemble_tests;
 mod leader;
-mod leader_sync;
 mod learner;
+mod read_index;
 mod reads;
 mod replica;
 mod stats;
@@ -52,11 +52,13 @@ pub use replica::ReplicaState;
 pub use stats::{LeaderCounts, Stats};
 
 use crate::ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Zxid};
-use crate::proto::{ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent};
 use crate::session::SessionTracker;
 use crate::tree::{DataTree, PendingChanges, TreeSnapshot};
 use crate::txn::Txn;
 use crate::watch::WatchManager;
+use crate::wire::client::{
+    ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent,
+};
 use client::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -353,7 +355,7 @@ pub struct Node {
     /// first sends FOLLOWERINFO before its leader knows it leads. Handed to the node once it
     /// leads (ZooKeeper's leader reads them from the socket once it starts leading), dropped
     /// if it ends up following. At most `HELD_QUORUM_MESSAGES_MAX`.
-    held: Vec<(ServerId, crate::quorum::QuorumMessage)>,
+    held: Vec<(ServerId, crate::wire::quorum::QuorumMessage)>,
     stats: Stats,
     /// The time of the input being handled (the mutant that applies before persisting needs it).
     #[cfg(feature = "mutants")]
@@ -475,7 +477,7 @@ impl Node {
         }
         match message {
             PeerMessage::Election(notification) => {
-                let notification = crate::zab::notification_from_wire(&notification);
+                let notification = crate::election::notification_from_wire(&notification);
                 tracing::debug!(server = self.config.server_id.0, from = from.0, %notification, "notification");
                 if let Some(election) = &mut self.election {
                     election.handle_notification(now, from, notification);
@@ -566,12 +568,12 @@ impl Node {
             let never_used_ms = crate::constants::CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT;
             // Against mtime, a wall time: Apache's `ContainerManager.getElapsed` uses the wall clock too.
             for path in self.tree.expired_containers_and_ttls(self.wall_time(now), never_used_ms) {
-                let request = Request::DeleteContainer(crate::proto::PathRequest { path });
+                let request = Request::DeleteContainer(crate::wire::client::PathRequest { path });
                 self.prepare_write(
                     now,
                     SessionId(0),
                     0,
-                    crate::proto::op::DELETE_CONTAINER,
+                    crate::wire::client::op::DELETE_CONTAINER,
                     &request,
                     Origin::Internal,
                     None,

@@ -7,8 +7,8 @@ use super::{Config, Node, Origin, Output, Pending};
 use crate::constants::HELD_QUORUM_MESSAGES_MAX;
 use crate::election::{Election, ElectionConfig, ElectionOutput, ServerState};
 use crate::ids::{Millis, PersistToken, ServerId, Zxid};
-use crate::quorum::QuorumMessage;
 use crate::txn::Txn;
+use crate::wire::quorum::QuorumMessage;
 use crate::zab::PeerRole;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -346,7 +346,8 @@ impl Node {
             let Some(output) = election.poll_output() else { return };
             match output {
                 ElectionOutput::Send { to, notification } => {
-                    let message = crate::zab::PeerMessage::Election(crate::zab::notification_to_wire(&notification));
+                    let message =
+                        crate::zab::PeerMessage::Election(crate::election::notification_to_wire(&notification));
                     self.outputs.push_back(Output::Send { to, message });
                 }
                 ElectionOutput::Decided { leader, my_state, vote, supporters } => {

@@ -1,4 +1,4 @@
-//! `sync` as a quorum operation on the leader.
+//! ReadIndex: the client `sync` as a quorum operation on the leader.
 //!
 //! ZooKeeper's leader answers a `sync` as soon as the proposals before it are committed, from
 //! its own state; a leader cut off from its quorum keeps doing so until it notices, up to
@@ -21,8 +21,8 @@ use super::replica::Role;
 use super::{Node, Output};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, ServerId, Zxid};
-use crate::proto::{ReplyHeader, Request, Response};
-use crate::quorum::QuorumMessage;
+use crate::wire::client::{ReplyHeader, Request, Response};
+use crate::wire::quorum::QuorumMessage;
 use crate::zab::is_quorum;
 use std::collections::VecDeque;
 
