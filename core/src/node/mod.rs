@@ -502,7 +502,7 @@ impl Node {
             return;
         }
         match &mut self.role {
-            replica::Role::Learning(learner) if learner.leader == peer => self.become_looking(now),
+            replica::Role::Learning(learning) if learning.learner.leader() == peer => self.become_looking(now),
             replica::Role::Leading(leader) => {
                 leader.learners.remove(&peer);
             }

@@ -2,7 +2,7 @@
 //! this node knows it, durable work awaiting `handle_persisted`, the election, going LOOKING.
 
 use super::leader::LeaderState;
-use super::learner::LearnerState;
+use super::learner::Learning;
 use super::{Config, Node, Origin, Output, Pending};
 use crate::constants::HELD_QUORUM_MESSAGES_MAX;
 use crate::election::{Election, ElectionConfig, ElectionOutput, ServerState};
@@ -21,7 +21,7 @@ pub(super) enum Role {
     /// Leading, from discovery to broadcast.
     Leading(Box<LeaderState>),
     /// Following or observing a leader.
-    Learning(Box<LearnerState>),
+    Learning(Box<Learning>),
     /// After `Output::Restart`: waits to be rebuilt from disk.
     Halted,
 }
@@ -150,14 +150,8 @@ pub(super) enum Effect {
 /// What a role waits to do until the work is durable.
 #[derive(Debug)]
 pub(super) enum After {
-    /// Learner: send ACKEPOCH (acceptedEpoch is durable, and so is everything logged before).
-    SendAckEpoch,
-    /// Learner: send ACK for this zxid (a proposal; counter 0 acknowledges NEWLEADER).
-    SendAck(Zxid),
-    /// Learner: the synced transactions are durable; write currentEpoch.
-    LearnerCurrentEpoch(crate::ids::Epoch),
-    /// Learner: UPTODATE arrived while NEWLEADER was waiting; take it now.
-    LearnerUpToDate,
+    /// Learner: the step its machine asked to take once durable.
+    Learner(crate::zab::learner::LearnerStep),
     /// Leader: acceptedEpoch is durable, LEADERINFO may go out.
     LeaderInfo,
     /// Leader: currentEpoch is durable, the leader's own NEWLEADER ACK counts.
@@ -221,10 +215,7 @@ impl Node {
 
     fn run_after(&mut self, now: Millis, after: After) {
         match after {
-            After::SendAckEpoch => self.learner_send_ack_epoch(),
-            After::SendAck(zxid) => self.learner_send_ack(zxid),
-            After::LearnerCurrentEpoch(epoch) => self.learner_write_current_epoch(epoch),
-            After::LearnerUpToDate => self.learner_on_up_to_date(now),
+            After::Learner(step) => self.learner_on_durable(now, step),
             After::LeaderInfo => self.leader_epoch_accepted(now),
             After::LeaderCurrentEpoch => self.leader_epoch_current(now),
             After::LeaderLogged(zxid) => self.leader_logged(now, zxid),
@@ -245,8 +236,8 @@ impl Node {
         while self.log.unapplied.front().is_some_and(|t| t.header.zxid <= upto) {
             let txn = self.log.unapplied.pop_front().expect("checked");
             let origin = match &mut self.role {
-                Role::Learning(learner) => {
-                    learner.forwarded.remove(&(txn.header.client_id, txn.header.cxid)).unwrap_or(Origin::Internal)
+                Role::Learning(learning) => {
+                    learning.forwarded.remove(&(txn.header.client_id, txn.header.cxid)).unwrap_or(Origin::Internal)
                 }
                 _ => Origin::Internal,
             };
@@ -260,7 +251,7 @@ impl Node {
         match &self.role {
             Role::Standalone => true,
             Role::Leading(leader) => leader.established(),
-            Role::Learning(learner) => learner.up_to_date(),
+            Role::Learning(learning) => learning.learner.up_to_date(),
             Role::Looking | Role::Halted => false,
         }
     }
@@ -308,7 +299,7 @@ impl Node {
     /// every peer (ZooKeeper's leader shuts every `LearnerHandler`'s socket when it stops).
     fn close_role_links(&mut self) {
         let peers: Vec<_> = match &self.role {
-            Role::Learning(learner) => vec![learner.leader],
+            Role::Learning(learning) => vec![learning.learner.leader()],
             Role::Leading(_) => self.config.peers.keys().copied().filter(|id| *id != self.config.server_id).collect(),
             Role::Standalone | Role::Looking | Role::Halted => Vec::new(),
         };
@@ -395,7 +386,7 @@ impl Node {
         let election = self.election.as_ref().and_then(Election::poll_timeout);
         let role = match &self.role {
             Role::Leading(leader) => Some(leader.deadline()),
-            Role::Learning(learner) => Some(learner.deadline(&self.config)),
+            Role::Learning(learning) => Some(learning.learner.deadline(self.config.learner_limits())),
             _ => None,
         };
         match (election, role) {
@@ -465,10 +456,10 @@ impl Node {
             Role::Standalone => ReplicaState::Standalone,
             Role::Looking => ReplicaState::Looking,
             Role::Leading(leader) => ReplicaState::Leading { epoch: leader.epoch(), established: leader.established() },
-            Role::Learning(learner) => ReplicaState::Learning {
-                leader: learner.leader,
-                observer: learner.is_observer(),
-                serving: learner.up_to_date(),
+            Role::Learning(learning) => ReplicaState::Learning {
+                leader: learning.learner.leader(),
+                observer: learning.learner.is_observer(),
+                serving: learning.learner.up_to_date(),
             },
             Role::Halted => ReplicaState::Halted,
         }

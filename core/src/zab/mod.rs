@@ -10,9 +10,13 @@
 //!   the DIFF, TRUNC or SNAP choice ([`plan_sync`]) and the tree as a SNAP carries it.
 //! - [`is_quorum`] and [`voters`]: who counts.
 //!
-//! Discovery, synchronization and broadcast as they run on a server are the leader's and the
-//! learner's (`node/leader.rs`, `node/learner.rs`; see docs/ARCHITECTURE.md).
+//! - [`learner::Learner`]: the learner's discovery, synchronization and broadcast, as a
+//!   machine that owns its progress with the leader and answers inputs with effects.
+//!
+//! The leader's phases still run as methods of [`crate::Node`] (`node/leader.rs`; see
+//! docs/ARCHITECTURE.md).
 
+pub mod learner;
 pub mod sync;
 
 pub use sync::{database_from_snapshot, plan_sync, snapshot_from_database, SyncPlan};
