@@ -4,8 +4,10 @@
 //! `LearnerHandler.run` do it in ZooKeeper 3.8.
 
 use super::read_index::{PingRounds, PingsInFlight, SyncFrom, WaitingSync};
-use super::replica::{After, Effect, Log, Role};
-use super::{Node, Origin, Output, Pending};
+use super::types::{is_write, After, Effect, Log, Origin, Pending};
+// `pub`: `stats.rs` of branches in flight reaches it as `leader::Stage`.
+pub(super) use super::types::Stage;
+use super::{Node, Output, Role};
 use crate::constants::ZXID_COUNTER_MAX;
 use crate::error::ErrorCode;
 use crate::ids::{Epoch, Millis, ServerId, SessionId, Zxid};
@@ -27,21 +29,6 @@ pub(super) enum LeaderPhase {
     Synchronization,
     /// Established: serving clients and proposing.
     Broadcast,
-}
-
-/// How far one learner has come with this leader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Stage {
-    /// FOLLOWERINFO received; LEADERINFO sent or about to be.
-    Info,
-    /// ACKEPOCH received: its last logged zxid.
-    EpochAcked(Zxid),
-    /// Synced: the sync and NEWLEADER are sent; proposals are forwarded to it.
-    Synced,
-    /// It acknowledged NEWLEADER: its log is the leader's history, durably.
-    NewLeaderAcked,
-    /// UPTODATE sent: it serves clients.
-    UpToDate,
 }
 
 /// The leader's view of one learner (`LearnerHandler`).
@@ -754,5 +741,5 @@ fn leader_info(epoch: Epoch) -> QuorumMessage {
 /// Whether a forwarded request is one a learner may forward: a write (reads, pings and
 /// session control never travel as REQUEST).
 fn is_forwardable(request: &Request) -> bool {
-    super::client::is_write(request) && !matches!(request, Request::CloseSession)
+    is_write(request) && !matches!(request, Request::CloseSession)
 }

@@ -3,8 +3,8 @@
 //! learner does for its clients: forwarding writes and `sync`s, revalidating sessions,
 //! reporting client activity in PING answers.
 
-use super::replica::{After, Effect, Role};
-use super::{Node, Origin, Output, Snapshot};
+use super::types::{After, Effect, Origin};
+use super::{Node, Output, Role, Snapshot};
 use crate::ids::{ConnectionId, Epoch, Millis, ServerId, SessionId, Xid, Zxid};
 use crate::session::SessionTracker;
 use crate::tree::{AuthInfo, DataTree};
