@@ -169,7 +169,7 @@ impl WireServerState {
 ///
 /// | offset | field | type |
 /// |---:|---|---|
-/// | 0 | state ([`ServerState`] ordinal) | int |
+/// | 0 | state ([`WireServerState`] ordinal) | int |
 /// | 4 | proposed leader | long |
 /// | 12 | proposed zxid | long |
 /// | 20 | election epoch (logical clock) | long |

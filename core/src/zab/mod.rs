@@ -2,7 +2,7 @@
 //! the pieces of its phases that hold no state of their own.
 //!
 //! - [`PeerMessage`]: what one server sends another. The quorum codec's
-//!   [`QuorumMessage`](crate::wire::quorum::QuorumMessage) is the one vocabulary (ZooKeeper's
+//!   [`QuorumMessage`] is the one vocabulary (ZooKeeper's
 //!   names, zookeeper-features.md §5.4); election notifications travel in the codec's wire
 //!   form ([`crate::wire::election::WireNotification`]), mapped to and from the election's
 //!   [`Notification`](crate::election::Notification) in [`crate::election::wire`].
