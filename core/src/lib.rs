@@ -30,14 +30,27 @@ pub mod ids;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 pub mod node;
-pub mod proto;
-pub mod quorum;
 pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod wire;
 pub mod zab;
 
 pub use error::ErrorCode;
 pub use ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Xid, Zxid};
 pub use node::{ClientEvent, Config, DurableState, Node, Output, PeerMessage, PeerRole, Snapshot};
+
+// old path, kept for branches in flight; remove after merge
+#[doc(hidden)]
+pub use wire::client as proto;
+// old path, kept for branches in flight; remove after merge
+#[doc(hidden)]
+pub mod quorum {
+    pub use crate::wire::election;
+    pub use crate::wire::election::{
+        decode_election_frame, encode_election_frame, ElectionHandshake, WireNotification as Notification,
+        WireServerState as ServerState,
+    };
+    pub use crate::wire::quorum::*;
+}

@@ -6,7 +6,7 @@
 //! zxid, exactly as in ZooKeeper.
 
 use crate::ids::{SessionId, Xid, Zxid};
-use crate::proto::Acl;
+use crate::wire::client::Acl;
 use serde::{Deserialize, Serialize};
 
 /// `txn.TxnHeader`.
@@ -130,7 +130,7 @@ impl TxnBody {
     /// the request's own opcode otherwise (a failed multi stays `op::MULTI`).
     pub fn header_op(&self, request_op: i32) -> i32 {
         match self {
-            TxnBody::Error { .. } => crate::proto::op::ERROR,
+            TxnBody::Error { .. } => crate::wire::client::op::ERROR,
             _ => request_op,
         }
     }

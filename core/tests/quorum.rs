@@ -1,13 +1,14 @@
-//! The quorum codec (`zab_core::quorum`): every frame captured from a real Apache ZooKeeper
+//! The quorum codec (`zab_core::wire::quorum`): every frame captured from a real Apache ZooKeeper
 //! 3.8.0 ensemble (`fixtures/quorum/quorum_frames.txt`, made by `capture.sh`) decodes and
 //! re-encodes byte for byte, means what ZooKeeper meant, and streams in pieces; every
 //! message type round-trips; bad input is refused without panicking.
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
-use zab_core::proto::{op, Acl, Id};
-use zab_core::quorum::*;
 use zab_core::txn::{SubTxn, Txn, TxnBody, TxnHeader};
+use zab_core::wire::client::{op, Acl, Id};
+use zab_core::wire::election::*;
+use zab_core::wire::quorum::*;
 use zab_core::{ServerId, SessionId, Zxid};
 
 /// Apache's default `jute.maxbuffer`, as every fixture was captured under.
@@ -78,7 +79,9 @@ fn every_real_frame_decodes_and_reencodes_byte_for_byte() {
                 assert_eq!(used, frame.bytes.len(), "{at}");
                 assert_eq!(handshake.encode(), frame.bytes, "{at}");
             }
-            "notification" => assert_eq!(Notification::decode(&frame.bytes).expect(&at).encode(), frame.bytes, "{at}"),
+            "notification" => {
+                assert_eq!(WireNotification::decode(&frame.bytes).expect(&at).encode(), frame.bytes, "{at}")
+            }
             "packet" => {
                 let packet = QuorumPacket::decode(&frame.bytes, L).expect(&at);
                 assert_eq!(packet.encode(), frame.bytes, "{at}");
@@ -185,21 +188,24 @@ fn real_election_traffic_means_what_zookeeper_says() {
         assert_eq!(address, format!("127.0.0.1:{}", 24380 + server_id.0).as_bytes());
     }
     assert!(lower_to_higher > 0 && lower_to_higher < handshakes.len());
-    let notifications: Vec<Notification> =
-        frames_of("notification").iter().map(|f| Notification::decode(&f.bytes).unwrap()).collect();
+    let notifications: Vec<WireNotification> =
+        frames_of("notification").iter().map(|f| WireNotification::decode(&f.bytes).unwrap()).collect();
     assert!(notifications.iter().all(|n| n.version == NOTIFICATION_VERSION && n.peer_epoch.is_some()));
     assert!(notifications.iter().all(|n| String::from_utf8_lossy(&n.config).ends_with("version=0")));
-    let states: BTreeSet<ServerState> = notifications.iter().map(|n| n.state).collect();
-    assert_eq!(states, [ServerState::Looking, ServerState::Following, ServerState::Leading].into_iter().collect());
+    let states: BTreeSet<WireServerState> = notifications.iter().map(|n| n.state).collect();
+    assert_eq!(
+        states,
+        [WireServerState::Looking, WireServerState::Following, WireServerState::Leading].into_iter().collect()
+    );
     // The first vote of a fresh ensemble: server 3 votes for itself at zxid 0, epoch 1.
     let first = &notifications[0];
     assert_eq!(
         (first.state, first.leader, first.zxid, first.election_epoch, first.peer_epoch),
-        (ServerState::Looking, ServerId(3), Zxid(0), 1, Some(0))
+        (WireServerState::Looking, ServerId(3), Zxid(0), 1, Some(0))
     );
 }
 
-const NOTIFICATION_VERSION: i32 = zab_core::quorum::election::NOTIFICATION_VERSION_CURRENT;
+const NOTIFICATION_VERSION: i32 = zab_core::wire::election::NOTIFICATION_VERSION_CURRENT;
 
 #[test]
 fn real_quorum_traffic_means_what_zookeeper_says() {
@@ -316,10 +322,10 @@ fn snap_stream_decodes_from_any_split() {
 
 #[test]
 fn bad_input_is_refused_with_its_reason() {
-    assert_eq!(Notification::decode(&[0; 27]), Err(QuorumError::NotificationTooShort(27)));
+    assert_eq!(WireNotification::decode(&[0; 27]), Err(QuorumError::NotificationTooShort(27)));
     let mut bad_state = vec![0, 0, 0, 7];
     bad_state.extend([0; 24]);
-    assert_eq!(Notification::decode(&bad_state), Err(QuorumError::UnknownServerState(7)));
+    assert_eq!(WireNotification::decode(&bad_state), Err(QuorumError::UnknownServerState(7)));
     let mut handshake = (-3i64).to_be_bytes().to_vec();
     assert_eq!(ElectionHandshake::decode_prefix(&handshake), Err(QuorumError::HandshakeVersion(-3)));
     handshake = [(-65536i64).to_be_bytes(), 1i64.to_be_bytes()].concat();
@@ -481,12 +487,12 @@ fn message() -> impl Strategy<Value = QuorumMessage> {
     ]
 }
 
-fn notification() -> impl Strategy<Value = Notification> {
+fn notification() -> impl Strategy<Value = WireNotification> {
     let state = prop_oneof![
-        Just(ServerState::Looking),
-        Just(ServerState::Following),
-        Just(ServerState::Leading),
-        Just(ServerState::Observing)
+        Just(WireServerState::Looking),
+        Just(WireServerState::Following),
+        Just(WireServerState::Leading),
+        Just(WireServerState::Observing)
     ];
     let form = prop_oneof![
         Just((None, 0, vec![])),
@@ -494,7 +500,7 @@ fn notification() -> impl Strategy<Value = Notification> {
         (any::<u64>(), 2i32..100, bytes(32)).prop_map(|(epoch, version, config)| (Some(epoch), version, config)),
     ];
     (state, any::<u64>(), any::<i64>(), any::<u64>(), form).prop_map(
-        |(state, leader, zxid, election_epoch, (peer_epoch, version, config))| Notification {
+        |(state, leader, zxid, election_epoch, (peer_epoch, version, config))| WireNotification {
             state,
             leader: ServerId(leader),
             zxid: Zxid(zxid),
@@ -548,7 +554,7 @@ proptest! {
 
     #[test]
     fn notifications_and_handshakes_round_trip(n in notification(), h in handshake()) {
-        prop_assert_eq!(Notification::decode(&n.encode()), Ok(n.clone()));
+        prop_assert_eq!(WireNotification::decode(&n.encode()), Ok(n.clone()));
         let frame = encode_election_frame(&n.encode());
         prop_assert_eq!(decode_election_frame(&frame), Ok(Some((&frame[4..], frame.len()))));
         let bytes = h.encode();
@@ -568,7 +574,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in bytes(160)) {
         let _ = ElectionHandshake::decode_prefix(&bytes);
         let _ = decode_election_frame(&bytes);
-        let _ = Notification::decode(&bytes);
+        let _ = WireNotification::decode(&bytes);
         let _ = QuorumPacket::decode_prefix(&bytes, L);
         let _ = QuorumMessage::decode(&bytes, L);
         let _ = decode_txn(&bytes, L);
@@ -588,8 +594,8 @@ proptest! {
         if let Ok(message) = QuorumMessage::decode(&bytes, L) {
             prop_assert_eq!(QuorumMessage::decode(&message.encode(), L), Ok(message));
         }
-        if let Ok(notification) = Notification::decode(&bytes) {
-            prop_assert_eq!(Notification::decode(&notification.encode()), Ok(notification));
+        if let Ok(notification) = WireNotification::decode(&bytes) {
+            prop_assert_eq!(WireNotification::decode(&notification.encode()), Ok(notification));
         }
         if let Ok(database) = WireDatabase::decode(&bytes, L) {
             prop_assert_eq!(WireDatabase::decode(&database.encode(), L), Ok(database));

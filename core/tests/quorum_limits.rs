@@ -5,10 +5,10 @@
 //! `jute.maxbuffer` + `zookeeper.jute.maxbuffer.extrasize` (default: `jute.maxbuffer`).
 
 use zab_core::constants::JUTE_MAX_BUFFER_DEFAULT;
-use zab_core::proto::{encode_request, op, Acl, CreateRequest, MultiOp, Request, RequestHeader, SetDataRequest};
-use zab_core::quorum::{QuorumError, QuorumLimits, QuorumMessage};
 use zab_core::tree::{AuthInfo, DataTree, PendingChanges, WriteContext};
 use zab_core::txn::{Txn, TxnBody, TxnHeader};
+use zab_core::wire::client::{encode_request, op, Acl, CreateRequest, MultiOp, Request, RequestHeader, SetDataRequest};
+use zab_core::wire::quorum::{QuorumError, QuorumLimits, QuorumMessage};
 use zab_core::{SessionId, Zxid};
 
 const SESSION: SessionId = SessionId(0x0100_0000_0000_0001);
@@ -64,7 +64,7 @@ fn frame_len(request: &Request) -> usize {
 
 /// A PROPOSAL of `txn` as the leader sends it, decoded by a follower with `limits`.
 fn follower_decodes(txn: &Txn, limits: QuorumLimits) -> Result<QuorumMessage, QuorumError> {
-    let digest = zab_core::quorum::TxnDigest { version: 2, tree_digest: 7 };
+    let digest = zab_core::wire::quorum::TxnDigest { version: 2, tree_digest: 7 };
     let proposal = QuorumMessage::Proposal { zxid: txn.header.zxid, txn: txn.clone(), digest: Some(digest) };
     QuorumMessage::decode(&proposal.encode(), limits)
 }
@@ -144,8 +144,10 @@ fn zookeeper_4306_a_close_session_over_the_buffer_stays_decodable_and_deletes_ev
     let paths_bytes: usize = follower.session_ephemerals(SESSION).iter().map(|p| 4 + p.len()).sum();
     assert!(paths_bytes > QuorumLimits::new(max_buffer).field_max(), "the full list would not decode");
     let close = leader.write(Request::CloseSession);
-    let encoded =
-        zab_core::quorum::encode_txn(&close, Some(&zab_core::quorum::TxnDigest { version: 2, tree_digest: 0 }));
+    let encoded = zab_core::wire::quorum::encode_txn(
+        &close,
+        Some(&zab_core::wire::quorum::TxnDigest { version: 2, tree_digest: 0 }),
+    );
     assert!(encoded.len() <= max_buffer, "the closeSession fits in jute.maxbuffer: {} bytes", encoded.len());
     assert_follower_takes(&close, max_buffer);
     follower.apply(&close);
@@ -162,15 +164,15 @@ fn zookeeper_4306_a_close_session_over_the_buffer_stays_decodable_and_deletes_ev
 fn acl_and_authinfo_counts_are_capped_by_the_buffer_not_by_a_constant() {
     let acl: Vec<Acl> = (0..1500)
         .map(|i| Acl {
-            perms: zab_core::proto::perms::READ,
-            id: zab_core::proto::Id { scheme: "ip".into(), id: format!("10.0.{}.{}", i / 250, i % 250) },
+            perms: zab_core::wire::client::perms::READ,
+            id: zab_core::wire::client::Id { scheme: "ip".into(), id: format!("10.0.{}.{}", i / 250, i % 250) },
         })
         .collect();
     let mut leader = Leader::new(JUTE_MAX_BUFFER_DEFAULT);
     let txn = leader.write(Request::Create(CreateRequest { path: "/wide".into(), data: Vec::new(), acl, flags: 0 }));
     assert_follower_takes(&txn, JUTE_MAX_BUFFER_DEFAULT);
     let authinfo =
-        (0..1500).map(|i| zab_core::proto::Id { scheme: "digest".into(), id: format!("user{i}:x") }).collect();
+        (0..1500).map(|i| zab_core::wire::client::Id { scheme: "digest".into(), id: format!("user{i}:x") }).collect();
     let request = QuorumMessage::Request {
         zxid: Zxid(0),
         session_id: SESSION,
@@ -187,7 +189,7 @@ fn acl_and_authinfo_counts_are_capped_by_the_buffer_not_by_a_constant() {
         bytes
     };
     assert!(matches!(
-        zab_core::quorum::QuorumPacket::decode_prefix(&huge_count, QuorumLimits::new(4096)),
+        zab_core::wire::quorum::QuorumPacket::decode_prefix(&huge_count, QuorumLimits::new(4096)),
         Err(QuorumError::FieldTooLarge { .. })
     ));
 }

@@ -53,7 +53,10 @@ mod tests;
 #[cfg(test)]
 mod transcript;
 
+pub mod wire;
+
 pub use vote::{ElectionEpoch, Notification, ServerState, Vote};
+pub use wire::{notification_from_wire, notification_to_wire};
 
 use crate::constants::{
     ELECTION_FINALIZE_WAIT_MS, ELECTION_NOTIFICATION_TIMEOUT_MS_MAX_DEFAULT,

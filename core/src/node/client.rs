@@ -1,13 +1,14 @@
 //! Client connections: the handshake, per-session FIFO queues, reads, and writes through the
 //! prepare → persist → apply pipeline.
 
-use super::{Node, Origin, Output, Pending};
+use super::types::{is_write, Origin, Pending};
+use super::{Node, Output, Role};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, SessionId, Xid, Zxid};
-use crate::proto::{op, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
 use crate::session::{check_password, negotiate_timeout, session_password};
 use crate::tree::{AuthInfo, WriteContext};
 use crate::txn::{Txn, TxnBody, TxnHeader};
+use crate::wire::client::{op, ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
@@ -35,24 +36,6 @@ pub(super) struct Queued {
     pub(super) received: Millis,
     /// Prepared and handed to the persist pipeline; the reply comes when it is applied.
     pub(super) in_flight: bool,
-}
-
-/// Whether a request changes state, and so goes through prepare → persist → apply.
-pub(super) fn is_write(request: &Request) -> bool {
-    matches!(
-        request,
-        Request::Create(_)
-            | Request::Create2(_)
-            | Request::CreateContainer(_)
-            | Request::CreateTtl(_)
-            | Request::Delete(_)
-            | Request::DeleteContainer(_)
-            | Request::SetData(_)
-            | Request::SetAcl(_)
-            | Request::Check(_)
-            | Request::Multi(_)
-            | Request::CloseSession
-    )
 }
 
 impl Node {
@@ -218,8 +201,8 @@ impl Node {
                 continue;
             }
             let session = state.session.expect("established connection has a session");
-            let learner = matches!(self.role, super::replica::Role::Learning(_));
-            let leading = matches!(self.role, super::replica::Role::Leading(_));
+            let learner = matches!(self.role, Role::Learning(_));
+            let leading = matches!(self.role, Role::Leading(_));
             match &queued.request {
                 Ok(request) if learner && (is_write(request) || matches!(request, Request::Sync(_))) => {
                     queued.in_flight = true;
@@ -229,9 +212,9 @@ impl Node {
                     index += 1;
                 }
                 Ok(Request::Sync(_)) if leading => {
-                    // A leader confirms it still leads before it answers (`leader_sync`).
+                    // A leader confirms it still leads before it answers (`read_index`).
                     queued.in_flight = true;
-                    self.leader_on_sync(now, super::leader_sync::SyncFrom::Local(connection));
+                    self.leader_on_sync(now, super::read_index::SyncFrom::Local(connection));
                     return;
                 }
                 Ok(request) if is_write(request) => {
@@ -345,8 +328,8 @@ impl Node {
     /// of the same input find the node no longer leading and are dropped the same way.
     pub(super) fn zxid_next(&mut self, now: Millis) -> Option<Zxid> {
         match self.role {
-            super::replica::Role::Standalone => Some(standalone_zxid_next(self.zxid_prepared)),
-            super::replica::Role::Leading(_) => self.leader_zxid_next(now),
+            Role::Standalone => Some(standalone_zxid_next(self.zxid_prepared)),
+            Role::Leading(_) => self.leader_zxid_next(now),
             _ => None,
         }
     }
@@ -378,10 +361,9 @@ impl Node {
             for (connection, event) in self.watches.trigger(&change.path, change.event_type, zxid) {
                 // A watcher hears only of nodes it may read (ZooKeeper 3.8.4/3.9.2,
                 // CVE-2024-23944: recursive watches would otherwise leak child paths).
-                let readable = self
-                    .connections
-                    .get(&connection)
-                    .is_some_and(|c| crate::tree::check_acl(&change.acl, crate::proto::perms::READ, &c.auth).is_ok());
+                let readable = self.connections.get(&connection).is_some_and(|c| {
+                    crate::tree::check_acl(&change.acl, crate::wire::client::perms::READ, &c.auth).is_ok()
+                });
                 if readable {
                     self.outputs.push_back(Output::WatchEvent { connection, zxid, event });
                 }
@@ -470,4 +452,21 @@ fn standalone_zxid_next(prepared: Zxid) -> Zxid {
         tracing::warn!(%prepared, %next, "standalone zxid counter carried into the epoch bits");
     }
     next
+}
+
+/// `sync` answers, for the leader's ReadIndex (`read_index.rs`) and a learner's SYNC.
+impl Node {
+    /// Answers the `sync` at the front of a connection's queue and goes on with its queue.
+    pub(super) fn reply_sync(&mut self, now: Millis, connection: ConnectionId, zxid: Zxid) {
+        let Some(state) = self.connections.get_mut(&connection) else { return };
+        let Some(Queued { header, request: Ok(Request::Sync(request)), in_flight: true, .. }) = state.queue.front()
+        else {
+            return;
+        };
+        let header = ReplyHeader { xid: header.xid, zxid, err: ErrorCode::Ok };
+        let response = Response::Sync(request.path.clone());
+        state.queue.pop_front();
+        self.outputs.push_back(Output::Reply { connection, header, response });
+        self.drain(now, connection);
+    }
 }

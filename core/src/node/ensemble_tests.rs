@@ -13,8 +13,8 @@
 
 use super::*;
 use crate::error::ErrorCode;
-use crate::proto::{op, Acl, CreateRequest};
 use crate::txn::Txn;
+use crate::wire::client::{op, Acl, CreateRequest};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
@@ -295,7 +295,8 @@ impl Ensemble {
         let registers = matches!(
             message,
             PeerMessage::Quorum(
-                crate::quorum::QuorumMessage::FollowerInfo { .. } | crate::quorum::QuorumMessage::ObserverInfo { .. }
+                crate::wire::quorum::QuorumMessage::FollowerInfo { .. }
+                    | crate::wire::quorum::QuorumMessage::ObserverInfo { .. }
             )
         );
         if quorum && self.is_cut(from, to) {
@@ -496,7 +497,7 @@ impl Ensemble {
                 client.ops += 1;
                 client.state = ClientState::Syncing { connection, required: acked_zxid_max };
                 let server = client.server;
-                let request = Request::Sync(crate::proto::PathRequest { path: "/".into() });
+                let request = Request::Sync(crate::wire::client::PathRequest { path: "/".into() });
                 let header = RequestHeader { xid: client.ops as i32, op: op::SYNC };
                 let node =
                     self.members.get_mut(&server).and_then(|m| m.node.as_mut()).expect("connected to a live server");

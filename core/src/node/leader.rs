@@ -3,17 +3,19 @@
 //! (PROPOSAL → quorum of ACKs → COMMIT, in zxid order), as `Leader.lead` and
 //! `LearnerHandler.run` do it in ZooKeeper 3.8.
 
-use super::leader_sync::{PingRounds, PingsInFlight, SyncFrom, WaitingSync};
-use super::replica::{After, Effect, Log, Role};
-use super::{Node, Origin, Output, Pending};
+use super::read_index::{PingRounds, PingsInFlight, SyncFrom, WaitingSync};
+use super::types::{is_write, After, Effect, Log, Origin, Pending};
+// `pub`: `stats.rs` of branches in flight reaches it as `leader::Stage`.
+pub(super) use super::types::Stage;
+use super::{Node, Output, Role};
 use crate::constants::ZXID_COUNTER_MAX;
 use crate::error::ErrorCode;
 use crate::ids::{Epoch, Millis, ServerId, SessionId, Zxid};
-use crate::proto::{op, Id, Request, RequestHeader};
-use crate::quorum::QuorumMessage;
 use crate::session::SessionTracker;
 use crate::tree::AuthInfo;
 use crate::txn::{Txn, TxnBody};
+use crate::wire::client::{op, Id, Request, RequestHeader};
+use crate::wire::quorum::QuorumMessage;
 use crate::zab::{is_quorum, plan_sync, PeerMessage, PeerRole, SyncPlan, PROTOCOL_VERSION};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -29,21 +31,6 @@ pub(super) enum LeaderPhase {
     Broadcast,
 }
 
-/// How far one learner has come with this leader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Stage {
-    /// FOLLOWERINFO received; LEADERINFO sent or about to be.
-    Info,
-    /// ACKEPOCH received: its last logged zxid.
-    EpochAcked(Zxid),
-    /// Synced: the sync and NEWLEADER are sent; proposals are forwarded to it.
-    Synced,
-    /// It acknowledged NEWLEADER: its log is the leader's history, durably.
-    NewLeaderAcked,
-    /// UPTODATE sent: it serves clients.
-    UpToDate,
-}
-
 /// The leader's view of one learner (`LearnerHandler`).
 #[derive(Debug)]
 pub(super) struct LearnerHandle {
@@ -52,7 +39,7 @@ pub(super) struct LearnerHandle {
     pub(super) last_heard: Millis,
     /// Proposals sent and not yet acknowledged, with when (`SyncLimitCheck`).
     pub(super) unacked: VecDeque<(Zxid, Millis)>,
-    /// Pings sent since its UPTODATE and their answers (see `leader_sync`).
+    /// Pings sent since its UPTODATE and their answers (see `read_index`).
     pub(super) pings: PingsInFlight,
     /// When it registered (the `CloseLinksAfterTenSeconds` mutant's timer).
     #[cfg(feature = "mutants")]
@@ -87,7 +74,7 @@ pub(super) struct LeaderState {
     newleader_acks: BTreeSet<ServerId>,
     pub(super) learners: BTreeMap<ServerId, LearnerHandle>,
     outstanding: BTreeMap<Zxid, Proposal>,
-    /// `sync`s waiting for their proposals and for a quorum to confirm us (see `leader_sync`).
+    /// `sync`s waiting for their proposals and for a quorum to confirm us (see `read_index`).
     pub(super) syncs: Vec<WaitingSync>,
     pub(super) rounds: PingRounds,
     ping_at: Millis,
@@ -661,7 +648,7 @@ impl Node {
                 bytes.extend_from_slice(&opcode.to_be_bytes());
                 bytes.extend_from_slice(body);
                 let auth = AuthInfo { ids: authinfo.unwrap_or_default() };
-                match crate::proto::decode_request(&bytes) {
+                match crate::wire::client::decode_request(&bytes) {
                     Ok((RequestHeader { xid, op }, request)) if is_forwardable(&request) => {
                         self.prepare_write(now, session, xid, op, &request, Origin::Internal, Some(&auth));
                     }
@@ -754,5 +741,5 @@ fn leader_info(epoch: Epoch) -> QuorumMessage {
 /// Whether a forwarded request is one a learner may forward: a write (reads, pings and
 /// session control never travel as REQUEST).
 fn is_forwardable(request: &Request) -> bool {
-    super::client::is_write(request) && !matches!(request, Request::CloseSession)
+    is_write(request) && !matches!(request, Request::CloseSession)
 }

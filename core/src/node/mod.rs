@@ -35,8 +35,8 @@ mod client;
 #[cfg(test)]
 mod ensemble_tests;
 mod leader;
-mod leader_sync;
 mod learner;
+mod read_index;
 mod reads;
 mod replica;
 mod stats;
@@ -44,6 +44,7 @@ mod stats;
 mod tests;
 #[cfg(test)]
 mod transcripts;
+mod types;
 #[cfg(test)]
 mod zab_tests;
 
@@ -52,15 +53,20 @@ pub use replica::ReplicaState;
 pub use stats::{LeaderCounts, Stats};
 
 use crate::ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Zxid};
-use crate::proto::{ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent};
 use crate::session::SessionTracker;
 use crate::tree::{DataTree, PendingChanges, TreeSnapshot};
 use crate::txn::Txn;
 use crate::watch::WatchManager;
+use crate::wire::client::{
+    ConnectRequest, ConnectResponse, ReplyHeader, Request, RequestHeader, Response, WatcherEvent,
+};
 use client::Connection;
+use leader::LeaderState;
+use learner::Learning;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
+use types::{Durable, Effect, Log, Origin, Pending};
 
 /// What a node needs to know about its configuration (the core's view of zoo.cfg).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -309,6 +315,26 @@ pub enum Output {
     Restart,
 }
 
+/// What this node is doing.
+enum Role {
+    /// No peers: the original single-server node.
+    Standalone,
+    /// Electing (ZooKeeper's LOOKING); serves no client.
+    Looking,
+    /// Leading, from discovery to broadcast.
+    Leading(Box<LeaderState>),
+    /// Following or observing a leader.
+    Learning(Box<Learning>),
+    /// After `Output::Restart`: waits to be rebuilt from disk.
+    Halted,
+}
+
+impl Role {
+    fn is_halted(&self) -> bool {
+        matches!(self, Role::Halted)
+    }
+}
+
 /// One zab server's state machine.
 pub struct Node {
     config: Config,
@@ -328,13 +354,13 @@ pub struct Node {
     /// Prepared transactions not yet handed to the driver.
     unpersisted: Vec<Pending>,
     /// Durable outputs handed to the driver, by token, awaiting `handle_persisted`.
-    persisting: VecDeque<(PersistToken, replica::Durable)>,
+    persisting: VecDeque<(PersistToken, Durable)>,
     /// Standalone, electing, leading or learning.
-    role: replica::Role,
+    role: Role,
     /// Fast Leader Election (ensembles only).
     election: Option<crate::election::Election>,
     /// The replicated log as this node knows it (ensembles only).
-    log: replica::Log,
+    log: Log,
     /// Bumped on every role change: work queued for an older role is not resumed.
     generation: u64,
     epoch_accepted: Epoch,
@@ -353,31 +379,11 @@ pub struct Node {
     /// first sends FOLLOWERINFO before its leader knows it leads. Handed to the node once it
     /// leads (ZooKeeper's leader reads them from the socket once it starts leading), dropped
     /// if it ends up following. At most `HELD_QUORUM_MESSAGES_MAX`.
-    held: Vec<(ServerId, crate::quorum::QuorumMessage)>,
+    held: Vec<(ServerId, crate::wire::quorum::QuorumMessage)>,
     stats: Stats,
     /// The time of the input being handled (the mutant that applies before persisting needs it).
     #[cfg(feature = "mutants")]
     mutant_now: Millis,
-}
-
-/// A prepared transaction and who is waiting for it.
-#[derive(Clone, Debug)]
-struct Pending {
-    txn: Txn,
-    origin: Origin,
-    /// When it was prepared, on the monotonic clock (the txn's time is a wall time).
-    prepared_at: Millis,
-}
-
-/// Who started a transaction, and so who gets told when it is applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Origin {
-    /// A request at the front of this connection's queue.
-    Request(ConnectionId),
-    /// A new session's handshake on this connection.
-    Connect(ConnectionId),
-    /// The node itself: session expiry, container sweep.
-    Internal,
 }
 
 impl Node {
@@ -403,7 +409,7 @@ impl Node {
         }
         let container_check_at = now.plus(config.container_check_interval_ms);
         let election = config.is_ensemble().then(|| replica::new_election(&config, seed));
-        let log = replica::Log::new(tree.last_zxid());
+        let log = Log::new(tree.last_zxid());
         let mut node = Node {
             config,
             tree,
@@ -414,7 +420,7 @@ impl Node {
             session_connections: BTreeMap::new(),
             unpersisted: Vec::new(),
             persisting: VecDeque::new(),
-            role: replica::Role::Standalone,
+            role: Role::Standalone,
             election,
             log,
             generation: 0,
@@ -475,7 +481,7 @@ impl Node {
         }
         match message {
             PeerMessage::Election(notification) => {
-                let notification = crate::zab::notification_from_wire(&notification);
+                let notification = crate::election::notification_from_wire(&notification);
                 tracing::debug!(server = self.config.server_id.0, from = from.0, %notification, "notification");
                 if let Some(election) = &mut self.election {
                     election.handle_notification(now, from, notification);
@@ -483,9 +489,9 @@ impl Node {
                 self.pump_election(now);
             }
             PeerMessage::Quorum(message) => match self.role {
-                replica::Role::Leading(_) => self.leader_receive(now, from, message),
-                replica::Role::Learning(_) => self.learner_receive(now, from, message),
-                replica::Role::Looking => self.hold_while_looking(from, message),
+                Role::Leading(_) => self.leader_receive(now, from, message),
+                Role::Learning(_) => self.learner_receive(now, from, message),
+                Role::Looking => self.hold_while_looking(from, message),
                 _ => {}
             },
             PeerMessage::SnapDatabase(database) => self.learner_receive_database(now, from, *database),
@@ -500,12 +506,12 @@ impl Node {
             return;
         }
         match &mut self.role {
-            replica::Role::Learning(learner) if learner.leader == peer => self.become_looking(now),
-            replica::Role::Leading(leader) => {
+            Role::Learning(learning) if learning.learner.leader() == peer => self.become_looking(now),
+            Role::Leading(leader) => {
                 leader.learners.remove(&peer);
             }
             // What that connection carried is gone with it: the peer registers again.
-            replica::Role::Looking => self.held.retain(|(from, _)| *from != peer),
+            Role::Looking => self.held.retain(|(from, _)| *from != peer),
             _ => {}
         }
         self.flush_prepared();
@@ -566,12 +572,12 @@ impl Node {
             let never_used_ms = crate::constants::CONTAINER_MAX_NEVER_USED_INTERVAL_MS_DEFAULT;
             // Against mtime, a wall time: Apache's `ContainerManager.getElapsed` uses the wall clock too.
             for path in self.tree.expired_containers_and_ttls(self.wall_time(now), never_used_ms) {
-                let request = Request::DeleteContainer(crate::proto::PathRequest { path });
+                let request = Request::DeleteContainer(crate::wire::client::PathRequest { path });
                 self.prepare_write(
                     now,
                     SessionId(0),
                     0,
-                    crate::proto::op::DELETE_CONTAINER,
+                    crate::wire::client::op::DELETE_CONTAINER,
                     &request,
                     Origin::Internal,
                     None,
@@ -647,7 +653,7 @@ impl Node {
             .persisting
             .iter()
             .map(|(_, durable)| match &durable.effect {
-                replica::Effect::Standalone(batch) => batch.len(),
+                Effect::Standalone(batch) => batch.len(),
                 _ => 0,
             })
             .sum();
@@ -717,13 +723,13 @@ impl Node {
         self.outputs.push_back(Output::Persist { txns, token });
         #[cfg(feature = "mutants")]
         if self.mutant_is(crate::mutants::Mutant::ReplyBeforeFsync) {
-            self.persisting.push_back((token, replica::Durable::standalone(Vec::new())));
+            self.persisting.push_back((token, Durable::standalone(Vec::new())));
             for pending in batch {
                 self.on_applied(self.mutant_now, pending);
             }
             return;
         }
-        self.persisting.push_back((token, replica::Durable::standalone(batch)));
+        self.persisting.push_back((token, Durable::standalone(batch)));
     }
 
     fn next_token(&mut self) -> PersistToken {

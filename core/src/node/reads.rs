@@ -5,8 +5,10 @@ use super::client::Queued;
 use super::{Node, Output};
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Millis, SessionId};
-use crate::proto::{xid, ClientInfo, MultiReadOp, MultiReadResult, PathWatchRequest, ReplyHeader, Request, Response};
 use crate::watch::{NodeZxids, WatchKind};
+use crate::wire::client::{
+    xid, ClientInfo, MultiReadOp, MultiReadResult, PathWatchRequest, ReplyHeader, Request, Response,
+};
 
 impl Node {
     /// Answers a request that needs no transaction, at the front of its connection's queue.

@@ -1,169 +1,23 @@
 //! What every replica of an ensemble shares, whatever its role: the role itself, the log as
 //! this node knows it, durable work awaiting `handle_persisted`, the election, going LOOKING.
 
-use super::leader::LeaderState;
-use super::learner::LearnerState;
-use super::{Config, Node, Origin, Output, Pending};
+use super::types::{After, Durable, Effect, Origin, Pending};
+use super::{Config, Node, Output};
+// `pub`: the role lived here before, and `stats.rs` of branches in flight reaches it as
+// `replica::Role`; only a plain `use` after merge.
+pub(super) use super::Role;
 use crate::constants::HELD_QUORUM_MESSAGES_MAX;
 use crate::election::{Election, ElectionConfig, ElectionOutput, ServerState};
 use crate::ids::{Millis, PersistToken, ServerId, Zxid};
-use crate::quorum::QuorumMessage;
-use crate::txn::Txn;
+use crate::wire::quorum::QuorumMessage;
 use crate::zab::PeerRole;
-use std::collections::{BTreeSet, VecDeque};
-
-/// What this node is doing.
-pub(super) enum Role {
-    /// No peers: the original single-server node.
-    Standalone,
-    /// Electing (ZooKeeper's LOOKING); serves no client.
-    Looking,
-    /// Leading, from discovery to broadcast.
-    Leading(Box<LeaderState>),
-    /// Following or observing a leader.
-    Learning(Box<LearnerState>),
-    /// After `Output::Restart`: waits to be rebuilt from disk.
-    Halted,
-}
-
-impl Role {
-    pub(super) fn is_halted(&self) -> bool {
-        matches!(self, Role::Halted)
-    }
-}
+use std::collections::BTreeSet;
 
 impl Node {
     /// Halted, or about to be: after a TRUNC below the tree only the disk's answers matter.
     pub(super) fn is_frozen(&self) -> bool {
         self.role.is_halted() || self.log.restart_pending
     }
-}
-
-/// The replicated log as this node knows it.
-///
-/// `history` holds the newest logged transactions (persisted or handed to the driver), at
-/// most `commit_log_count` of those already applied; `base` is the zxid just before its first
-/// entry. Transactions logged but not yet applied wait in `unapplied` until they are both
-/// durable here and known committed.
-#[derive(Debug)]
-pub(super) struct Log {
-    pub(super) history: VecDeque<Txn>,
-    pub(super) base: Zxid,
-    /// The last zxid handed to the driver to log.
-    pub(super) logged: Zxid,
-    /// The last zxid the driver has reported durable.
-    pub(super) persisted: Zxid,
-    /// The newest zxid known committed.
-    pub(super) committed: Zxid,
-    pub(super) unapplied: VecDeque<Txn>,
-    /// A TRUNC cut below the tree: the node is rebuilt from disk once it is durable,
-    /// whatever the role is by then.
-    pub(super) restart_pending: bool,
-}
-
-impl Log {
-    pub(super) fn new(tree_zxid: Zxid) -> Log {
-        Log {
-            history: VecDeque::new(),
-            base: tree_zxid,
-            logged: tree_zxid,
-            persisted: tree_zxid,
-            committed: tree_zxid,
-            unapplied: VecDeque::new(),
-            restart_pending: false,
-        }
-    }
-
-    /// A transaction replayed from disk at start: logged, durable and applied.
-    pub(super) fn recovered(&mut self, txn: Txn, keep: usize) {
-        let zxid = txn.header.zxid;
-        self.append(txn, keep, zxid);
-        self.persisted = zxid;
-        self.committed = zxid;
-    }
-
-    /// Appends a transaction handed to the driver; trims applied history beyond `keep`.
-    pub(super) fn append(&mut self, txn: Txn, keep: usize, applied: Zxid) {
-        assert!(txn.header.zxid > self.logged, "the log grows in zxid order");
-        self.logged = txn.header.zxid;
-        self.history.push_back(txn);
-        while self.history.len() > keep.max(1) {
-            let front = self.history.front().expect("not empty").header.zxid;
-            if front > applied {
-                break; // Unapplied entries are still needed to sync or to apply.
-            }
-            self.base = front;
-            self.history.pop_front();
-        }
-    }
-
-    /// Forgets every entry above `zxid` (TRUNC).
-    pub(super) fn truncate(&mut self, zxid: Zxid) {
-        self.history.retain(|t| t.header.zxid <= zxid);
-        self.unapplied.retain(|t| t.header.zxid <= zxid);
-        self.base = self.base.min(zxid);
-        self.logged = self.logged.min(zxid);
-        self.persisted = self.persisted.min(zxid);
-        self.committed = self.committed.min(zxid);
-    }
-
-    /// Starts over from a snapshot at `zxid` (SNAP).
-    pub(super) fn reset(&mut self, zxid: Zxid) {
-        self.history.clear();
-        self.unapplied.clear();
-        self.base = zxid;
-        self.logged = zxid;
-        self.committed = zxid;
-    }
-}
-
-/// Durable work handed to the driver, awaiting `handle_persisted`.
-#[derive(Debug)]
-pub(super) struct Durable {
-    pub(super) effect: Effect,
-    /// Steps waiting for it, each with the role generation that queued it: a step runs only
-    /// if the role has not changed since.
-    pub(super) then: Vec<(u64, After)>,
-}
-
-impl Durable {
-    pub(super) fn standalone(batch: Vec<Pending>) -> Durable {
-        Durable { effect: Effect::Standalone(batch), then: Vec::new() }
-    }
-}
-
-/// What becomes true once the work is durable, whatever the role is by then.
-#[derive(Debug)]
-pub(super) enum Effect {
-    /// Standalone transactions: apply and answer them.
-    Standalone(Vec<Pending>),
-    /// The log holds everything up to this zxid.
-    Logged(Zxid),
-    /// The log ends at this zxid.
-    Truncated(Zxid),
-    /// The database is this snapshot, the log empty.
-    Snapshot(Zxid),
-    /// An epoch file.
-    Epoch,
-}
-
-/// What a role waits to do until the work is durable.
-#[derive(Debug)]
-pub(super) enum After {
-    /// Learner: send ACKEPOCH (acceptedEpoch is durable, and so is everything logged before).
-    SendAckEpoch,
-    /// Learner: send ACK for this zxid (a proposal; counter 0 acknowledges NEWLEADER).
-    SendAck(Zxid),
-    /// Learner: the synced transactions are durable; write currentEpoch.
-    LearnerCurrentEpoch(crate::ids::Epoch),
-    /// Learner: UPTODATE arrived while NEWLEADER was waiting; take it now.
-    LearnerUpToDate,
-    /// Leader: acceptedEpoch is durable, LEADERINFO may go out.
-    LeaderInfo,
-    /// Leader: currentEpoch is durable, the leader's own NEWLEADER ACK counts.
-    LeaderCurrentEpoch,
-    /// Leader: its own log holds its proposals up to this zxid; its own ACK counts.
-    LeaderLogged(Zxid),
 }
 
 /// The election of server `config.server_id` among `config.peers`.
@@ -221,10 +75,7 @@ impl Node {
 
     fn run_after(&mut self, now: Millis, after: After) {
         match after {
-            After::SendAckEpoch => self.learner_send_ack_epoch(),
-            After::SendAck(zxid) => self.learner_send_ack(zxid),
-            After::LearnerCurrentEpoch(epoch) => self.learner_write_current_epoch(epoch),
-            After::LearnerUpToDate => self.learner_on_up_to_date(now),
+            After::Learner(step) => self.learner_on_durable(now, step),
             After::LeaderInfo => self.leader_epoch_accepted(now),
             After::LeaderCurrentEpoch => self.leader_epoch_current(now),
             After::LeaderLogged(zxid) => self.leader_logged(now, zxid),
@@ -245,8 +96,8 @@ impl Node {
         while self.log.unapplied.front().is_some_and(|t| t.header.zxid <= upto) {
             let txn = self.log.unapplied.pop_front().expect("checked");
             let origin = match &mut self.role {
-                Role::Learning(learner) => {
-                    learner.forwarded.remove(&(txn.header.client_id, txn.header.cxid)).unwrap_or(Origin::Internal)
+                Role::Learning(learning) => {
+                    learning.forwarded.remove(&(txn.header.client_id, txn.header.cxid)).unwrap_or(Origin::Internal)
                 }
                 _ => Origin::Internal,
             };
@@ -260,7 +111,7 @@ impl Node {
         match &self.role {
             Role::Standalone => true,
             Role::Leading(leader) => leader.established(),
-            Role::Learning(learner) => learner.up_to_date(),
+            Role::Learning(learning) => learning.learner.up_to_date(),
             Role::Looking | Role::Halted => false,
         }
     }
@@ -308,7 +159,7 @@ impl Node {
     /// every peer (ZooKeeper's leader shuts every `LearnerHandler`'s socket when it stops).
     fn close_role_links(&mut self) {
         let peers: Vec<_> = match &self.role {
-            Role::Learning(learner) => vec![learner.leader],
+            Role::Learning(learning) => vec![learning.learner.leader()],
             Role::Leading(_) => self.config.peers.keys().copied().filter(|id| *id != self.config.server_id).collect(),
             Role::Standalone | Role::Looking | Role::Halted => Vec::new(),
         };
@@ -346,7 +197,8 @@ impl Node {
             let Some(output) = election.poll_output() else { return };
             match output {
                 ElectionOutput::Send { to, notification } => {
-                    let message = crate::zab::PeerMessage::Election(crate::zab::notification_to_wire(&notification));
+                    let message =
+                        crate::zab::PeerMessage::Election(crate::election::notification_to_wire(&notification));
                     self.outputs.push_back(Output::Send { to, message });
                 }
                 ElectionOutput::Decided { leader, my_state, vote, supporters } => {
@@ -394,7 +246,7 @@ impl Node {
         let election = self.election.as_ref().and_then(Election::poll_timeout);
         let role = match &self.role {
             Role::Leading(leader) => Some(leader.deadline()),
-            Role::Learning(learner) => Some(learner.deadline(&self.config)),
+            Role::Learning(learning) => Some(learning.learner.deadline(self.config.learner_limits())),
             _ => None,
         };
         match (election, role) {
@@ -464,10 +316,10 @@ impl Node {
             Role::Standalone => ReplicaState::Standalone,
             Role::Looking => ReplicaState::Looking,
             Role::Leading(leader) => ReplicaState::Leading { epoch: leader.epoch(), established: leader.established() },
-            Role::Learning(learner) => ReplicaState::Learning {
-                leader: learner.leader,
-                observer: learner.is_observer(),
-                serving: learner.up_to_date(),
+            Role::Learning(learning) => ReplicaState::Learning {
+                leader: learning.learner.leader(),
+                observer: learning.learner.is_observer(),
+                serving: learning.learner.up_to_date(),
             },
             Role::Halted => ReplicaState::Halted,
         }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::ErrorCode;
-use crate::proto::{
+use crate::wire::client::{
     event_type, op, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, MultiResult, PathWatchRequest,
     SetDataRequest,
 };
@@ -279,7 +279,7 @@ fn empty_containers_and_idle_ttl_nodes_are_removed_by_the_sweep() {
         flags: 4,
     });
     h.send(c, 1, op::CREATE_CONTAINER, container);
-    let ttl = Request::CreateTtl(crate::proto::CreateTtlRequest {
+    let ttl = Request::CreateTtl(crate::wire::client::CreateTtlRequest {
         path: "/ttl".into(),
         data: vec![],
         acl: Acl::open_unsafe(),
@@ -351,13 +351,14 @@ fn a_recursive_watcher_hears_only_of_nodes_it_may_read() {
     let mut h = Harness::new();
     let (watcher, _) = h.connect(10_000);
     let (owner, _) = h.connect(10_000);
-    let add_watch = Request::AddWatch(crate::proto::AddWatchRequest { path: "/".into(), mode: 1 });
+    let add_watch = Request::AddWatch(crate::wire::client::AddWatchRequest { path: "/".into(), mode: 1 });
     assert_eq!(reply(&h.send(watcher, 1, op::ADD_WATCH, add_watch)).0.err, ErrorCode::Ok);
-    let auth = crate::proto::AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"alice:secret".to_vec() };
-    h.send(owner, crate::proto::xid::AUTH, op::AUTH, Request::Auth(auth));
+    let auth =
+        crate::wire::client::AuthPacket { auth_type: 0, scheme: "digest".into(), auth: b"alice:secret".to_vec() };
+    h.send(owner, crate::wire::client::xid::AUTH, op::AUTH, Request::Auth(auth));
     let creator_only = vec![Acl {
-        perms: crate::proto::perms::ALL,
-        id: crate::proto::Id { scheme: "auth".into(), id: String::new() },
+        perms: crate::wire::client::perms::ALL,
+        id: crate::wire::client::Id { scheme: "auth".into(), id: String::new() },
     }];
     let secret = Request::Create(CreateRequest { path: "/secret".into(), data: vec![], acl: creator_only, flags: 0 });
     let outputs = h.send(owner, 2, op::CREATE, secret);
@@ -512,7 +513,7 @@ fn a_wall_clock_step_moves_ctime_and_ttls_but_no_timer() {
     let deadline = h.node.poll_timeout();
     h.send(c, 1, op::CREATE, create("/before", 0));
     let ttl = |path: &str| {
-        let request = crate::proto::CreateTtlRequest {
+        let request = crate::wire::client::CreateTtlRequest {
             path: path.into(),
             data: vec![],
             acl: Acl::open_unsafe(),

@@ -30,10 +30,10 @@
 
 use super::*;
 use crate::error::ErrorCode;
-use crate::proto::{op, Acl, CreateRequest, PathRequest, PathWatchRequest};
-use crate::quorum::QuorumMessage;
 use crate::tree::AuthInfo;
 use crate::txn::TxnBody;
+use crate::wire::client::{op, Acl, CreateRequest, PathRequest, PathWatchRequest};
+use crate::wire::quorum::QuorumMessage;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
@@ -632,7 +632,7 @@ fn a_session_the_leader_expired_is_refused_by_the_follower_after_revalidate() {
 fn sync_on_a_follower_is_answered_after_the_leaders_sync_and_every_commit_before_it() {
     // ZooKeeper's `sync`: a read after it sees every write committed before it. The leader
     // holds the SYNC until what it had proposed is committed and a quorum answered a ping sent
-    // after the sync arrived (`leader_sync`), and sends it after those COMMITs on the same
+    // after the sync arrived (`read_index`), and sends it after those COMMITs on the same
     // ordered link; the follower answers once they are applied.
     let mut c = ensemble(0);
     c.run_line("client c2 on 3 connect");
@@ -1024,7 +1024,8 @@ fn a_follower_closes_the_link_of_a_server_that_registers_with_it_as_leader() {
     // A server that took us for its leader waits initLimit ticks for a LEADERINFO that never
     // comes unless we close its link (an Apache follower has no quorum port open at all).
     let mut c = ensemble(0);
-    let info = crate::quorum::LearnerInfo { server_id: ServerId(2), protocol_version: 0x10000, config_version: 0 };
+    let info =
+        crate::wire::quorum::LearnerInfo { server_id: ServerId(2), protocol_version: 0x10000, config_version: 0 };
     let register = QuorumMessage::FollowerInfo { zxid: Zxid(0), info };
     let follower = c.node_mut(ServerId(1)).expect("up");
     follower.handle_peer_message(Millis(0), ServerId(2), PeerMessage::Quorum(register));

@@ -3,9 +3,10 @@
 //! reliability-anchors.md §5 (ZOOKEEPER-3911, 4643, 4646, 4685).
 
 use super::*;
-use crate::proto::{op, Acl, CreateRequest};
-use crate::quorum::{LearnerInfo, QuorumMessage, ServerState};
 use crate::txn::{TxnBody, TxnHeader};
+use crate::wire::client::{op, Acl, CreateRequest};
+use crate::wire::election::WireServerState;
+use crate::wire::quorum::{LearnerInfo, QuorumMessage};
 use std::net::Ipv4Addr;
 
 const TICK: u64 = 100;
@@ -39,8 +40,8 @@ fn send(to: u64, message: QuorumMessage) -> Output {
     Output::Send { to: ServerId(to), message: PeerMessage::Quorum(message) }
 }
 
-fn notification(state: ServerState, leader: u64, round: u64) -> PeerMessage {
-    PeerMessage::Election(crate::quorum::Notification {
+fn notification(state: WireServerState, leader: u64, round: u64) -> PeerMessage {
+    PeerMessage::Election(crate::wire::election::WireNotification {
         state,
         leader: ServerId(leader),
         zxid: Zxid::ZERO,
@@ -67,8 +68,8 @@ fn txn(zxid: Zxid, path: &str) -> Txn {
 fn follower_registered() -> Node {
     let mut node = Node::new(config(2), DurableState::default(), Millis(0), 2);
     drain(&mut node);
-    node.handle_peer_message(Millis(1), ServerId(1), notification(ServerState::Leading, 1, 1));
-    node.handle_peer_message(Millis(1), ServerId(3), notification(ServerState::Following, 1, 1));
+    node.handle_peer_message(Millis(1), ServerId(1), notification(WireServerState::Leading, 1, 1));
+    node.handle_peer_message(Millis(1), ServerId(3), notification(WireServerState::Following, 1, 1));
     let outputs = non_election(drain(&mut node));
     let info = LearnerInfo { server_id: ServerId(2), protocol_version: 0x10000, config_version: 0 };
     assert_eq!(outputs, vec![send(1, QuorumMessage::FollowerInfo { zxid: Zxid::ZERO, info })]);
@@ -149,7 +150,7 @@ fn a_proposal_is_acked_after_it_is_logged_and_applied_only_on_commit() {
 fn leader_established() -> Node {
     let mut node = Node::new(config(1), DurableState::default(), Millis(0), 1);
     drain(&mut node);
-    node.handle_peer_message(Millis(1), ServerId(2), notification(ServerState::Looking, 1, 1));
+    node.handle_peer_message(Millis(1), ServerId(2), notification(WireServerState::Looking, 1, 1));
     node.handle_timeout(Millis(300)); // finalizeWait
     drain(&mut node);
     assert_eq!(node.replica_state(), ReplicaState::Leading { epoch: None, established: false });
@@ -262,14 +263,14 @@ fn a_follower_forwards_writes_and_answers_only_after_the_commit() {
     let header = RequestHeader { xid: 1, op: op::CREATE };
     node.handle_client(Millis(11), ConnectionId(9), ClientEvent::Request { header, request: request.clone() });
     let outputs = non_election(drain(&mut node));
-    let bytes = crate::proto::encode_request(&header, &request)[8..].to_vec();
+    let bytes = crate::wire::client::encode_request(&header, &request)[8..].to_vec();
     let forwarded = QuorumMessage::Request {
         zxid: Zxid(-1),
         session_id: session,
         cxid: 1,
         op: op::CREATE,
         request: bytes,
-        authinfo: Some(vec![crate::proto::Id { scheme: "ip".into(), id: "127.0.0.1".into() }]),
+        authinfo: Some(vec![crate::wire::client::Id { scheme: "ip".into(), id: "127.0.0.1".into() }]),
     };
     assert_eq!(outputs, vec![send(1, forwarded)]);
     let z2 = Zxid::new(E1, 2);
@@ -295,7 +296,7 @@ fn a_follower_forwards_writes_and_answers_only_after_the_commit() {
         panic!("the reply follows the commit: {outputs:?}")
     };
     assert_eq!((header.xid, header.zxid, header.err), (1, z2, crate::error::ErrorCode::Ok));
-    assert_eq!(*response, crate::proto::Response::Create("/x".into()));
+    assert_eq!(*response, crate::wire::client::Response::Create("/x".into()));
 }
 
 #[test]
@@ -402,15 +403,15 @@ fn a_forwarded_sync_waits_for_the_commits_before_the_leaders_sync_to_be_durable_
         quorum(&mut node, Millis(11), 1, QuorumMessage::Proposal { zxid: z2, txn: txn(z2, "/x"), digest: None });
     assert_eq!(outputs, vec![Output::Persist { txns: vec![txn(z2, "/x")], token: PersistToken(3) }]);
     let header = RequestHeader { xid: 1, op: op::SYNC };
-    let request = Request::Sync(crate::proto::PathRequest { path: "/".into() });
+    let request = Request::Sync(crate::wire::client::PathRequest { path: "/".into() });
     node.handle_client(Millis(12), ConnectionId(9), ClientEvent::Request { header, request: request.clone() });
     let forwarded = QuorumMessage::Request {
         zxid: Zxid(-1),
         session_id: session,
         cxid: 1,
         op: op::SYNC,
-        request: crate::proto::encode_request(&header, &request)[8..].to_vec(),
-        authinfo: Some(vec![crate::proto::Id { scheme: "ip".into(), id: "127.0.0.1".into() }]),
+        request: crate::wire::client::encode_request(&header, &request)[8..].to_vec(),
+        authinfo: Some(vec![crate::wire::client::Id { scheme: "ip".into(), id: "127.0.0.1".into() }]),
     };
     assert_eq!(non_election(drain(&mut node)), vec![send(1, forwarded)]);
     assert_eq!(quorum(&mut node, Millis(13), 1, QuorumMessage::Commit { zxid: z2 }), vec![]);
@@ -420,7 +421,7 @@ fn a_forwarded_sync_waits_for_the_commits_before_the_leaders_sync_to_be_durable_
     let reply = Output::Reply {
         connection: ConnectionId(9),
         header: ReplyHeader { xid: 1, zxid: z2, err: crate::error::ErrorCode::Ok },
-        response: crate::proto::Response::Sync("/".into()),
+        response: crate::wire::client::Response::Sync("/".into()),
     };
     assert_eq!(non_election(drain(&mut node)), vec![send(1, QuorumMessage::Ack { zxid: z2 }), reply]);
     assert_eq!(node.last_zxid(), z2);
@@ -443,7 +444,7 @@ fn a_syncing_learner_answers_pings_only_once_up_to_date() {
 }
 
 /// The election notifications among `outputs`, in the wire form: (to, state, peer epoch).
-fn answers(outputs: &[Output]) -> Vec<(u64, ServerState, Option<u64>)> {
+fn answers(outputs: &[Output]) -> Vec<(u64, WireServerState, Option<u64>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
@@ -458,8 +459,8 @@ fn an_established_leader_answers_looking_servers_with_its_new_epoch() {
     // Leader.startZkServer calls updateElectionVote (ZOOKEEPER-1732): a server that comes
     // LOOKING later must hear the epoch Apache's members report, or it cannot join them.
     let mut node = leader_established();
-    node.handle_peer_message(Millis(306), ServerId(3), notification(ServerState::Looking, 3, 5));
-    assert_eq!(answers(&drain(&mut node)), vec![(3, ServerState::Leading, Some(1))]);
+    node.handle_peer_message(Millis(306), ServerId(3), notification(WireServerState::Looking, 3, 5));
+    assert_eq!(answers(&drain(&mut node)), vec![(3, WireServerState::Leading, Some(1))]);
 }
 
 #[test]
@@ -470,9 +471,9 @@ fn a_follower_answers_looking_servers_with_its_leaders_epoch_once_up_to_date() {
     quorum(&mut node, Millis(4), 1, QuorumMessage::NewLeader { zxid: Zxid::new(E1, 0), config: None });
     node.handle_persisted(Millis(5), PersistToken(1));
     drain(&mut node);
-    node.handle_peer_message(Millis(6), ServerId(3), notification(ServerState::Looking, 3, 5));
-    assert_eq!(answers(&drain(&mut node)), vec![(3, ServerState::Following, Some(0))], "elected in epoch 0");
+    node.handle_peer_message(Millis(6), ServerId(3), notification(WireServerState::Looking, 3, 5));
+    assert_eq!(answers(&drain(&mut node)), vec![(3, WireServerState::Following, Some(0))], "elected in epoch 0");
     quorum(&mut node, Millis(7), 1, QuorumMessage::UpToDate { zxid: Zxid(-1) });
-    node.handle_peer_message(Millis(8), ServerId(3), notification(ServerState::Looking, 3, 6));
-    assert_eq!(answers(&drain(&mut node)), vec![(3, ServerState::Following, Some(1))]);
+    node.handle_peer_message(Millis(8), ServerId(3), notification(WireServerState::Looking, 3, 6));
+    assert_eq!(answers(&drain(&mut node)), vec![(3, WireServerState::Following, Some(1))]);
 }

@@ -11,6 +11,27 @@
 //!
 //! Passwords are not stored: like ZooKeeper, any server recomputes a session's password from
 //! its id ([`session_password`]), so a client can move between zab and ZooKeeper servers.
+//!
+//! # A session's life, and where each step happens
+//!
+//! 1. **Created**: a handshake without a session id prepares a `createSession` transaction
+//!    (`node/client.rs`, `Node::on_connect`; through a learner it travels to the leader as a
+//!    REQUEST, `node/learner.rs`); applying it adds the session here
+//!    ([`SessionTracker::add`]).
+//! 2. **Kept alive**: every request and ping touches it ([`SessionTracker::touch`]); a
+//!    learner reports its clients' sessions to the leader in PING answers.
+//! 3. **Moved**: a client that reconnects with its id and password is revalidated (by the
+//!    leader, through a learner: REVALIDATE) and bound to its new connection; an older
+//!    connection holding it on this server is closed (`Node::bind_session_with_timeout`).
+//! 4. **Expired**: only where sessions are owned (standalone, or an established leader),
+//!    `Node::expire_sessions_and_containers` (`node/mod.rs`) takes each session
+//!    [`SessionTracker::expired`] hands out and prepares a `closeSession` for it
+//!    (`Node::prepare_close_session`, `node/client.rs`), exactly as if the client had closed it.
+//! 5. **Closed**: preparing `closeSession` lists the session's ephemerals into the
+//!    transaction (`tree/prepare.rs`, `close_session`). Applying it, on every replica at the
+//!    same zxid (`Node::apply_txn`, `node/client.rs`), deletes them from the tree
+//!    (`tree/apply.rs`) and takes the session out of this table ([`SessionTracker::remove`]);
+//!    `Node::on_applied` then fires the deletions' watches and answers whoever asked.
 
 use crate::constants::SESSION_PASSWORD_LEN;
 use crate::ids::{Millis, ServerId, SessionId};

@@ -8,7 +8,7 @@
 //! id that a matching `superDigest` grants).
 
 use crate::error::ErrorCode;
-use crate::proto::{Acl, Id};
+use crate::wire::client::{Acl, Id};
 use base64::Engine;
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;

@@ -6,8 +6,8 @@ use super::stat::{EphemeralKind, StatPersisted, CONTAINER_EPHEMERAL_OWNER};
 use super::{DataTree, ZNode};
 use crate::error::ErrorCode;
 use crate::ids::SessionId;
-use crate::proto::{event_type, op, Acl, MultiResult, Response, Stat};
 use crate::txn::{SubTxn, Txn, TxnBody};
+use crate::wire::client::{event_type, op, Acl, MultiResult, Response, Stat};
 use std::collections::BTreeSet;
 
 /// One watch trigger: a changed path, the event, and the ACL of the node the event is about

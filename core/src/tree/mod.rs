@@ -39,7 +39,7 @@ pub use stat::{EphemeralKind, StatPersisted, CONTAINER_EPHEMERAL_OWNER};
 
 use crate::error::ErrorCode;
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{perms, Acl, Stat};
+use crate::wire::client::{perms, Acl, Stat};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One znode (`DataNode`).

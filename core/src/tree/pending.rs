@@ -2,7 +2,7 @@
 
 use super::stat::StatPersisted;
 use crate::ids::Zxid;
-use crate::proto::Acl;
+use crate::wire::client::Acl;
 use std::collections::BTreeMap;
 
 /// A node as it will be once the in-flight writes touching it are applied

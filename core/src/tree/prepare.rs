@@ -8,8 +8,8 @@ use super::stat::{EphemeralKind, StatPersisted, CONTAINER_EPHEMERAL_OWNER};
 use super::DataTree;
 use crate::error::ErrorCode;
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{op, perms, Acl, MultiOp, Request};
 use crate::txn::{SubTxn, TxnBody};
+use crate::wire::client::{op, perms, Acl, MultiOp, Request};
 use std::collections::BTreeSet;
 
 /// Who writes, and under which zxid and time: what `prepare` needs besides the request.
@@ -440,7 +440,7 @@ fn paths_within(paths: BTreeSet<String>, budget: usize) -> Vec<String> {
     listed
 }
 
-fn create_args(op: i32, request: &crate::proto::CreateRequest) -> CreateArgs<'_> {
+fn create_args(op: i32, request: &crate::wire::client::CreateRequest) -> CreateArgs<'_> {
     CreateArgs { op, path: &request.path, data: &request.data, acl: &request.acl, flags: request.flags, ttl: -1 }
 }
 

@@ -4,9 +4,11 @@
 use super::prepare::request_op;
 use super::*;
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{op, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetDataRequest};
-use crate::proto::{MultiResult, Response};
 use crate::txn::{Txn, TxnBody, TxnHeader};
+use crate::wire::client::{
+    op, Acl, CheckVersionRequest, CreateRequest, DeleteRequest, MultiOp, Request, SetDataRequest,
+};
+use crate::wire::client::{MultiResult, Response};
 use proptest::prelude::*;
 
 const PATHS: &[&str] = &["/a", "/b", "/a/x", "/a/y", "/b/x", "/a/x/z"];

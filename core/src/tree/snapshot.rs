@@ -6,7 +6,7 @@ use super::path::{child_name, parent_of, validate_path};
 use super::stat::{EphemeralKind, StatPersisted};
 use super::{DataTree, ZNode};
 use crate::ids::{SessionId, Zxid};
-use crate::proto::Acl;
+use crate::wire::client::Acl;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

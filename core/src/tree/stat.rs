@@ -2,7 +2,7 @@
 //! the meaning of `ephemeralOwner` (`EphemeralType.java`).
 
 use crate::ids::SessionId;
-use crate::proto::Stat;
+use crate::wire::client::Stat;
 use serde::{Deserialize, Serialize};
 
 /// `ephemeralOwner` of a container (`EphemeralType.CONTAINER_EPHEMERAL_OWNER`, `Long.MIN_VALUE`).

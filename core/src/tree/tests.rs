@@ -6,11 +6,11 @@ use super::prepare::request_op;
 use super::*;
 use crate::error::ErrorCode;
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{
+use crate::txn::{SubTxn, Txn, TxnBody, TxnHeader};
+use crate::wire::client::{
     event_type, op, perms, Acl, CheckVersionRequest, CreateRequest, CreateTtlRequest, DeleteRequest, Id, MultiOp,
     MultiResult, PathRequest, Request, Response, SetAclRequest, SetDataRequest, Stat,
 };
-use crate::txn::{SubTxn, Txn, TxnBody, TxnHeader};
 
 const S1: SessionId = SessionId(0x1000);
 const S2: SessionId = SessionId(0x2000);

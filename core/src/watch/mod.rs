@@ -35,7 +35,7 @@
 
 use crate::error::ErrorCode;
 use crate::ids::{ConnectionId, Zxid};
-use crate::proto::{event_type, keeper_state, SetWatches, WatcherEvent};
+use crate::wire::client::{event_type, keeper_state, SetWatches, WatcherEvent};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[cfg(test)]

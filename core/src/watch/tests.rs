@@ -2,7 +2,7 @@
 //! setWatches replay, and a property test that the indexes always agree.
 
 use super::*;
-use crate::proto::event_type::{NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED};
+use crate::wire::client::event_type::{NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED};
 use proptest::prelude::*;
 
 const A: ConnectionId = ConnectionId(1);

@@ -1,29 +1,28 @@
-//! ZAB's vocabulary at the node's peer boundary, and the pure pieces of the protocol.
-//!
-//! The replica logic itself (discovery, synchronization, broadcast) lives in `node/` as
-//! methods of [`crate::Node`], because it shares the node's tree, sessions and client
-//! connections. What is here has no state of its own:
+//! ZAB, the protocol that replicates the log: its vocabulary at the node's peer boundary and
+//! the pieces of its phases that hold no state of their own.
 //!
 //! - [`PeerMessage`]: what one server sends another. The quorum codec's
-//!   [`QuorumMessage`](crate::quorum::QuorumMessage) is the one vocabulary (ZooKeeper's names,
-//!   zookeeper-features.md §5.4); election notifications travel in the codec's wire form
-//!   ([`crate::quorum::Notification`]), mapped to and from the election module's logical form
-//!   by [`notification_to_wire`] and [`notification_from_wire`].
-//! - [`plan_sync`]: how a leader brings a learner up to date (`LearnerHandler.syncFollower`):
-//!   DIFF, TRUNC then DIFF, or SNAP.
-//! - [`database_from_snapshot`] and [`snapshot_from_database`]: the tree as a SNAP carries it
-//!   ([`WireDatabase`]).
+//!   [`QuorumMessage`] is the one vocabulary (ZooKeeper's
+//!   names, zookeeper-features.md §5.4); election notifications travel in the codec's wire
+//!   form ([`crate::wire::election::WireNotification`]), mapped to and from the election's
+//!   [`Notification`](crate::election::Notification) in [`crate::election::wire`].
+//! - [`sync`]: how a leader brings a learner up to date (`LearnerHandler.syncFollower`):
+//!   the DIFF, TRUNC or SNAP choice ([`plan_sync`]) and the tree as a SNAP carries it.
+//! - [`is_quorum`] and [`voters`]: who counts.
+//!
+//! - [`learner::Learner`]: the learner's discovery, synchronization and broadcast, as a
+//!   machine that owns its progress with the leader and answers inputs with effects.
+//!
+//! The leader's phases still run as methods of [`crate::Node`] (`node/leader.rs`; see
+//! docs/ARCHITECTURE.md).
 
-#[cfg(test)]
-mod tests;
+pub mod learner;
+pub mod sync;
 
-use std::collections::BTreeMap;
+pub use sync::{database_from_snapshot, plan_sync, snapshot_from_database, SyncPlan};
 
-use crate::election::{ElectionEpoch, Vote};
-use crate::ids::{Epoch, ServerId, SessionId, Zxid};
-use crate::quorum::{QuorumMessage, WireDatabase, WireNode};
-use crate::tree::{SnapshotNode, TreeSnapshot};
-use crate::txn::Txn;
+use crate::ids::ServerId;
+use crate::wire::quorum::{QuorumMessage, WireDatabase};
 use serde::{Deserialize, Serialize};
 
 /// How a server takes part in the ensemble (`server.N=...[:participant|:observer]`).
@@ -36,12 +35,12 @@ pub enum PeerRole {
 }
 
 /// One message between servers. The driver carries it on the election port (3888) or the
-/// quorum port (2888) with the codecs in [`crate::quorum`]; between two messages of one
+/// quorum port (2888) with the codecs in [`crate::wire::quorum`]; between two messages of one
 /// ordered pair of servers it must keep the order (TCP).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerMessage {
     /// A Fast Leader Election notification (election port).
-    Election(crate::quorum::Notification),
+    Election(crate::wire::election::WireNotification),
     /// A quorum packet (quorum port).
     Quorum(QuorumMessage),
     /// The database that follows a `Snap` packet on the quorum stream
@@ -51,196 +50,6 @@ pub enum PeerMessage {
 
 /// `quorum.LearnerInfo.protocolVersion` and LEADERINFO's data since ZooKeeper 3.4.
 pub const PROTOCOL_VERSION: i32 = 0x10000;
-
-/// The election's logical notification in the 3.8 wire form. The config text is left empty:
-/// there is no dynamic reconfiguration here.
-pub fn notification_to_wire(notification: &crate::election::Notification) -> crate::quorum::Notification {
-    let vote = notification.vote;
-    crate::quorum::Notification {
-        state: state_to_wire(notification.state),
-        leader: vote.leader,
-        zxid: vote.zxid,
-        election_epoch: vote.election_epoch.0,
-        peer_epoch: Some(u64::from(vote.peer_epoch.0)),
-        version: crate::quorum::election::NOTIFICATION_VERSION_CURRENT,
-        config: Vec::new(),
-    }
-}
-
-/// A wire notification as the election reads it. A 28-byte notification has no peer epoch:
-/// ZooKeeper then takes the epoch of the zxid. A peer epoch beyond 32 bits cannot be a ZAB
-/// epoch; it is clamped so it still compares as the largest.
-pub fn notification_from_wire(notification: &crate::quorum::Notification) -> crate::election::Notification {
-    let peer_epoch = match notification.peer_epoch {
-        Some(epoch) => Epoch(u32::try_from(epoch).unwrap_or(u32::MAX)),
-        None => notification.zxid.epoch(),
-    };
-    crate::election::Notification {
-        state: state_from_wire(notification.state),
-        vote: Vote {
-            leader: notification.leader,
-            zxid: notification.zxid,
-            election_epoch: ElectionEpoch(notification.election_epoch),
-            peer_epoch,
-        },
-    }
-}
-
-fn state_to_wire(state: crate::election::ServerState) -> crate::quorum::ServerState {
-    use crate::election::ServerState as S;
-    match state {
-        S::Looking => crate::quorum::ServerState::Looking,
-        S::Following => crate::quorum::ServerState::Following,
-        S::Leading => crate::quorum::ServerState::Leading,
-        S::Observing => crate::quorum::ServerState::Observing,
-    }
-}
-
-fn state_from_wire(state: crate::quorum::ServerState) -> crate::election::ServerState {
-    use crate::quorum::ServerState as S;
-    match state {
-        S::Looking => crate::election::ServerState::Looking,
-        S::Following => crate::election::ServerState::Following,
-        S::Leading => crate::election::ServerState::Leading,
-        S::Observing => crate::election::ServerState::Observing,
-    }
-}
-
-/// How a leader synchronizes one learner (`LearnerHandler.syncFollower`, simplified to the
-/// three cases that matter; `SyncMode` DIFF, TRUNC, SNAP).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SyncPlan {
-    /// DIFF: send these transactions (each as PROPOSAL then COMMIT).
-    Diff(Vec<Txn>),
-    /// TRUNC to `zxid` (the learner has transactions the leader never had), then DIFF.
-    Trunc {
-        /// The learner keeps its log up to and including this zxid.
-        zxid: Zxid,
-        /// What follows, as in `Diff`.
-        txns: Vec<Txn>,
-    },
-    /// SNAP: the learner is behind the leader's in-memory history; send the tree, then these.
-    Snap(Vec<Txn>),
-}
-
-/// Chooses DIFF, TRUNC or SNAP for a learner whose last logged zxid is `peer_last`.
-///
-/// `history` is the leader's log in zxid order, of which everything up to `limit` is to be
-/// sent (the committed prefix); `history_base` is the zxid just before its first entry (the
-/// tree covers what came before, so a learner behind it needs a SNAP); `snap_txns` are the
-/// history entries above the leader's applied tree, which follow a SNAP.
-///
-/// A learner ahead of `limit`, or whose last zxid the history lacks, has transactions that
-/// were never committed: it truncates back to the last zxid both share (a zxid names one
-/// transaction in every log, Zab's uniqueness of proposals). Zab guarantees the learner's
-/// log below that point is the leader's, so only the difference is sent.
-pub fn plan_sync(history: &[Txn], history_base: Zxid, limit: Zxid, peer_last: Zxid, tree_zxid: Zxid) -> SyncPlan {
-    let after = |from: Zxid| -> Vec<Txn> {
-        history.iter().filter(|t| t.header.zxid > from && t.header.zxid <= limit).cloned().collect()
-    };
-    if peer_last < history_base {
-        return SyncPlan::Snap(after(tree_zxid));
-    }
-    if peer_last == history_base || history.iter().any(|t| t.header.zxid == peer_last) {
-        if peer_last <= limit {
-            return SyncPlan::Diff(after(peer_last));
-        }
-        return SyncPlan::Trunc { zxid: limit, txns: Vec::new() };
-    }
-    // The learner's last zxid is unknown here: keep what both logs share.
-    let shared =
-        history.iter().map(|t| t.header.zxid).rfind(|zxid| *zxid < peer_last && *zxid <= limit).unwrap_or(history_base);
-    SyncPlan::Trunc { zxid: shared, txns: after(shared) }
-}
-
-/// The tree and sessions as a SNAP carries them (`SerializeUtils.serializeSnapshot`): the
-/// root under `""`, parents before children, ACL references as interned, data never null.
-pub fn database_from_snapshot(tree: &TreeSnapshot, sessions: &[(SessionId, i32)]) -> WireDatabase {
-    let nodes = tree
-        .nodes
-        .iter()
-        .map(|node| WireNode {
-            path: if node.path == "/" { String::new() } else { node.path.clone() },
-            data: Some(node.data.clone()),
-            acl_ref: node.acl as i64,
-            stat: crate::quorum::StatPersisted {
-                czxid: node.stat.czxid,
-                mzxid: node.stat.mzxid,
-                ctime: node.stat.ctime,
-                mtime: node.stat.mtime,
-                version: node.stat.version,
-                cversion: node.stat.cversion,
-                aversion: node.stat.aversion,
-                ephemeral_owner: node.stat.ephemeral_owner,
-                pzxid: node.stat.pzxid,
-            },
-        })
-        .collect();
-    let acls = tree.acls.iter().map(|(id, acl)| (*id as i64, acl.clone())).collect();
-    WireDatabase { sessions: sessions.to_vec(), acls, nodes }
-}
-
-/// Rebuilds a tree snapshot at `zxid` (the SNAP packet's) from a received database, with its
-/// sessions. ZooKeeper's reference `-1` (`OPEN_UNSAFE_ACL_ID`, the open ACL it never puts in
-/// the cache) is mapped to the cache's entry for the open ACL when there is one (a client's
-/// create with the open ACL gets a real entry in ZooKeeper's cache, while the root keeps
-/// `-1`), else to an entry of its own; a list cached under several references (ZooKeeper's
-/// cache tolerates it, ours interns each list once) is mapped to its first. Other negative
-/// references are refused. Structure (root, parents first) is checked by the caller's
-/// `DataTree::from_snapshot`.
-pub fn snapshot_from_database(
-    zxid: Zxid,
-    database: &WireDatabase,
-) -> Result<(TreeSnapshot, Vec<(SessionId, i32)>), String> {
-    let mut acls = Vec::with_capacity(database.acls.len() + 1);
-    let mut by_list: BTreeMap<&[crate::proto::Acl], u64> = BTreeMap::new();
-    let mut canonical: BTreeMap<i64, u64> = BTreeMap::new();
-    for (reference, acl) in &database.acls {
-        let id = u64::try_from(*reference).map_err(|_| format!("negative ACL reference {reference}"))?;
-        let first = *by_list.entry(acl.as_slice()).or_insert(id);
-        if first == id {
-            acls.push((id, acl.clone()));
-        }
-        canonical.insert(*reference, first);
-    }
-    let open = crate::proto::Acl::open_unsafe();
-    let open_id = match by_list.get(open.as_slice()) {
-        Some(id) => *id,
-        None => {
-            let id = acls.iter().map(|(id, _)| *id + 1).max().unwrap_or(0);
-            if database.nodes.iter().any(|node| node.acl_ref == -1) {
-                acls.push((id, open));
-            }
-            id
-        }
-    };
-    let mut nodes = Vec::with_capacity(database.nodes.len());
-    for node in &database.nodes {
-        let acl = match (node.acl_ref, canonical.get(&node.acl_ref)) {
-            (-1, _) => open_id,
-            (_, Some(id)) => *id,
-            (reference, None) => u64::try_from(reference).map_err(|_| format!("negative ACL reference {reference}"))?,
-        };
-        let s = node.stat;
-        nodes.push(SnapshotNode {
-            path: if node.path.is_empty() { "/".to_string() } else { node.path.clone() },
-            data: node.data.clone().unwrap_or_default(),
-            acl,
-            stat: crate::tree::StatPersisted {
-                czxid: s.czxid,
-                mzxid: s.mzxid,
-                ctime: s.ctime,
-                mtime: s.mtime,
-                version: s.version,
-                cversion: s.cversion,
-                aversion: s.aversion,
-                ephemeral_owner: s.ephemeral_owner,
-                pzxid: s.pzxid,
-            },
-        });
-    }
-    Ok((TreeSnapshot { last_zxid: zxid, acls, nodes }, database.sessions.clone()))
-}
 
 /// Whether `count` of `voters` make a quorum (a strict majority).
 pub fn is_quorum(count: usize, voters: usize) -> bool {

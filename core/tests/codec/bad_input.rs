@@ -1,7 +1,7 @@
 //! Bad input gets a specific error, the ones ZooKeeper 3.8 answers (see `DecodeError`'s docs).
 
 use zab_core::constants::{JUTE_MAX_BUFFER_DEFAULT, MULTI_OPS_MAX};
-use zab_core::proto::*;
+use zab_core::wire::client::*;
 use zab_core::{ErrorCode, Zxid};
 
 fn request_bytes(xid: i32, op: i32, body: &[u8]) -> Vec<u8> {

@@ -3,7 +3,7 @@
 //! to the same bytes.
 
 use std::collections::BTreeMap;
-use zab_core::proto::*;
+use zab_core::wire::client::*;
 use zab_core::{ErrorCode, Zxid};
 
 const FRAMES: &str = include_str!("../fixtures/client_frames.txt");

@@ -3,7 +3,7 @@
 
 use super::strategies::*;
 use proptest::prelude::*;
-use zab_core::proto::*;
+use zab_core::wire::client::*;
 use zab_core::{ErrorCode, Zxid};
 
 fn record_round_trips<T: JuteRecord + PartialEq + std::fmt::Debug>(value: T) -> Result<(), TestCaseError> {

@@ -2,7 +2,7 @@
 //! review a diff here like a protocol change.
 
 use std::fmt::Write;
-use zab_core::proto::*;
+use zab_core::wire::client::*;
 use zab_core::{ErrorCode, SessionId, Zxid};
 
 fn hex(bytes: &[u8]) -> String {

@@ -3,7 +3,7 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use zab_core::proto::*;
+use zab_core::wire::client::*;
 use zab_core::{ErrorCode, SessionId, Zxid};
 
 pub fn text() -> impl Strategy<Value = String> {

@@ -10,32 +10,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use zab_core::proto::{decode_connect_request, decode_request, DecodeError, RequestHeader};
 use zab_core::{ClientEvent, ConnectionId};
 
-use super::core::CoreInput;
 use super::four_letter::refusal;
 use super::frames::{classify_first_prefix, read_frame, read_payload, read_prefix, FirstPrefix};
+use super::messages::{split_stream, CoreInput, ReadHalf, WriteHalf};
 use crate::config::FourLetterWords;
-
-/// The read half of a TCP stream.
-#[cfg(not(madsim))]
-pub type ReadHalf = tokio::net::tcp::OwnedReadHalf;
-/// The write half of a TCP stream.
-#[cfg(not(madsim))]
-pub type WriteHalf = tokio::net::tcp::OwnedWriteHalf;
-/// The read half of a TCP stream (madsim's streams have no `into_split`).
-#[cfg(madsim)]
-pub type ReadHalf = tokio::io::ReadHalf<TcpStream>;
-/// The write half of a TCP stream.
-#[cfg(madsim)]
-pub type WriteHalf = tokio::io::WriteHalf<TcpStream>;
-
-/// Splits a stream for a reader and a writer task: tokio's lock-free owned halves, or under
-/// madsim the generic `tokio::io::split`.
-pub fn split_stream(stream: TcpStream) -> (ReadHalf, WriteHalf) {
-    #[cfg(not(madsim))]
-    return stream.into_split();
-    #[cfg(madsim)]
-    return tokio::io::split(stream);
-}
 
 /// Frames queued for one connection's writer; a client that lets more pile up is closed.
 pub const WRITE_QUEUE_FRAMES_MAX: usize = 4096;

@@ -9,58 +9,14 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use zab_core::node::ReplicaState;
-use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op, ConnectRequest};
-use zab_core::{ClientEvent, ConnectionId, Node, Output, PeerMessage, PersistToken, ServerId};
+use zab_core::proto::{encode_connect_response, encode_reply, encode_watch_event, frame, op};
+use zab_core::{ClientEvent, ConnectionId, Node, Output, PersistToken};
 
 use super::four_letter::{answer, ConnectionView, ServerView, SessionView};
-use super::peers::{PeerCommand, PeerInput};
+use super::messages::{CoreInput, PeerCommand, PeerInput};
 use super::persist::{PersistCommand, PersistEvent};
 use super::{now_millis, wall_clock_millis, ServerError};
 use crate::config::ServerConfig;
-
-/// An input for the core task.
-#[derive(Debug)]
-pub enum CoreInput {
-    /// A connection sent its handshake.
-    Connect {
-        /// The driver's id for it.
-        connection: ConnectionId,
-        /// The client's address.
-        address: SocketAddr,
-        /// Frames to send it.
-        writer: mpsc::Sender<Vec<u8>>,
-        /// The handshake.
-        request: ConnectRequest,
-    },
-    /// A later event on a connection.
-    Client {
-        /// The connection.
-        connection: ConnectionId,
-        /// The event.
-        event: ClientEvent,
-    },
-    /// A whitelisted four-letter word; the answer is `None` for a word zab does not serve.
-    FourLetter {
-        /// The word.
-        word: &'static str,
-        /// Who asked (listed by `cons` and `stat`).
-        address: SocketAddr,
-        /// Where to send the text.
-        answer: oneshot::Sender<Option<String>>,
-    },
-    /// A message from a peer of the ensemble.
-    Peer {
-        /// The sender.
-        from: ServerId,
-        /// The message.
-        message: PeerMessage,
-    },
-    /// The quorum link to a peer broke.
-    PeerDisconnected {
-        /// The peer.
-        peer: ServerId,
-    },
-}
 
 /// What the driver knows about a connection that the node does not.
 #[derive(Debug)]

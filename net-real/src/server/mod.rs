@@ -28,6 +28,7 @@ pub mod connection;
 pub mod core;
 pub mod four_letter;
 pub mod frames;
+pub mod messages;
 pub mod peers;
 pub mod persist;
 

@@ -37,7 +37,7 @@ use zab_core::quorum::{
 };
 use zab_core::{PeerMessage, ServerId};
 
-use super::core::CoreInput;
+use super::messages::{split_stream, CoreInput, PeerCommand, PeerInput};
 
 /// Reconnection backoff bounds for election links.
 const DIAL_BACKOFF_MS_MIN: u64 = 50;
@@ -85,43 +85,6 @@ pub struct PeerAddress {
     pub quorum: String,
     /// `host:electionPort`.
     pub election: String,
-}
-
-/// What the core task asks of the peer links.
-#[derive(Debug)]
-pub enum PeerCommand {
-    /// Send a message to a peer (queued while it is unreachable).
-    Send {
-        /// The recipient.
-        to: ServerId,
-        /// The message.
-        message: PeerMessage,
-    },
-    /// Close the quorum link to this peer (the core's [`zab_core::Output::ClosePeer`]).
-    CloseQuorum(ServerId),
-}
-
-/// The manager's input: the core's commands and the quorum links' lifecycle, on one channel.
-#[derive(Debug)]
-pub enum PeerInput {
-    /// From the core.
-    Command(PeerCommand),
-    /// An accepted quorum connection named itself.
-    Register {
-        /// The learner.
-        peer: ServerId,
-        /// The link's generation.
-        generation: u64,
-        /// Where to queue its outgoing messages.
-        sender: mpsc::UnboundedSender<PeerMessage>,
-    },
-    /// A quorum link ended.
-    Closed {
-        /// The peer.
-        peer: ServerId,
-        /// The link's generation.
-        generation: u64,
-    },
 }
 
 /// Everything the link tasks share.
@@ -328,7 +291,7 @@ async fn run_quorum_link(
     mut outgoing: mpsc::UnboundedReceiver<PeerMessage>,
 ) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = super::connection::split_stream(stream);
+    let (mut reader, mut writer) = split_stream(stream);
     let mut database_next = false;
     loop {
         // Deliver everything whole in the buffer first (bytes may have come with the first packet).
@@ -533,7 +496,7 @@ async fn serve_election(
     outgoing: &mut mpsc::UnboundedReceiver<Notification>,
     accepted: &mut mpsc::UnboundedReceiver<(TcpStream, Vec<u8>)>,
 ) -> Option<(TcpStream, Vec<u8>)> {
-    let (mut reader, mut writer) = super::connection::split_stream(stream);
+    let (mut reader, mut writer) = split_stream(stream);
     let mut pending = first;
     loop {
         if let Some(notification) = pending.take() {

@@ -1,18 +1,18 @@
-//! The pure ZAB pieces: how a leader chooses DIFF, TRUNC or SNAP (`LearnerHandler.syncFollower`)
-//! and the SNAP database and notification mappings.
+//! ZAB's synchronization without state: how a leader chooses DIFF, TRUNC or SNAP
+//! (`LearnerHandler.syncFollower`), and the SNAP database mapping.
 
 use super::*;
 use crate::ids::Epoch;
-use crate::proto::Acl;
-use crate::quorum::QuorumLimits;
 use crate::tree::DataTree;
 use crate::txn::{TxnBody, TxnHeader};
+use crate::wire::client::Acl;
+use crate::wire::quorum::QuorumLimits;
 
 const L: QuorumLimits = QuorumLimits::DEFAULT;
 
 fn txn(epoch: u32, counter: u32) -> Txn {
     let zxid = Zxid::new(Epoch(epoch), counter);
-    let header = TxnHeader { client_id: SessionId(0), cxid: 0, zxid, time: 0, op: crate::proto::op::ERROR };
+    let header = TxnHeader { client_id: SessionId(0), cxid: 0, zxid, time: 0, op: crate::wire::client::op::ERROR };
     Txn { header, body: TxnBody::Error { err: -1 } }
 }
 
@@ -75,29 +75,10 @@ fn a_tree_survives_the_snap_database_round_trip_with_zookeepers_open_acl_referen
     assert_eq!(DataTree::from_snapshot(back).expect("valid").digest(), tree.digest());
 }
 
-#[test]
-fn notifications_map_to_the_wire_and_back() {
-    let vote = Vote {
-        leader: ServerId(3),
-        zxid: Zxid::new(Epoch(2), 9),
-        election_epoch: ElectionEpoch(4),
-        peer_epoch: Epoch(2),
-    };
-    let logical = crate::election::Notification { state: crate::election::ServerState::Following, vote };
-    let wire = notification_to_wire(&logical);
-    assert_eq!(wire.state, crate::quorum::ServerState::Following);
-    assert_eq!((wire.election_epoch, wire.peer_epoch, wire.version), (4, Some(2), 2));
-    assert_eq!(crate::quorum::Notification::decode(&wire.encode()).as_ref(), Ok(&wire));
-    assert_eq!(notification_from_wire(&wire), logical);
-    // The 28-byte form has no peer epoch: the zxid's epoch stands in, as in ZooKeeper.
-    let old = crate::quorum::Notification { peer_epoch: None, version: 0, ..wire };
-    assert_eq!(notification_from_wire(&old).vote.peer_epoch, Epoch(2));
-}
-
 /// The first SNAP database of the captured Apache ZooKeeper 3.8 ensemble
 /// (`core/tests/fixtures/quorum/`), decoded.
 fn captured_database() -> WireDatabase {
-    let text = include_str!("../../tests/fixtures/quorum/quorum_frames.txt");
+    let text = include_str!("../../../tests/fixtures/quorum/quorum_frames.txt");
     let hex = text
         .lines()
         .map(|line| line.split_whitespace().collect::<Vec<_>>())

@@ -6,11 +6,11 @@
 //! `BinaryOutputArchive.writeRecord`: no length prefix, so a reader finds a packet's end by
 //! decoding it ([`QuorumPacket::decode_prefix`]).
 
-use super::wire::{read_id, read_optional_buffer, read_vector, write_id, write_optional_buffer};
+use super::fields::{read_id, read_optional_buffer, read_vector, write_id, write_optional_buffer};
 use super::{decode_exact, decode_prefix_with, QuorumError, QuorumLimits};
 use crate::constants::QUORUM_ID_LEN_MIN;
 use crate::ids::Zxid;
-use crate::proto::{Id, JuteReader, JuteWriter};
+use crate::wire::client::{Id, JuteReader, JuteWriter};
 
 /// Packet type numbers (`Leader.java`), named as ZooKeeper names them.
 pub mod packet_type {

@@ -11,8 +11,8 @@ use super::packet::{packet_type as t, QuorumPacket};
 use super::txn::{decode_txn, encode_txn, TxnDigest};
 use super::{decode_exact, QuorumError, QuorumLimits};
 use crate::ids::{ServerId, SessionId, Xid, Zxid};
-use crate::proto::{Id, JuteReader, JuteWriter};
 use crate::txn::Txn;
+use crate::wire::client::{Id, JuteReader, JuteWriter};
 
 /// `quorum.LearnerInfo{long serverid; int protocolVersion; long configVersion}`, the 20-byte
 /// data of FOLLOWERINFO and OBSERVERINFO. (3.8 also accepts 8 to 19 bytes as a bare server
@@ -43,7 +43,7 @@ pub enum QuorumMessage {
         cxid: Xid,
         /// The opcode.
         op: i32,
-        /// The request body as the client sent it (decode with `crate::proto`).
+        /// The request body as the client sent it (decode with `crate::wire::client`).
         request: Vec<u8>,
         /// The connection's auth ids; `None` is null.
         authinfo: Option<Vec<Id>>,

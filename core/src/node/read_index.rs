@@ -1,4 +1,4 @@
-//! `sync` as a quorum operation on the leader.
+//! ReadIndex: the client `sync` as a quorum operation on the leader.
 //!
 //! ZooKeeper's leader answers a `sync` as soon as the proposals before it are committed, from
 //! its own state; a leader cut off from its quorum keeps doing so until it notices, up to
@@ -16,13 +16,10 @@
 //! answered one for one once the learner is up to date, so the n-th answer from a learner
 //! belongs to the n-th ping sent to it after its UPTODATE.
 
-use super::leader::Stage;
-use super::replica::Role;
-use super::{Node, Output};
-use crate::error::ErrorCode;
+use super::types::Stage;
+use super::{Node, Role};
 use crate::ids::{ConnectionId, Millis, ServerId, Zxid};
-use crate::proto::{ReplyHeader, Request, Response};
-use crate::quorum::QuorumMessage;
+use crate::wire::quorum::QuorumMessage;
 use crate::zab::is_quorum;
 use std::collections::VecDeque;
 
@@ -158,20 +155,5 @@ impl Node {
                 }
             }
         }
-    }
-
-    /// Answers the `sync` at the front of a connection's queue and goes on with its queue.
-    pub(super) fn reply_sync(&mut self, now: Millis, connection: ConnectionId, zxid: Zxid) {
-        let Some(state) = self.connections.get_mut(&connection) else { return };
-        let Some(super::client::Queued { header, request: Ok(Request::Sync(request)), in_flight: true, .. }) =
-            state.queue.front()
-        else {
-            return;
-        };
-        let header = ReplyHeader { xid: header.xid, zxid, err: ErrorCode::Ok };
-        let response = Response::Sync(request.path.clone());
-        state.queue.pop_front();
-        self.outputs.push_back(Output::Reply { connection, header, response });
-        self.drain(now, connection);
     }
 }

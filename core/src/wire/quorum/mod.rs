@@ -4,9 +4,10 @@
 //! Two ports, two codecs, both sans-IO and total (any bytes decode to a value or a
 //! [`QuorumError`], never a panic, and nothing is allocated beyond the input):
 //!
-//! - **Election port (3888)**, [`election`]: the initiator's [`ElectionHandshake`], then
-//!   length-prefixed frames ([`decode_election_frame`]) each holding one FLE
-//!   [`Notification`].
+//! - **Election port (3888)**, [`super::election`]: the initiator's
+//!   [`ElectionHandshake`](super::election::ElectionHandshake), then length-prefixed frames
+//!   ([`decode_election_frame`](super::election::decode_election_frame)) each holding one FLE
+//!   notification ([`WireNotification`](super::election::WireNotification)).
 //! - **Quorum port (2888)**, [`packet`] and [`message`]: jute [`QuorumPacket`] records back
 //!   to back with no framing of their own, typed as [`QuorumMessage`]; after a `SNAP` packet
 //!   the leader writes the serialized database ([`WireDatabase`], [`database`]) and the
@@ -25,20 +26,18 @@
 //! `core/tests/fixtures/quorum/`.
 
 pub mod database;
-pub mod election;
+pub(super) mod fields;
 pub mod message;
 pub mod packet;
 pub mod txn;
-mod wire;
 
 pub use database::{StatPersisted, WireDatabase, WireNode, SNAP_SIGNATURE};
-pub use election::{decode_election_frame, encode_election_frame, ElectionHandshake, Notification, ServerState};
 pub use message::{LearnerInfo, QuorumMessage};
 pub use packet::{packet_type, QuorumPacket};
 pub use txn::{decode_txn, encode_txn, TxnDigest};
 
 use crate::constants::{JUTE_MAX_BUFFER_DEFAULT, QUORUM_FIELD_EXTRA_MIN};
-use crate::proto::DecodeError;
+use crate::wire::client::DecodeError;
 
 /// The caps a quorum decoder applies, from the receiving server's configuration.
 ///
@@ -170,9 +169,9 @@ impl QuorumError {
 /// the input ends early, or the error.
 pub(crate) fn decode_prefix_with<'a, T>(
     input: &'a [u8],
-    decode: impl FnOnce(&mut crate::proto::JuteReader<'a>) -> Result<T, QuorumError>,
+    decode: impl FnOnce(&mut crate::wire::client::JuteReader<'a>) -> Result<T, QuorumError>,
 ) -> Result<Option<(T, usize)>, QuorumError> {
-    let mut reader = crate::proto::JuteReader::new(input);
+    let mut reader = crate::wire::client::JuteReader::new(input);
     match decode(&mut reader) {
         Ok(value) => Ok(Some((value, input.len() - reader.remaining()))),
         Err(error) if error.is_truncated() => Ok(None),
@@ -183,9 +182,9 @@ pub(crate) fn decode_prefix_with<'a, T>(
 /// Runs a decoder that must consume `input` exactly.
 pub(crate) fn decode_exact<'a, T>(
     input: &'a [u8],
-    decode: impl FnOnce(&mut crate::proto::JuteReader<'a>) -> Result<T, QuorumError>,
+    decode: impl FnOnce(&mut crate::wire::client::JuteReader<'a>) -> Result<T, QuorumError>,
 ) -> Result<T, QuorumError> {
-    let mut reader = crate::proto::JuteReader::new(input);
+    let mut reader = crate::wire::client::JuteReader::new(input);
     let value = decode(&mut reader)?;
     reader.finish()?;
     Ok(value)

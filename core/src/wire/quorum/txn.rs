@@ -29,12 +29,12 @@
 //! ZooKeeper wrote `ffffffff`); `CreateTxnV0` (before 3.3, no `parentCVersion`) and a
 //! closeSession without record (`zookeeper.closeSessionTxn.enabled=false`) are refused.
 
-use super::wire::{read_acls, read_string, read_vector, write_acls};
+use super::fields::{read_acls, read_string, read_vector, write_acls};
 use super::{decode_exact, QuorumError, QuorumLimits};
 use crate::constants::{MULTI_OPS_MAX, QUORUM_CLOSE_SESSION_PATHS_MAX};
 use crate::ids::{SessionId, Zxid};
-use crate::proto::{op, JuteReader, JuteWriter};
 use crate::txn::{SubTxn, Txn, TxnBody, TxnHeader};
+use crate::wire::client::{op, JuteReader, JuteWriter};
 
 /// `txn.TxnDigest`: the leader's data tree digest after this transaction (3.6+, on by
 /// default: `zookeeper.digest.enabled`).
@@ -127,7 +127,7 @@ fn write_body(writer: &mut JuteWriter, body: &TxnBody) {
     }
 }
 
-fn write_path_data_acl(writer: &mut JuteWriter, path: &str, data: &[u8], acl: &[crate::proto::Acl]) {
+fn write_path_data_acl(writer: &mut JuteWriter, path: &str, data: &[u8], acl: &[crate::wire::client::Acl]) {
     writer.write_ustring(path);
     writer.write_buffer(data);
     write_acls(writer, acl);
@@ -135,7 +135,7 @@ fn write_path_data_acl(writer: &mut JuteWriter, path: &str, data: &[u8], acl: &[
 
 /// A data `buffer`, null read as empty (see the module docs), capped.
 fn read_data(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<Vec<u8>, QuorumError> {
-    Ok(super::wire::read_optional_buffer(reader, limits)?.unwrap_or_default())
+    Ok(super::fields::read_optional_buffer(reader, limits)?.unwrap_or_default())
 }
 
 /// The record for `txn_type`. `in_multi` allows check and refuses what a `MultiTxn` cannot
@@ -188,7 +188,7 @@ fn read_body(
 /// One `Txn{int type; buffer data}` of a `MultiTxn`: the data must hold exactly its record.
 fn read_sub_txn(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<SubTxn, QuorumError> {
     let op = reader.read_i32()?;
-    let length = super::wire::checked_length(reader.read_i32()?, limits.field_max())?;
+    let length = super::fields::checked_length(reader.read_i32()?, limits.field_max())?;
     let data = reader.read_bytes(length)?;
     let body = decode_exact(data, |inner| read_body(inner, op, true, limits))?;
     Ok(SubTxn { op, body })

@@ -25,7 +25,7 @@ use crate::ids::Xid;
 ///   2^31−1): replies `ReplyHeader{xid, zxid = last processed, err = MARSHALLINGERROR (−5)}`
 ///   and **keeps the connection open**. See [`DecodeError::Body`].
 /// - **Trailing bytes after a request body**: ignored; the request is served.
-///   [`crate::proto::decode_request`] ignores them too.
+///   [`crate::wire::client::decode_request`] ignores them too.
 /// - **Invalid UTF-8 in a path**: Java decodes it with replacement characters and serves the
 ///   request (an `exists` answered NONODE). We refuse it with
 ///   [`DecodeError::InvalidUtf8`] inside [`DecodeError::Body`], i.e. MARSHALLINGERROR.

@@ -20,12 +20,12 @@
 //! (`FileSnap.serialize`), no Adler32 seal and no digest or lastProcessedZxid sections are
 //! sent (checked against the captured bytes).
 
-use super::wire::{read_acls, read_optional_buffer, read_string, read_vector, write_acls, write_optional_buffer};
+use super::fields::{read_acls, read_optional_buffer, read_string, read_vector, write_acls, write_optional_buffer};
 use super::{decode_exact, decode_prefix_with, QuorumError, QuorumLimits};
 use crate::constants::QUORUM_SNAP_ENTRIES_MAX;
 use crate::ids::SessionId;
-use crate::proto::{Acl, JuteReader, JuteWriter};
 pub use crate::tree::StatPersisted;
+use crate::wire::client::{Acl, JuteReader, JuteWriter};
 
 /// The string a leader writes after the database (`LearnerHandler`), checked by the learner.
 pub const SNAP_SIGNATURE: &str = "BenWasHere";

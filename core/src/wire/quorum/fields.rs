@@ -4,7 +4,7 @@
 //! (a stream reader waits for the bytes a length announces).
 
 use super::{QuorumError, QuorumLimits};
-use crate::proto::{Acl, Id, JuteReader, JuteWriter};
+use crate::wire::client::{Acl, Id, JuteReader, JuteWriter};
 
 /// A `buffer` that may be null (−1), capped at [`QuorumLimits::field_max`].
 pub(crate) fn read_optional_buffer(
@@ -28,7 +28,7 @@ pub(crate) fn write_optional_buffer(writer: &mut JuteWriter, bytes: Option<&[u8]
 /// A `ustring` that ZooKeeper never writes null, capped at [`QuorumLimits::field_max`].
 pub(crate) fn read_string(reader: &mut JuteReader<'_>, limits: QuorumLimits) -> Result<String, QuorumError> {
     let bytes = read_optional_buffer(reader, limits)?.ok_or(QuorumError::NullString)?;
-    String::from_utf8(bytes).map_err(|_| crate::proto::DecodeError::InvalidUtf8.into())
+    String::from_utf8(bytes).map_err(|_| crate::wire::client::DecodeError::InvalidUtf8.into())
 }
 
 /// A length or count: not negative, at most `max`.

@@ -4,11 +4,11 @@
 //! `handleConnection`, `InitialMessage.parse`, `SendWorker`, `RecvWorker`) and
 //! `server/quorum/FastLeaderElection.java` (`buildMsg`, `Messenger.WorkerReceiver.run`).
 
-use super::wire::checked_length;
-use super::{decode_exact, decode_prefix_with, QuorumError};
+use super::quorum::fields::checked_length;
+use super::quorum::{decode_exact, decode_prefix_with, QuorumError};
 use crate::constants::{QUORUM_ELECTION_ADDRESS_MAX, QUORUM_ELECTION_FRAME_MAX};
 use crate::ids::{ServerId, Zxid};
-use crate::proto::{JuteReader, JuteWriter};
+use crate::wire::client::{JuteReader, JuteWriter};
 
 /// `QuorumCnxManager.PROTOCOL_VERSION_V1`: one election address (what 3.8 sends unless
 /// `multiAddress.enabled`).
@@ -129,7 +129,7 @@ pub fn decode_election_frame(input: &[u8]) -> Result<Option<(&[u8], usize)>, Quo
 
 /// `QuorumPeer.ServerState`, sent as its ordinal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum ServerState {
+pub enum WireServerState {
     /// 0: electing.
     Looking,
     /// 1: following a leader.
@@ -140,24 +140,24 @@ pub enum ServerState {
     Observing,
 }
 
-impl ServerState {
+impl WireServerState {
     /// The ordinal on the wire.
     pub fn code(self) -> i32 {
         match self {
-            ServerState::Looking => 0,
-            ServerState::Following => 1,
-            ServerState::Leading => 2,
-            ServerState::Observing => 3,
+            WireServerState::Looking => 0,
+            WireServerState::Following => 1,
+            WireServerState::Leading => 2,
+            WireServerState::Observing => 3,
         }
     }
 
     /// The state with this ordinal.
-    pub fn from_code(code: i32) -> Result<ServerState, QuorumError> {
+    pub fn from_code(code: i32) -> Result<WireServerState, QuorumError> {
         match code {
-            0 => Ok(ServerState::Looking),
-            1 => Ok(ServerState::Following),
-            2 => Ok(ServerState::Leading),
-            3 => Ok(ServerState::Observing),
+            0 => Ok(WireServerState::Looking),
+            1 => Ok(WireServerState::Following),
+            2 => Ok(WireServerState::Leading),
+            3 => Ok(WireServerState::Observing),
             _ => Err(QuorumError::UnknownServerState(code)),
         }
     }
@@ -169,7 +169,7 @@ impl ServerState {
 ///
 /// | offset | field | type |
 /// |---:|---|---|
-/// | 0 | state ([`ServerState`] ordinal) | int |
+/// | 0 | state ([`WireServerState`] ordinal) | int |
 /// | 4 | proposed leader | long |
 /// | 12 | proposed zxid | long |
 /// | 20 | election epoch (logical clock) | long |
@@ -186,9 +186,9 @@ impl ServerState {
 /// fields it reads, trailing bytes are refused so that every decoded value re-encodes to
 /// its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Notification {
+pub struct WireNotification {
     /// The sender's state.
-    pub state: ServerState,
+    pub state: WireServerState,
     /// The server it votes for.
     pub leader: ServerId,
     /// The zxid of that vote.
@@ -204,7 +204,7 @@ pub struct Notification {
     pub config: Vec<u8>,
 }
 
-impl Notification {
+impl WireNotification {
     /// The frame payload (without the election frame's length prefix).
     pub fn encode(&self) -> Vec<u8> {
         let mut writer = JuteWriter::new();
@@ -223,17 +223,17 @@ impl Notification {
     }
 
     /// Decodes one frame payload.
-    pub fn decode(payload: &[u8]) -> Result<Notification, QuorumError> {
+    pub fn decode(payload: &[u8]) -> Result<WireNotification, QuorumError> {
         if payload.len() < 28 {
             return Err(QuorumError::NotificationTooShort(payload.len()));
         }
         decode_exact(payload, |reader| {
-            let state = ServerState::from_code(reader.read_i32()?)?;
+            let state = WireServerState::from_code(reader.read_i32()?)?;
             let leader = ServerId(reader.read_i64()? as u64);
             let zxid = Zxid(reader.read_i64()?);
             let election_epoch = reader.read_i64()? as u64;
             let mut notification =
-                Notification { state, leader, zxid, election_epoch, peer_epoch: None, version: 0, config: vec![] };
+                WireNotification { state, leader, zxid, election_epoch, peer_epoch: None, version: 0, config: vec![] };
             if reader.remaining() == 0 {
                 return Ok(notification);
             }

@@ -127,7 +127,7 @@ pub struct ConnectResponse {
 /// `proto.RequestHeader`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestHeader {
-    /// Client-assigned id, or a special xid (see [`crate::proto::xid`]).
+    /// Client-assigned id, or a special xid (see [`crate::wire::client::xid`]).
     pub xid: Xid,
     /// The opcode number.
     pub op: i32,
@@ -301,7 +301,7 @@ pub struct ReconfigRequest {
 /// `proto.WatcherEvent`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatcherEvent {
-    /// `EventType` number (see [`crate::proto::event_type`]).
+    /// `EventType` number (see [`crate::wire::client::event_type`]).
     pub event_type: i32,
     /// `KeeperState` number (3 = SyncConnected).
     pub state: i32,
