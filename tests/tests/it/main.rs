@@ -3,6 +3,8 @@
 
 mod differential;
 
+mod apache_data;
+
 mod c_client;
 mod clients;
 mod zkcli;
