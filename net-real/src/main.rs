@@ -45,6 +45,14 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         to: PathBuf,
     },
+    /// A zkCli.sh workalike: `zab cli -server host:port[/chroot] [-timeout ms] [--json] [cmd args]`.
+    #[cfg(not(madsim))]
+    #[command(disable_help_flag = true)]
+    Cli {
+        /// zkCli's options and an optional command, as zkCli takes them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Prints a snapshot file of either format (like zkSnapShotToolkit).
     SnapshotPrint {
         /// A `snapshot.<zxid>` file.
@@ -64,11 +72,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let command = Cli::parse().command;
+    // The tools print their own output; only the server logs its progress by default.
+    let level = if matches!(command, Command::Server { .. }) { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     // Colours only on a terminal: log files and test harnesses get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
-    let result = match Cli::parse().command {
+    #[cfg(not(madsim))]
+    if let Command::Cli { args } = command {
+        // zkCli's exit statuses (0, 1, 2, 127), not only success and failure.
+        return ExitCode::from(u8::try_from(zab_net::cli::zkcli::run(args)).unwrap_or(1));
+    }
+    let result = match command {
         Command::Server { config } => run_server(config),
         Command::Import { config } => read_config(&config).and_then(|config| {
             match migrate::import(&config, &RealDisk).map_err(|e| format!("import failed: {e}"))? {
@@ -80,6 +96,8 @@ fn main() -> ExitCode {
             .and_then(|config| migrate::export(&config, &RealDisk, &to).map_err(|e| format!("export failed: {e}"))),
         Command::SnapshotPrint { file, json } => inspect::print_snapshot(&file, json).map(print_output),
         Command::TxnlogPrint { file, json } => inspect::print_txnlog(&file, json).map(print_output),
+        #[cfg(not(madsim))]
+        Command::Cli { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 mod differential;
 
 mod apache_data;
+mod cli_transcript;
 
 mod c_client;
 mod clients;
