@@ -53,6 +53,42 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Starts `zab server` in the background, its pid in <dataDir>/zookeeper_server.pid (zkServer.sh start).
+    #[cfg(not(madsim))]
+    Start {
+        /// A ZooKeeper zoo.cfg (default: ./zoo.cfg).
+        config: Option<PathBuf>,
+    },
+    /// Runs the server in the foreground (zkServer.sh start-foreground).
+    #[cfg(not(madsim))]
+    StartForeground {
+        /// A ZooKeeper zoo.cfg (default: ./zoo.cfg).
+        config: Option<PathBuf>,
+    },
+    /// Stops the server `zab start` started: SIGTERM, then waits (zkServer.sh stop).
+    #[cfg(not(madsim))]
+    Stop {
+        /// A ZooKeeper zoo.cfg (default: ./zoo.cfg).
+        config: Option<PathBuf>,
+    },
+    /// stop, then start.
+    #[cfg(not(madsim))]
+    Restart {
+        /// A ZooKeeper zoo.cfg (default: ./zoo.cfg).
+        config: Option<PathBuf>,
+    },
+    /// Mode, zxid and leader, from the server's srvr on its client port (zkServer.sh status).
+    #[cfg(not(madsim))]
+    Status {
+        /// A ZooKeeper zoo.cfg (default: ./zoo.cfg).
+        config: Option<PathBuf>,
+    },
+    /// Prints the command line `zab start` runs (zkServer.sh print-cmd).
+    #[cfg(not(madsim))]
+    PrintCmd {
+        /// A ZooKeeper zoo.cfg (default: ./zoo.cfg).
+        config: Option<PathBuf>,
+    },
     /// Prints a snapshot file of either format (like zkSnapShotToolkit).
     SnapshotPrint {
         /// A `snapshot.<zxid>` file.
@@ -74,7 +110,11 @@ enum Command {
 fn main() -> ExitCode {
     let command = Cli::parse().command;
     // The tools print their own output; only the server logs its progress by default.
-    let level = if matches!(command, Command::Server { .. }) { "info" } else { "warn" };
+    #[cfg(not(madsim))]
+    let serving = matches!(command, Command::Server { .. } | Command::StartForeground { .. });
+    #[cfg(madsim)]
+    let serving = matches!(command, Command::Server { .. });
+    let level = if serving { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     // Colours only on a terminal: log files and test harnesses get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -83,6 +123,10 @@ fn main() -> ExitCode {
     if let Command::Cli { args } = command {
         // zkCli's exit statuses (0, 1, 2, 127), not only success and failure.
         return ExitCode::from(u8::try_from(zab_net::cli::zkcli::run(args)).unwrap_or(1));
+    }
+    #[cfg(not(madsim))]
+    if let Some(code) = control(&command) {
+        return code;
     }
     let result = match command {
         Command::Server { config } => run_server(config),
@@ -97,7 +141,16 @@ fn main() -> ExitCode {
         Command::SnapshotPrint { file, json } => inspect::print_snapshot(&file, json).map(print_output),
         Command::TxnlogPrint { file, json } => inspect::print_txnlog(&file, json).map(print_output),
         #[cfg(not(madsim))]
-        Command::Cli { .. } => unreachable!("handled above"),
+        Command::StartForeground { config } => {
+            zab_net::cli::control::load(config).and_then(|(path, _)| run_server(Some(path)))
+        }
+        #[cfg(not(madsim))]
+        Command::Cli { .. }
+        | Command::Start { .. }
+        | Command::Stop { .. }
+        | Command::Restart { .. }
+        | Command::Status { .. }
+        | Command::PrintCmd { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,6 +204,33 @@ fn run_server(path: Option<PathBuf>) -> Result<(), String> {
 /// and line.
 fn read_config(path: &Path) -> Result<ServerConfig, String> {
     Ok(ServerConfig::from_file(path).map_err(|e| format!("invalid configuration: {e}"))?.0)
+}
+
+/// The zkServer.sh-like commands but start-foreground, with their exit statuses; `None` for
+/// the others.
+#[cfg(not(madsim))]
+fn control(command: &Command) -> Option<ExitCode> {
+    use zab_net::cli::control;
+    type Action = fn(&Path, &ServerConfig) -> Result<i32, String>;
+    let (config, action): (&Option<PathBuf>, Action) = match command {
+        Command::Start { config } => (config, control::start),
+        Command::Stop { config } => (config, control::stop),
+        Command::Restart { config } => (config, |path, config| {
+            control::stop(path, config)?;
+            control::start(path, config)
+        }),
+        Command::Status { config } => (config, control::status),
+        Command::PrintCmd { config } => (config, control::print_cmd),
+        _ => return None,
+    };
+    let result = control::load(config.clone()).and_then(|(path, config)| action(&path, &config));
+    Some(match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(message) => {
+            eprintln!("zab: {message}");
+            ExitCode::FAILURE
+        }
+    })
 }
 
 /// Prints a tool's output; a closed pipe (`| head`) ends the output quietly.

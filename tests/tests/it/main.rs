@@ -5,6 +5,7 @@ mod differential;
 
 mod apache_data;
 mod cli_transcript;
+mod server_control;
 
 mod c_client;
 mod clients;
