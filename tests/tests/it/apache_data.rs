@@ -156,6 +156,8 @@ fn apache_data_dir_is_imported_and_served_with_identical_stats_and_exported_back
     assert_same(&expected, &served, "zab after the import");
     assert!(data_dir.join("apache-3.8/version-2").read_dir().expect("Apache's files kept").count() >= apache_files);
     zab.kill();
+    check_inspection_tools(&data_dir.join("apache-3.8/version-2"), "apache-3.8");
+    check_inspection_tools(&data_dir.join("version-2"), "zab");
 
     let export_dir = tempfile::tempdir().expect("temp dir");
     let exported = export_dir.path().join("apache-data");
@@ -168,6 +170,45 @@ fn apache_data_dir_is_imported_and_served_with_identical_stats_and_exported_back
     let served_again = block_on(walk(apache_again.address));
     assert_same(&expected, &served_again, "Apache on zab's export");
     drop(owner);
+}
+
+/// `zab snapshot-print` and `zab txnlog-print`, text and `--json`, on every snapshot and log
+/// in `dir` (of `format`): each file reads, and together they hold the ephemeral's create.
+fn check_inspection_tools(dir: &Path, format: &str) {
+    let (mut snapshot_nodes, mut log_text) = (Vec::new(), String::new());
+    for entry in std::fs::read_dir(dir).expect("list version-2") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let tool = match name.split('.').next() {
+            Some("snapshot") => "snapshot-print",
+            Some("log") => "txnlog-print",
+            _ => continue,
+        };
+        let run = |json: bool| {
+            let mut command = Command::new(zab_binary());
+            command.arg(tool).arg(&path);
+            if json {
+                command.arg("--json");
+            }
+            let output = command.output().expect("run the tool");
+            assert!(output.status.success(), "{tool} {name}: {}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8(output.stdout).expect("utf-8")
+        };
+        let text = run(false);
+        assert!(text.starts_with(format), "{tool} {name} names its format {format}: {text}");
+        let json = run(true);
+        let document: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
+        assert_eq!(document["format"], format, "{tool} {name} --json");
+        if tool == "snapshot-print" {
+            let nodes = document["nodes"].as_array().expect("nodes");
+            snapshot_nodes.extend(nodes.iter().map(|n| n["path"].as_str().expect("path").to_string()));
+        } else {
+            log_text.push_str(&text);
+        }
+    }
+    let created = log_text.contains("create /eph \"mine\"") || snapshot_nodes.iter().any(|p| p == "/eph");
+    assert!(created, "{format}: /eph is in a snapshot or a log's create");
+    assert!(snapshot_nodes.iter().any(|p| p == "/app"), "{format}: a snapshot holds /app");
 }
 
 /// Compares two walks znode by znode, naming every difference.

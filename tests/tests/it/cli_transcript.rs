@@ -206,6 +206,14 @@ fn one_shot_commands_exit_like_zkcli() {
         let ours = run(zab_cli(&address));
         assert_eq!(ours, theirs, "`{}`: zab cli vs zkCli.sh", command.join(" "));
     }
+    // --json: one document, the data as text.
+    let output = zab_cli(&address).args(["--json", "get", "/x"]).output().expect("zab cli --json");
+    let last = String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_string();
+    let document: serde_json::Value = serde_json::from_str(&last).expect("a JSON line");
+    assert_eq!(
+        (&document["ok"], &document["result"]["data"]["text"]),
+        (&serde_json::json!(true), &serde_json::json!("y"))
+    );
     // Malformed: the same status (zab cli's message says more than zkCli's usage line).
     for command in [&["set", "/x"][..], &["ls", "-x", "/"]] {
         let status = |mut tool: Command| tool.args(command).stdin(Stdio::null()).output().expect("run").status.code();
