@@ -111,6 +111,17 @@ impl ApacheZooKeeper {
         Some(server)
     }
 
+    /// Its dataDir (kept until the server is dropped, also after [`ApacheZooKeeper::kill`]).
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// Kills the server at once (SIGKILL, as a crash would), keeping its data directory.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     fn wait_until_serving(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {

@@ -53,7 +53,7 @@ pub fn standard_config() -> Vec<String> {
 
 /// `super:base64(sha1("super:test"))`, as ZooKeeper's `DigestAuthenticationProvider`
 /// computes it (`printf super:test | openssl dgst -sha1 -binary | base64`).
-fn super_digest() -> &'static str {
+pub fn super_digest() -> &'static str {
     "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
 }
 
@@ -169,6 +169,17 @@ impl ZabServer {
         let mut server = ZabServer { child, address, dir };
         server.wait_until_serving();
         server
+    }
+
+    /// Kills the server at once (SIGKILL), keeping its directory until it is dropped.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Its zoo.cfg.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("zoo.cfg")
     }
 
     /// The server's combined stdout and stderr so far.

@@ -48,7 +48,8 @@ impl DataTree {
     /// Applies `txn` (zxids must increase strictly: a transaction is applied once).
     ///
     /// A transaction that no longer fits the tree (which a consistent log never produces)
-    /// changes nothing and answers ZooKeeper's code (NONODE, NODEEXISTS). The caller then
+    /// changes nothing and answers ZooKeeper's code (NONODE, NODEEXISTS), except that a
+    /// plain create of an existing node moves its parent's cversion as ZooKeeper's does. The caller then
     /// calls [`PendingChanges::applied`](super::PendingChanges::applied) with the zxid.
     pub fn apply(&mut self, txn: &Txn) -> Applied {
         assert!(
@@ -63,7 +64,26 @@ impl DataTree {
             TxnBody::Multi(subs) => Ok(Response::Multi(self.apply_multi(txn, subs, &mut changes))),
             body => self.apply_one(txn, txn.header.op, body, &mut changes),
         };
+        if let (Err(ErrorCode::NodeExists), op::CREATE, TxnBody::Create { path, parent_cversion, .. }) =
+            (&result, txn.header.op, &txn.body)
+        {
+            self.replayed_create(path, *parent_cversion, txn.header.zxid.0);
+        }
         Applied { result, changes }
+    }
+
+    /// `DataTree.processTxn`: a plain create (type 1, not create2, container, TTL or a
+    /// multi's) whose node exists still moves the parent's cversion and pzxid forward
+    /// (`setCversionPzxid`). A consistent log never gets here; the log replayed over a fuzzy
+    /// snapshot (Apache's snapshots are written while transactions go on) does, when the
+    /// snapshot caught the child but not its parent's new cversion.
+    fn replayed_create(&mut self, path: &str, parent_cversion: i32, zxid: i64) {
+        let Some(parent) = parent_of(path).and_then(|parent| self.nodes.get_mut(parent)) else { return };
+        let cversion = if parent_cversion == -1 { parent.stat.cversion + 1 } else { parent_cversion };
+        if cversion > parent.stat.cversion {
+            parent.stat.cversion = cversion;
+            parent.stat.pzxid = zxid;
+        }
     }
 
     fn apply_one(

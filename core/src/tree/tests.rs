@@ -800,3 +800,43 @@ fn applying_a_zxid_twice_stops_loudly() {
     w.apply(&txn);
     w.apply(&txn);
 }
+
+/// Replaying the log over a fuzzy snapshot (ZooKeeper's `DataTree.processTxn`): a plain
+/// create whose node the snapshot already holds still moves the parent's cversion and pzxid
+/// forward, never back; create2 does not (ZooKeeper adjusts only type 1).
+#[test]
+fn a_replayed_create_of_an_existing_node_moves_its_parents_cversion_as_zookeeper_does() {
+    let mut w = World::new();
+    w.write(create("/a", 0));
+    w.write(create("/a/b", 0));
+    let stored = |tree: &DataTree| {
+        let snapshot = tree.snapshot();
+        let node = snapshot.nodes.iter().find(|node| node.path == "/a").expect("/a");
+        (node.stat.cversion, node.stat.pzxid)
+    };
+    let (cversion, _) = stored(&w.tree);
+    assert_eq!(cversion, 1);
+    // The snapshot caught /a/b but not /a's stat after it.
+    let mut snapshot = w.tree.snapshot();
+    let parent = snapshot.nodes.iter_mut().find(|node| node.path == "/a").expect("/a");
+    parent.stat.cversion = 0;
+    parent.stat.pzxid = parent.stat.czxid;
+    let czxid = parent.stat.czxid;
+    let mut tree = DataTree::from_snapshot(snapshot).expect("rebuilds");
+    let replay = |op, zxid, parent_cversion| Txn {
+        header: TxnHeader { client_id: S1, cxid: 0, zxid: Zxid(zxid), time: T0, op },
+        body: TxnBody::Create {
+            path: "/a/b".into(),
+            data: vec![],
+            acl: Acl::open_unsafe(),
+            ephemeral: false,
+            parent_cversion,
+        },
+    };
+    assert_eq!(tree.apply(&replay(op::CREATE2, 10, 1)).result, Err(ErrorCode::NodeExists));
+    assert_eq!(stored(&tree), (0, czxid), "create2 leaves the parent alone");
+    assert_eq!(tree.apply(&replay(op::CREATE, 11, 1)).result, Err(ErrorCode::NodeExists));
+    assert_eq!(stored(&tree), (1, 11));
+    assert_eq!(tree.apply(&replay(op::CREATE, 12, 0)).result, Err(ErrorCode::NodeExists));
+    assert_eq!(stored(&tree), (1, 11), "never backwards");
+}

@@ -135,6 +135,20 @@ pub enum RecoveryError {
         /// The zxid in the record.
         zxid: u64,
     },
+    /// A file in Apache ZooKeeper's format (its `ZKSN` or `ZKLG` magic) under a zab name.
+    /// Recovery never repairs, skips or deletes it: the data directory must be imported
+    /// first (`zab import`, or `zab server`, which imports on first start).
+    #[error(
+        "{}: an Apache ZooKeeper {what}; this data directory must be imported first \
+         (`zab import --config zoo.cfg`, or start `zab server`, which imports it)",
+        path.display()
+    )]
+    ApacheFormat {
+        /// The file.
+        path: PathBuf,
+        /// "snapshot" or "transaction log".
+        what: &'static str,
+    },
     /// Snapshots exist but none passes its checksum: replaying the log from
     /// an empty tree would build the wrong state.
     #[error("{}: none of the {count} snapshots is valid (see the warnings)", dir.display())]

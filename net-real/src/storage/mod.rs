@@ -19,6 +19,7 @@
 //!
 //! All calls block: run them on a blocking task.
 
+pub mod apache;
 mod dirs;
 mod disk;
 mod epoch;
@@ -44,4 +45,4 @@ pub use recovery::{recover, zxid_follows, LogRecord, Recovered};
 pub use snapshot::{
     list_snapshots, parse_snapshot_name, read_snapshot, snapshot_name, verify_snapshot, write_snapshot, Snapshot,
 };
-pub use txn_log::{list_segments, parse_segment_name, segment_name, LogOptions, TxnLog};
+pub use txn_log::{list_segments, parse_segment_name, read_segment, segment_name, LogOptions, TxnLog};

@@ -106,6 +106,7 @@ fn load_snapshot<D: Disk, S: DeserializeOwned>(
             // Failing to read is not evidence of corruption: stop.
             Err(error @ StorageError::Io { .. }) => return Err(error.into()),
             Err(error) => {
+                refuse_apache_file(disk, path)?;
                 let kind = WarningKind::InvalidSnapshot(error.to_string());
                 warn(warnings, path, 0, kind);
             }
@@ -115,6 +116,16 @@ fn load_snapshot<D: Disk, S: DeserializeOwned>(
         Ok(None)
     } else {
         Err(RecoveryError::NoValidSnapshot { dir: dirs.snap_dir(), count: snapshots.len() })
+    }
+}
+
+/// An Apache snapshot fails zab's checks; skipping it for an older one (or for none) would
+/// lose its data, so it stops recovery instead.
+fn refuse_apache_file<D: Disk>(disk: &D, path: &Path) -> Result<(), RecoveryError> {
+    let bytes = disk.read(path).map_err(StorageError::io(path, "read"))?;
+    match super::apache::is_apache_snapshot(&bytes) {
+        true => Err(RecoveryError::ApacheFormat { path: path.to_path_buf(), what: "snapshot" }),
+        false => Ok(()),
     }
 }
 
@@ -149,6 +160,10 @@ fn replay_log<D: Disk, T: DeserializeOwned>(
     let mut replay = Replay { records: Vec::new(), tail: None, last_zxid: None };
     for (index, (named, path)) in segments.iter().enumerate().skip(start) {
         let bytes = disk.read(path).map_err(StorageError::io(path, "read"))?;
+        // Before any scan: an Apache log would scan as one damaged record and be removed.
+        if super::apache::is_apache_log(&bytes) {
+            return Err(RecoveryError::ApacheFormat { path: path.clone(), what: "transaction log" });
+        }
         let scan = scan_segment(&bytes);
         check_records(path, *named, &bytes, &scan, &mut cursor, &mut replay.records)?;
         replay.tail = match &scan.stop {

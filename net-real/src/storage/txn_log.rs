@@ -256,3 +256,18 @@ fn open_segment<D: Disk>(disk: &D, path: PathBuf, written: u64) -> Result<OpenSe
     let allocated = file.size().map_err(StorageError::io(&path, "stat"))?;
     Ok(OpenSegment { file, path, written, allocated })
 }
+
+/// The valid records of a segment file's bytes, for the inspection tools (`zab txnlog-print`),
+/// and the offset of the first damaged record when there is one. Nothing is repaired.
+pub fn read_segment<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(Vec<super::LogRecord<T>>, Option<u64>), String> {
+    let scan = super::frame::scan_segment(bytes);
+    let mut records = Vec::with_capacity(scan.records.len());
+    for record in &scan.records {
+        let value = super::frame::decode_value(&bytes[record.payload.clone()])
+            .map_err(|reason| format!("record at {} does not decode: {reason}", record.offset))?;
+        records.push(super::LogRecord { zxid: record.zxid, record: value });
+    }
+    Ok((records, scan.stop.map(|stop| stop.offset)))
+}

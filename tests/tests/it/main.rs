@@ -3,6 +3,10 @@
 
 mod differential;
 
+mod apache_data;
+mod cli_transcript;
+mod server_control;
+
 mod c_client;
 mod clients;
 mod zkcli;

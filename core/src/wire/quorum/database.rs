@@ -73,6 +73,15 @@ impl WireDatabase {
         decode_exact(bytes, |reader| WireDatabase::read(reader, limits))
     }
 
+    /// Decodes one database from the front of `bytes` and returns it with the number of bytes
+    /// it took: a snapshot file (`FileSnap.serialize`) holds the same layout followed by its
+    /// checksum seal and digest. Truncated input is an error here, not "wait for more".
+    pub fn decode_prefix(bytes: &[u8], limits: QuorumLimits) -> Result<(WireDatabase, usize), QuorumError> {
+        let mut reader = JuteReader::new(bytes);
+        let database = WireDatabase::read(&mut reader, limits)?;
+        Ok((database, bytes.len() - reader.remaining()))
+    }
+
     /// What follows a SNAP packet on the stream: the database, then [`SNAP_SIGNATURE`].
     pub fn encode_snap_stream(&self) -> Vec<u8> {
         let mut writer = JuteWriter::new();
