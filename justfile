@@ -41,6 +41,8 @@ ensemble:
             echo "dataDir=$dir/data"
             echo "clientPortAddress=127.0.0.1"
             echo "4lw.commands.whitelist=*"
+            echo "admin.serverAddress=127.0.0.1"
+            echo "admin.serverPort=$((8080 + i))"
             for j in 1 2 3; do
                 echo "server.$j=127.0.0.1:$((2887 + j)):$((3887 + j));$((2180 + j))"
             done

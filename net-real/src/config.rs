@@ -75,6 +75,17 @@ pub struct ServerConfig {
     pub admin_server_port: u16,
     /// `admin.serverAddress`: the AdminServer's address.
     pub admin_server_address: String,
+    /// `admin.commandURL`: where the AdminServer's commands live (default `/commands`).
+    pub admin_command_url: String,
+    /// `metricsProvider.className`: Prometheus metrics are served when it names Apache's
+    /// `org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider`, as in ZooKeeper.
+    pub metrics_provider_class: Option<String>,
+    /// `metricsProvider.httpPort`: the Prometheus endpoint's port (default 7000).
+    pub metrics_http_port: u16,
+    /// `metricsProvider.httpHost`: the Prometheus endpoint's address (default 0.0.0.0).
+    pub metrics_http_host: String,
+    /// The text of the zoo.cfg read (the AdminServer's `initial_configuration`).
+    pub initial_configuration: Option<String>,
     /// `extendedTypesEnabled` (also `zookeeper.extendedTypesEnabled`):
     /// TTL and container-like extended node types.
     pub extended_types_enabled: bool,
@@ -202,6 +213,11 @@ pub enum ConfigErrorKind {
 }
 
 impl ServerConfig {
+    /// Whether `/metrics` is served (`metricsProvider.className` names the Prometheus provider).
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_provider_class.as_deref() == Some(PROMETHEUS_PROVIDER)
+    }
+
     /// The configuration with no config file: a standalone server on
     /// 127.0.0.1:2181 with its data in `./zab-data`.
     pub fn standalone_default() -> ServerConfig {
@@ -228,6 +244,11 @@ impl ServerConfig {
             admin_enable_server: true,
             admin_server_port: 8080,
             admin_server_address: "127.0.0.1".into(),
+            admin_command_url: "/commands".into(),
+            metrics_provider_class: None,
+            metrics_http_port: 7000,
+            metrics_http_host: "127.0.0.1".into(),
+            initial_configuration: None,
             extended_types_enabled: false,
             super_digest: None,
             servers: Vec::new(),
@@ -253,7 +274,8 @@ impl ServerConfig {
         for entry in properties(text) {
             builder.apply(&entry)?;
         }
-        let (config, warnings) = builder.finish()?;
+        let (mut config, warnings) = builder.finish()?;
+        config.initial_configuration = Some(text.to_string());
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
@@ -341,8 +363,10 @@ const IGNORED_KEYS: &[&str] = &[
     "commitLogCount",
     "leaderServes",
     "serverCnxnFactory",
-    "metricsProvider.className",
 ];
+
+/// The `metricsProvider.className` that turns ZooKeeper's Prometheus endpoint on.
+pub const PROMETHEUS_PROVIDER: &str = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
 /// Prefixes of ZooKeeper key families zab does not implement.
 const IGNORED_PREFIXES: &[&str] = &["group.", "weight.", "metricsProvider.", "multiAddress.", "ssl."];
@@ -382,6 +406,7 @@ struct Builder {
     min_session_timeout_ms: Option<u32>,
     max_session_timeout_ms: Option<u32>,
     admin_server_address: Option<String>,
+    metrics_http_host: Option<String>,
     /// Line of the first static `server.N` line, if any.
     static_servers_line: Option<usize>,
     dynamic_line: usize,
@@ -402,6 +427,7 @@ impl Builder {
             min_session_timeout_ms: None,
             max_session_timeout_ms: None,
             admin_server_address: None,
+            metrics_http_host: None,
             static_servers_line: None,
             dynamic_line: 0,
             peer_type_line: None,
@@ -486,6 +512,7 @@ impl Builder {
             }
             "clientPort" => self.client_port = Some((entry.line, port()?)),
             "admin.serverPort" => config.admin_server_port = port()?,
+            "metricsProvider.httpPort" => config.metrics_http_port = port()?,
             "autopurge.snapRetainCount" => {
                 let count = positive()?;
                 if count < 3 {
@@ -507,6 +534,15 @@ impl Builder {
             "clientPortAddress" => self.client_port_address = Some(self.host(entry)?),
             "admin.serverAddress" => self.admin_server_address = Some(self.host(entry)?),
             "admin.enableServer" => self.config.admin_enable_server = self.boolean(entry)?,
+            "admin.commandURL" if value.starts_with('/') => self.config.admin_command_url = value,
+            "admin.commandURL" => return Err(self.invalid(entry, "a URL path starting with /")),
+            "metricsProvider.className" => {
+                if value != PROMETHEUS_PROVIDER {
+                    self.warn(entry, format!("zab serves only {PROMETHEUS_PROVIDER}; no metrics endpoint"));
+                }
+                self.config.metrics_provider_class = Some(value);
+            }
+            "metricsProvider.httpHost" => self.metrics_http_host = Some(self.host(entry)?),
             "extendedTypesEnabled" => self.config.extended_types_enabled = self.boolean(entry)?,
             "standaloneEnabled" => self.config.standalone_enabled = self.boolean(entry)?,
             "reconfigEnabled" => self.config.reconfig_enabled = self.boolean(entry)?,
@@ -624,6 +660,7 @@ impl Builder {
         // A config file means a served address: all of them unless given.
         self.config.client_port_address = self.client_port_address.clone().unwrap_or_else(|| "0.0.0.0".into());
         self.config.admin_server_address = self.admin_server_address.clone().unwrap_or_else(|| "0.0.0.0".into());
+        self.config.metrics_http_host = self.metrics_http_host.clone().unwrap_or_else(|| "0.0.0.0".into());
         self.finish_session_timeouts()?;
         if !self.config.servers.is_empty() {
             self.finish_membership()?;

@@ -2,6 +2,7 @@
 //! the tokio server with its four-letter words ([`server`]), and a small async client on the
 //! core's codec ([`client`]); the `zab` binary drives them.
 
+pub mod admin;
 pub mod cli;
 pub mod client;
 pub mod config;

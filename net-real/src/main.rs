@@ -15,8 +15,18 @@ use zab_net::storage::RealDisk;
 #[derive(Parser, Debug)]
 #[command(name = "zab", version, about)]
 struct Cli {
+    /// Log lines as `human` text (the default) or as one JSON object a line (`json`); the
+    /// levels come from RUST_LOG (default `info` for the server, `warn` for the tools).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,7 +118,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let command = Cli::parse().command;
+    let cli = Cli::parse();
+    let command = cli.command;
     // The tools print their own output; only the server logs its progress by default.
     #[cfg(not(madsim))]
     let serving = matches!(command, Command::Server { .. } | Command::StartForeground { .. });
@@ -118,7 +129,11 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     // Colours only on a terminal: log files and test harnesses get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => logs.with_ansi(ansi).init(),
+        LogFormat::Json => logs.json().init(),
+    }
     #[cfg(not(madsim))]
     if let Command::Cli { args } = command {
         // zkCli's exit statuses (0, 1, 2, 127), not only success and failure.
@@ -245,7 +260,7 @@ async fn shutdown_signal() {
     let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(signal) => signal,
         Err(error) => {
-            tracing::warn!("cannot watch SIGTERM: {error}");
+            tracing::warn!("cannot watch SIGTERM: {error}; stop the server with SIGINT (Ctrl-C) instead");
             let _ = tokio::signal::ctrl_c().await;
             return;
         }

@@ -125,7 +125,7 @@ impl Ensemble {
             fs::create_dir_all(&data).expect("data dir");
             fs::write(data.join("myid"), format!("{}\n", i + 1)).expect("myid");
             let config = format!(
-                "tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir={}\npreAllocSize=64\n4lw.commands.whitelist=*\n{lines}",
+                "tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir={}\npreAllocSize=64\n4lw.commands.whitelist=*\nadmin.enableServer=false\n{lines}",
                 data.display()
             );
             fs::write(member_dir.join("zoo.cfg"), config).expect("zoo.cfg");

@@ -49,7 +49,7 @@ impl Server {
 
     fn write_config(&self, extra: &str) {
         let text = format!(
-            "tickTime=2000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\npreAllocSize=64\n{extra}\n",
+            "tickTime=2000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\npreAllocSize=64\nadmin.enableServer=false\n{extra}\n",
             self.data_dir().display(),
             self.port
         );

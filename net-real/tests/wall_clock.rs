@@ -44,7 +44,7 @@ impl FakedServer {
         // a timer that fires between two requests is where wall-clock timers expire sessions.
         let text = format!(
             "tickTime=500\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\npreAllocSize=64\n\
-             znode.container.checkIntervalMs=100\n",
+             znode.container.checkIntervalMs=100\nadmin.enableServer=false\n",
             dir.path().join("data").display()
         );
         fs::write(&config, text).expect("write zoo.cfg");

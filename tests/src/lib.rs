@@ -2,6 +2,7 @@
 //! client on zab-core's codec that speaks to any ZooKeeper server, and the soak of the real
 //! binary in network namespaces ([`soak`]).
 
+pub mod http;
 pub mod local;
 pub mod oracle;
 pub mod server;

@@ -55,6 +55,14 @@ pub fn classpath() -> Option<String> {
         "snappy-java.jar",
         "jline.jar",
         "audience-annotations.jar",
+        // Jetty, for the AdminServer (off unless a test sets admin.enableServer=true).
+        "jetty9-server.jar",
+        "jetty9-servlet.jar",
+        "jetty9-http.jar",
+        "jetty9-io.jar",
+        "jetty9-util.jar",
+        "jetty9-security.jar",
+        "servlet-api.jar",
     ] {
         let path = format!("/usr/share/java/{extra}");
         if Path::new(&path).exists() {

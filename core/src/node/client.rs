@@ -404,7 +404,7 @@ impl Node {
         let Some(state) = self.connections.get_mut(&connection) else { return };
         let queued = state.queue.pop_front().expect("an applied write is at the front of its queue");
         assert!(queued.in_flight, "the front of the queue is the applied write");
-        self.stats.record_latency(now.0.saturating_sub(queued.received.0));
+        self.stats.record_update_latency(now.0.saturating_sub(queued.received.0));
         let (err, response) = match result {
             Ok(response) => (ErrorCode::Ok, response),
             Err(err) => (err, Response::Empty),

@@ -50,7 +50,7 @@ mod zab_tests;
 
 pub use crate::zab::{PeerMessage, PeerRole};
 pub use replica::ReplicaState;
-pub use stats::{LeaderCounts, Stats};
+pub use stats::{LeaderCounts, LearnerView, Stats, Summary, SUMMARY_BUCKET_BOUNDS_MS};
 
 use crate::ids::{ConnectionId, Epoch, Millis, PersistToken, ServerId, SessionId, Zxid};
 use crate::session::SessionTracker;

@@ -13,7 +13,7 @@ use crate::wire::client::{
 impl Node {
     /// Answers a request that needs no transaction, at the front of its connection's queue.
     pub(super) fn answer_read(&mut self, now: Millis, connection: ConnectionId, session: SessionId, queued: Queued) {
-        self.stats.record_latency(now.0.saturating_sub(queued.received.0));
+        self.stats.record_read_latency(now.0.saturating_sub(queued.received.0));
         let result = match &queued.request {
             Err(err) => Err(*err),
             Ok(request) => self.read(connection, session, request),

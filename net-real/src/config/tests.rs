@@ -77,6 +77,8 @@ fn a_minimal_config_takes_defaults_and_binds_all_addresses() {
         data_log_dir: PathBuf::from("/var/zab"),
         client_port_address: "0.0.0.0".into(),
         admin_server_address: "0.0.0.0".into(),
+        metrics_http_host: "0.0.0.0".into(),
+        initial_configuration: Some("dataDir=/var/zab\n".into()),
         ..ServerConfig::standalone_default()
     };
     assert_eq!(config, expected);
@@ -110,6 +112,10 @@ znode.container.checkIntervalMs=1000
 admin.enableServer=false
 admin.serverPort=9090
 admin.serverAddress=[::1]
+admin.commandURL=/cmds
+metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider
+metricsProvider.httpPort=7100
+metricsProvider.httpHost=127.0.0.2
 extendedTypesEnabled=true
 DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=
 peerType=participant
@@ -140,6 +146,11 @@ reconfigEnabled=true
         admin_enable_server: false,
         admin_server_port: 9090,
         admin_server_address: "::1".into(),
+        admin_command_url: "/cmds".into(),
+        metrics_provider_class: Some(crate::config::PROMETHEUS_PROVIDER.into()),
+        metrics_http_port: 7100,
+        metrics_http_host: "127.0.0.2".into(),
+        initial_configuration: Some(text.to_string()),
         extended_types_enabled: true,
         super_digest: Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=".into()),
         servers: vec![],
@@ -150,6 +161,7 @@ reconfigEnabled=true
         my_id: None,
     };
     assert_eq!(config, expected);
+    assert!(config.metrics_enabled());
     assert_eq!(config.log_options().prealloc_size, 1 << 20);
 }
 

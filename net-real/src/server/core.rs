@@ -65,17 +65,19 @@ impl ConnectionState {
         self.latency = (0, 0, 0, 0);
     }
 
-    fn record_reply(&mut self, now_ms: u64, zxid: i64) {
+    /// Counts a reply; returns its operation and latency when it answered a request.
+    fn record_reply(&mut self, now_ms: u64, zxid: i64) -> Option<(&'static str, u64)> {
         self.sent += 1;
         self.last_zxid = zxid;
         self.last_response_ms = now_ms;
-        let Some((received_ms, opcode)) = self.waiting.pop_front() else { return };
+        let (received_ms, opcode) = self.waiting.pop_front()?;
         let latency = now_ms.saturating_sub(received_ms);
         self.last_op = op_abbreviation(opcode);
         self.last_latency_ms = latency;
         let (min, max, total, count) = self.latency;
         let min = if count == 0 { latency } else { min.min(latency) };
         self.latency = (min, max.max(latency), total + latency, count + 1);
+        Some((self.last_op, latency))
     }
 }
 
@@ -113,6 +115,12 @@ pub struct Core {
     peers: Option<mpsc::UnboundedSender<PeerInput>>,
     /// The replica state after the last round, logged when it changes.
     replica: ReplicaState,
+    /// When it last changed (ms since the epoch), for the web view's "last election".
+    replica_since_ms: u64,
+    /// Request latency by operation, for `/metrics`.
+    request_latencies: crate::admin::metrics::RequestLatencies,
+    /// Syncs and latencies seen in the node's outputs, for `mntr` and `/metrics`.
+    observed: crate::admin::observed::Observed,
     /// After `Output::Restart`: waiting for the persister's reload; tokens of the old node
     /// still in flight are dropped.
     restarting: bool,
@@ -141,6 +149,9 @@ impl Core {
             started_ms: now_millis().0,
             peers: None,
             replica,
+            replica_since_ms: wall_clock_millis().max(0) as u64,
+            request_latencies: Default::default(),
+            observed: Default::default(),
             restarting: false,
         }
     }
@@ -172,6 +183,7 @@ impl Core {
                     Some(PersistEvent::Persisted(_)) if self.restarting || BROKEN_REPLY_BEFORE_PERSIST => {}
                     Some(PersistEvent::Persisted(tokens)) => {
                         for token in tokens {
+                            self.observed.on_persisted(now_millis().0, token);
                             self.node.handle_persisted(now_millis(), token);
                         }
                     }
@@ -208,6 +220,7 @@ impl Core {
     fn restart(&mut self, durable: zab_core::DurableState) {
         tracing::info!("restarting the node from disk");
         self.connections.clear();
+        self.observed.forget_in_flight();
         self.node = super::build_node(&self.config, durable, now_millis());
         self.restarting = false;
     }
@@ -218,6 +231,7 @@ impl Core {
         if replica != self.replica {
             tracing::info!(?replica, "replica state");
             self.replica = replica;
+            self.replica_since_ms = wall_clock_millis().max(0) as u64;
         }
     }
 
@@ -275,6 +289,9 @@ impl Core {
             CoreInput::FourLetter { word, address, answer: reply } => {
                 let _ = reply.send(self.four_letter_word(word, address));
             }
+            CoreInput::Admin { request, answer } => {
+                let _ = answer.send(self.admin_request(&request));
+            }
             CoreInput::Peer { from, message } => self.node.handle_peer_message(now, from, message),
             CoreInput::PeerDisconnected { peer } => self.node.handle_peer_disconnected(now, peer),
         }
@@ -312,7 +329,9 @@ impl Core {
                 }
                 Output::Reply { connection, header, response } => {
                     if let Some(state) = self.connections.get_mut(&connection) {
-                        state.record_reply(now_ms, header.zxid.0);
+                        if let Some((op, latency)) = state.record_reply(now_ms, header.zxid.0) {
+                            self.request_latencies.entry(op).or_default().record(latency);
+                        }
                     }
                     (connection, encode_reply(&header, &response))
                 }
@@ -323,6 +342,7 @@ impl Core {
                     (connection, encode_watch_event(zxid, &event))
                 }
                 Output::Persist { txns, token } => {
+                    self.observed.on_persist_queued(now_ms, token);
                     self.send_persister(PersistCommand::Append { txns, token }).await?;
                     self.queued_to_persister(token);
                     continue;
@@ -337,6 +357,7 @@ impl Core {
                     continue;
                 }
                 Output::Send { to, message } => {
+                    self.observed.on_send(now_ms, &message);
                     self.command_peers(PeerCommand::Send { to, message });
                     continue;
                 }
@@ -394,15 +415,41 @@ impl Core {
 
     fn four_letter_word(&mut self, word: &str, address: SocketAddr) -> Option<String> {
         match word {
-            "crst" => self.connections.values_mut().for_each(ConnectionState::reset_stats),
-            "srst" => self.node.reset_stats(),
+            "crst" => self.reset(crate::admin::Reset::Connections),
+            "srst" => self.reset(crate::admin::Reset::Server),
             _ => {}
         }
+        let asking = ConnectionView { address, queued: 0, received: 1, sent: 0, session: None };
+        answer(word, &self.server_view(Some(asking)))
+    }
+
+    fn reset(&mut self, reset: crate::admin::Reset) {
+        match reset {
+            crate::admin::Reset::Connections => self.connections.values_mut().for_each(ConnectionState::reset_stats),
+            crate::admin::Reset::Server => {
+                self.node.reset_stats();
+                self.request_latencies.clear();
+                self.observed.reset();
+            }
+        }
+    }
+
+    /// Answers the AdminServer (reads only, apart from the resets `crst`/`srst` ask for).
+    fn admin_request(&mut self, request: &crate::admin::AdminRequest) -> crate::admin::AdminAnswer {
+        if let Some(reset) = request.reset() {
+            self.reset(reset);
+        }
+        crate::admin::answer(request, &self.server_view(None))
+    }
+
+    /// What the four-letter words and the AdminServer print; `asking` is a four-letter word's
+    /// own connection (ZooKeeper lists it too).
+    fn server_view(&self, asking: Option<ConnectionView>) -> ServerView<'_> {
         let dirs = self.config.storage_dirs();
         let mut connections: Vec<ConnectionView> =
             self.connections.iter().map(|(id, c)| self.view_of(*id, c)).collect();
-        connections.push(ConnectionView { address, queued: 0, received: 1, sent: 0, session: None });
-        let view = ServerView {
+        connections.extend(asking);
+        ServerView {
             node: &self.node,
             config: &self.config,
             connections,
@@ -412,8 +459,12 @@ impl Core {
             data_log_size: directory_size(&dirs.log_dir()),
             open_file_descriptors: std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64),
             max_file_descriptors: max_open_files(),
-        };
-        answer(word, &view)
+            replica_since_ms: self.replica_since_ms,
+            learners: self.node.learner_views(now_millis()),
+            last_snapshot: newest_snapshot(&dirs.snap_dir()),
+            request_latencies: self.request_latencies.clone(),
+            observed: self.observed.counts().clone(),
+        }
     }
 
     fn view_of(&self, connection: ConnectionId, state: &ConnectionState) -> ConnectionView {
@@ -440,6 +491,19 @@ impl Core {
 pub fn directory_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.filter_map(Result::ok).filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+}
+
+/// The newest `snapshot.<hex zxid>` in `dir`: its zxid and modification time in seconds.
+fn newest_snapshot(dir: &Path) -> Option<(i64, i64)> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let snapshots = entries.filter_map(Result::ok).filter_map(|entry| {
+        let name = entry.file_name().into_string().ok()?;
+        let zxid = i64::from_str_radix(name.strip_prefix("snapshot.")?, 16).ok()?;
+        let modified = entry.metadata().ok()?.modified().ok()?;
+        let seconds = modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+        Some((zxid, seconds))
+    });
+    snapshots.max_by_key(|(zxid, _)| *zxid)
 }
 
 /// The soft limit on open files, from `/proc/self/limits`.

@@ -81,6 +81,16 @@ pub struct ServerView<'a> {
     pub open_file_descriptors: Option<u64>,
     /// The file descriptor limit, when known.
     pub max_file_descriptors: Option<u64>,
+    /// When the replica state last changed (ms since the epoch): the last election's end.
+    pub replica_since_ms: u64,
+    /// A leader's learners (empty otherwise), measured on the core task's clock.
+    pub learners: Vec<zab_core::node::LearnerView>,
+    /// The newest snapshot file: its zxid and its modification time (s since the epoch).
+    pub last_snapshot: Option<(i64, i64)>,
+    /// Request latency by operation, measured by the core task (`/metrics`).
+    pub request_latencies: crate::admin::metrics::RequestLatencies,
+    /// Syncs sent, proposal-to-commit and persist latencies, watched by the core task.
+    pub observed: crate::admin::observed::ObservedCounts,
 }
 
 /// The answer to `word` (one of [`super::frames::FOUR_LETTER_WORDS`]); `None` for a word zab
@@ -96,8 +106,8 @@ pub fn answer(word: &str, view: &ServerView<'_>) -> Option<String> {
         "stat" => srvr(view, true),
         "conf" => conf(view),
         "cons" => cons(view),
-        "mntr" => mntr(view),
-        "envi" => envi(),
+        "mntr" => crate::admin::monitor::mntr_text(view),
+        "envi" => answer_environment(),
         "dirs" => format!("datadir_size: {}\nlogdir_size: {}\n", view.data_dir_size, view.data_log_size),
         "wchs" => wchs(view.node),
         "wchc" => wchc(view.node),
@@ -119,7 +129,7 @@ pub fn java_double(value: f64) -> String {
 }
 
 /// ZooKeeper's `zk_znode_count`: its node map holds the root twice.
-fn znode_count(node: &Node) -> usize {
+pub fn znode_count(node: &Node) -> usize {
     node.tree().node_count() + 1
 }
 
@@ -214,47 +224,8 @@ fn conf(view: &ServerView<'_>) -> String {
     out
 }
 
-fn mntr(view: &ServerView<'_>) -> String {
-    let node = view.node;
-    let stats = node.stats();
-    let mut lines: Vec<(&str, String)> = vec![
-        ("zk_version", version_text()),
-        ("zk_server_state", mode(node).into()),
-        ("zk_ephemerals_count", node.tree().ephemeral_count().to_string()),
-        ("zk_num_alive_connections", view.connections.len().to_string()),
-        ("zk_avg_latency", java_double(stats.latency_ms_avg())),
-        ("zk_outstanding_requests", node.outstanding_requests().to_string()),
-        ("zk_znode_count", znode_count(node).to_string()),
-        ("zk_global_sessions", node.sessions().len().to_string()),
-        ("zk_local_sessions", "0".into()),
-        ("zk_packets_sent", stats.packets_sent.to_string()),
-        ("zk_packets_received", stats.packets_received.to_string()),
-        ("zk_watch_count", node.watches().count().to_string()),
-        ("zk_min_latency", stats.latency_ms_min.to_string()),
-        ("zk_max_latency", stats.latency_ms_max.to_string()),
-    ];
-    if let Some(size) = node.quorum_size() {
-        lines.push(("zk_quorum_size", size.to_string()));
-    }
-    if let Some(counts) = node.leader_counts() {
-        lines.push(("zk_learners", counts.learners.to_string()));
-        lines.push(("zk_synced_followers", counts.synced_followers.to_string()));
-        lines.push(("zk_synced_non_voting_followers", "0".into()));
-        lines.push(("zk_synced_observers", counts.synced_observers.to_string()));
-        lines.push(("zk_pending_syncs", counts.pending_syncs.to_string()));
-    }
-    if let Some(max) = view.max_file_descriptors {
-        lines.push(("zk_max_file_descriptor_count", max.to_string()));
-    }
-    lines.push(("zk_approximate_data_size", node.tree().approximate_data_size().to_string()));
-    if let Some(open) = view.open_file_descriptors {
-        lines.push(("zk_open_file_descriptor_count", open.to_string()));
-    }
-    lines.push(("zk_uptime", view.now_ms.saturating_sub(view.started_ms).to_string()));
-    lines.iter().map(|(key, value)| format!("{key}\t{value}\n")).collect()
-}
-
-fn envi() -> String {
+/// `envi`'s text (also the AdminServer's `environment`, one `key=value` a line).
+pub fn answer_environment() -> String {
     let read = |path: &str| std::fs::read_to_string(path).map(|s| s.trim().to_string()).ok();
     let env = |key: &str| std::env::var(key).unwrap_or_default();
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();

@@ -39,6 +39,13 @@ pub enum CoreInput {
         /// Where to send the text.
         answer: oneshot::Sender<Option<String>>,
     },
+    /// An AdminServer request (commands, the web view, `/metrics`).
+    Admin {
+        /// What is asked.
+        request: crate::admin::AdminRequest,
+        /// Where to send the answer.
+        answer: oneshot::Sender<crate::admin::AdminAnswer>,
+    },
     /// A message from a peer of the ensemble.
     Peer {
         /// The sender.

@@ -197,6 +197,9 @@ pub async fn serve<D: Disk>(
     let persister_task = tokio::task::spawn_blocking(move || persister.run(persist_rx, events_tx));
     #[cfg(madsim)]
     let persister_task = tokio::spawn(persister.run_async(persist_rx, events_tx));
+    // The AdminServer and /metrics: real build only (madsim has no HTTP stack to run them on).
+    #[cfg(not(madsim))]
+    let http = crate::admin::http::start(&config, core_tx.clone()).await;
     let shared = Arc::new(Shared {
         core: core_tx,
         paused: paused_rx,
@@ -207,6 +210,8 @@ pub async fn serve<D: Disk>(
     let core = core::Core::new(recovered.node, config, persist_tx, paused_tx).with_peers(peer_links);
     let result = core.run(core_rx, events_rx, shutdown).await;
     accepting.abort();
+    #[cfg(not(madsim))]
+    drop(http);
     if result.is_ok() {
         let _ = persister_task.await;
     }
@@ -228,13 +233,19 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, max_per_address: u32
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, usually: wait a little rather than spin.
-                tracing::warn!("accept failed: {error}");
+                tracing::warn!(
+                    "accept failed: {error}; if out of file descriptors, raise `ulimit -n` or lower maxClientCnxns"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };
         let Some(slot) = AddressSlot::take(&per_address, address.ip(), max_per_address) else {
-            tracing::warn!("Too many connections from /{} - max is {max_per_address}", address.ip());
+            // Apache's words first (operators grep for them), then what to do.
+            tracing::warn!(
+                "Too many connections from /{} - max is {max_per_address}; raise maxClientCnxns in zoo.cfg (0 = no limit) if this client needs more",
+                address.ip()
+            );
             drop(stream);
             continue;
         };

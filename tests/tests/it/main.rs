@@ -3,10 +3,12 @@
 
 mod differential;
 
+mod admin;
 mod apache_data;
 mod cli_transcript;
 mod server_control;
 
 mod c_client;
 mod clients;
+mod web_view;
 mod zkcli;

@@ -50,7 +50,7 @@ fn start_status_restart_stop_and_print_cmd_work_like_zkserver() {
     let port = free_port();
     let config = dir.path().join("zoo.cfg");
     let cfg = format!(
-        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n",
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n",
         data.display()
     );
     std::fs::write(&config, cfg).expect("zoo.cfg");
@@ -100,7 +100,7 @@ fn start_foreground_serves_until_sigterm() {
     let port = free_port();
     let config = dir.path().join("zoo.cfg");
     let cfg = format!(
-        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
         dir.path().join("d").display()
     );
     std::fs::write(&config, cfg).expect("zoo.cfg");

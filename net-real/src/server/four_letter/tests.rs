@@ -73,6 +73,11 @@ fn view<'a>(node: &'a Node, config: &'a ServerConfig, session: SessionId) -> Ser
         data_log_size: 67_109_337,
         open_file_descriptors: Some(40),
         max_file_descriptors: Some(20_000),
+        replica_since_ms: NOW.0,
+        learners: Vec::new(),
+        last_snapshot: None,
+        request_latencies: Default::default(),
+        observed: Default::default(),
     }
 }
 
