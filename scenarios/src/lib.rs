@@ -7,7 +7,7 @@
 
 mod catalogue;
 
-pub use catalogue::{catalogue, known_node_bugs, Scenario};
+pub use catalogue::{catalogue, known_node_bugs, Scenario, REGRESSION_SEEDS};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zab_sim::{RunReport, World};

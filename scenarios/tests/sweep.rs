@@ -15,7 +15,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use zab_scenarios::{catalogue, known_node_bugs, replay_line, run_scenario, run_seed, Outcome};
+use zab_scenarios::{catalogue, known_node_bugs, replay_line, run_scenario, run_seed, Outcome, REGRESSION_SEEDS};
 use zab_sim::options::{Mutant, Options};
 use zab_sim::World;
 
@@ -139,6 +139,18 @@ fn every_named_scenario_passes() {
         .filter_map(|s| run_scenario(s.name, false).err().map(|why| format!("{}: {why}", s.name)))
         .collect();
     assert!(failed.is_empty(), "failed scenarios:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn every_regression_seed_passes() {
+    let failed: Vec<String> = REGRESSION_SEEDS
+        .iter()
+        .filter_map(|&(seed, found)| {
+            let outcome = run_seed(seed, false);
+            (!outcome.is_ok()).then(|| format!("seed {seed} ({found}):\n{}\n{}", outcome.details(), replay_line(seed)))
+        })
+        .collect();
+    assert!(failed.is_empty(), "failed regression seeds:\n{}", failed.join("\n"));
 }
 
 #[test]

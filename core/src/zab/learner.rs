@@ -145,6 +145,10 @@ pub struct Learner {
     ack_epoch_current: i32,
     /// A SNAP packet arrived; its database is next.
     snap_zxid: Option<Zxid>,
+    /// The leader announced how it syncs us (DIFF, TRUNC or SNAP). It does so exactly once
+    /// per connection (`LearnerHandler.syncFollower`); a second announcement would move the
+    /// log under the transactions of the first, which may still be on their way to disk.
+    sync_announced: bool,
     /// The `IgnorePing` mutant is on.
     #[cfg(feature = "mutants")]
     ignores_pings: bool,
@@ -175,6 +179,7 @@ impl Learner {
             newleader: None,
             ack_epoch_current: -1,
             snap_zxid: None,
+            sync_announced: false,
             #[cfg(feature = "mutants")]
             ignores_pings: false,
         }
@@ -251,6 +256,12 @@ impl Learner {
             return Vec::new();
         }
         self.last_heard = now;
+        if let QuorumMessage::Diff { .. } | QuorumMessage::Trunc { .. } | QuorumMessage::Snap { .. } = message {
+            if self.phase != LearnerPhase::Synchronization || self.sync_announced || self.newleader.is_some() {
+                return vec![LearnerEffect::Abandon("a second DIFF, TRUNC or SNAP")];
+            }
+            self.sync_announced = true;
+        }
         match message {
             QuorumMessage::Diff { .. } => Vec::new(),
             QuorumMessage::Trunc { zxid } => vec![LearnerEffect::Truncate(zxid)],

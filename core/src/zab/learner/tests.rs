@@ -164,22 +164,61 @@ fn a_commit_of_a_proposal_never_received_breaks_the_stream() {
 }
 
 #[test]
-fn trunc_and_inform_reach_the_log_and_snap_announces_the_database() {
+fn trunc_and_inform_reach_the_log() {
     let mut learner = synchronizing();
     let logged = Zxid::new(Epoch(2), 1);
     let trunc = QuorumMessage::Trunc { zxid: Zxid::new(Epoch(1), 4) };
     assert_eq!(learner.receive(Millis(2), LEADER, trunc, view(3, 2, logged)), vec![Truncate(Zxid::new(Epoch(1), 4))]);
     let inform = QuorumMessage::Inform { zxid: txn(2, 2).header.zxid, txn: txn(2, 2), digest: None };
     assert_eq!(learner.receive(Millis(2), LEADER, inform, view(3, 2, logged)), vec![LogCommitted(txn(2, 2))]);
+}
+
+#[test]
+fn snap_announces_the_database_and_newleader_waits_for_it() {
+    let mut learner = synchronizing();
+    let logged = Zxid::new(Epoch(2), 1);
     assert_eq!(learner.on_database(Millis(3), LEADER), DatabaseVerdict::Abandon("database without SNAP"));
     let snap = Zxid::new(Epoch(2), 9);
     assert_eq!(learner.receive(Millis(3), LEADER, QuorumMessage::Snap { zxid: snap }, view(3, 2, logged)), vec![]);
+    // NEWLEADER may not arrive while a database is still due.
+    let mut early = synchronizing();
+    early.receive(Millis(3), LEADER, QuorumMessage::Snap { zxid: snap }, view(3, 2, logged));
+    assert_eq!(
+        early.receive(Millis(4), LEADER, new_leader(3), view(3, 2, logged)),
+        vec![Abandon("unexpected NEWLEADER")]
+    );
     assert_eq!(learner.on_database(Millis(3), ServerId(3)), DatabaseVerdict::Ignore);
     assert_eq!(learner.on_database(Millis(3), LEADER), DatabaseVerdict::Install(snap));
-    // NEWLEADER may not arrive while a database is still due.
-    learner.receive(Millis(4), LEADER, QuorumMessage::Snap { zxid: snap }, view(3, 2, logged));
-    let effects = learner.receive(Millis(4), LEADER, new_leader(3), view(3, 2, snap));
-    assert_eq!(effects, vec![Abandon("unexpected NEWLEADER")]);
+    assert_eq!(learner.receive(Millis(4), LEADER, new_leader(3), view(3, 2, snap)).len(), 1);
+}
+
+/// Seed 3000301's shape: the leader syncs us once per connection. A second DIFF, TRUNC or
+/// SNAP (left over from an older sync, or a broken leader) would truncate or replace a log
+/// whose synced transactions may still be on their way to disk, so the learner leaves.
+#[test]
+fn one_diff_trunc_or_snap_per_sync() {
+    let logged = Zxid::new(Epoch(2), 1);
+    let announcements = [
+        QuorumMessage::Diff { zxid: logged },
+        QuorumMessage::Trunc { zxid: Zxid::new(Epoch(1), 4) },
+        QuorumMessage::Snap { zxid: Zxid::new(Epoch(2), 9) },
+    ];
+    for first in &announcements {
+        for second in &announcements {
+            let mut learner = synchronizing();
+            learner.receive(Millis(2), LEADER, first.clone(), view(3, 2, logged));
+            let effects = learner.receive(Millis(3), LEADER, second.clone(), view(3, 2, logged));
+            assert_eq!(effects, vec![Abandon("a second DIFF, TRUNC or SNAP")], "{first:?} then {second:?}");
+        }
+    }
+    // Once serving, any announcement is out of place.
+    let mut learner = synchronizing();
+    learner.receive(Millis(2), LEADER, announcements[0].clone(), view(3, 2, logged));
+    learner.receive(Millis(2), LEADER, new_leader(3), view(3, 2, logged));
+    learner.receive(Millis(3), LEADER, QuorumMessage::UpToDate { zxid: Zxid(-1) }, view(3, 3, logged));
+    assert!(learner.up_to_date());
+    let effects = learner.receive(Millis(4), LEADER, announcements[1].clone(), view(3, 3, logged));
+    assert_eq!(effects, vec![Abandon("a second DIFF, TRUNC or SNAP")]);
 }
 
 #[test]
