@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use zab_core::node::{Summary, SUMMARY_BUCKET_BOUNDS_MS};
@@ -35,6 +35,11 @@ struct Scrape {
     observed: crate::admin::observed::ObservedCounts,
 }
 
+/// A summary as one histogram (its `_sum`, `_count` and `_bucket` series).
+fn encode_summary(metric: &mut MetricEncoder<'_>, summary: &Summary) -> std::fmt::Result {
+    metric.encode_histogram::<NoLabelSet>(summary.sum as f64, summary.count, &histogram_buckets(summary), None)
+}
+
 fn histogram_buckets(summary: &Summary) -> Vec<(f64, u64)> {
     let mut buckets: Vec<(f64, u64)> =
         SUMMARY_BUCKET_BOUNDS_MS.iter().zip(summary.buckets.iter()).map(|(b, c)| (*b as f64, *c)).collect();
@@ -52,24 +57,14 @@ impl Collector for Scrape {
         for (name, summary) in &self.summaries {
             let help = format!("Apache ZooKeeper's summary set {name}, in ms");
             let mut metric = encoder.encode_descriptor(name, &help, None, MetricType::Histogram)?;
-            metric.encode_histogram::<NoLabelSet>(
-                summary.sum as f64,
-                summary.count,
-                &histogram_buckets(summary),
-                None,
-            )?;
+            encode_summary(&mut metric, summary)?;
         }
         let help = "Request latency from arrival to reply, by operation, in ms";
         let mut family = encoder.encode_descriptor("zab_request_latency_ms", help, None, MetricType::Histogram)?;
         for (op, summary) in &self.requests {
             let labels = [("op", *op)];
             let mut metric = family.encode_family(&labels)?;
-            metric.encode_histogram::<NoLabelSet>(
-                summary.sum as f64,
-                summary.count,
-                &histogram_buckets(summary),
-                None,
-            )?;
+            encode_summary(&mut metric, summary)?;
         }
         let observed = &self.observed;
         for (name, help, summary) in [
@@ -85,12 +80,7 @@ impl Collector for Scrape {
             ),
         ] {
             let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
-            metric.encode_histogram::<NoLabelSet>(
-                summary.sum as f64,
-                summary.count,
-                &histogram_buckets(summary),
-                None,
-            )?;
+            encode_summary(&mut metric, summary)?;
         }
         let help = "Syncs a leader sent to learners, by kind";
         let mut family = encoder.encode_descriptor("zab_syncs", help, None, MetricType::Counter)?;
