@@ -6,6 +6,16 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+/// The zoo.cfg lines that start an AdminServer on 127.0.0.1:`port`, read alike by zab and
+/// Apache ZooKeeper.
+pub fn admin_server_lines(port: u16) -> [String; 3] {
+    [
+        "admin.enableServer=true".to_string(),
+        "admin.serverAddress=127.0.0.1".to_string(),
+        format!("admin.serverPort={port}"),
+    ]
+}
+
 /// `GET path` on `address`: the status code and the body, or `None` if nobody answered.
 pub fn get(address: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).ok()?;

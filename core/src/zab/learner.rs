@@ -256,8 +256,9 @@ impl Learner {
             return Vec::new();
         }
         self.last_heard = now;
+        // Past discovery; NEWLEADER (kept through broadcast) ends the time for announcements.
         if let QuorumMessage::Diff { .. } | QuorumMessage::Trunc { .. } | QuorumMessage::Snap { .. } = message {
-            if self.phase != LearnerPhase::Synchronization || self.sync_announced || self.newleader.is_some() {
+            if self.sync_announced || self.newleader.is_some() {
                 return vec![LearnerEffect::Abandon("a second DIFF, TRUNC or SNAP")];
             }
             self.sync_announced = true;

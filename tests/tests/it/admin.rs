@@ -105,20 +105,12 @@ struct Pair {
 
 fn start_pair() -> Option<Pair> {
     let apache_port = free_port();
-    let apache_lines = [
-        "admin.enableServer=true".to_string(),
-        "admin.serverAddress=127.0.0.1".to_string(),
-        format!("admin.serverPort={apache_port}"),
-    ];
-    let lines: Vec<&str> = apache_lines.iter().map(String::as_str).collect();
+    let apache_lines = http::admin_server_lines(apache_port);
+    let lines = apache_lines.each_ref().map(String::as_str);
     let apache = ApacheZooKeeper::start(&lines, &[])?;
     let zab_port = free_port();
-    let zab_lines = [
-        "admin.enableServer=true".to_string(),
-        "admin.serverAddress=127.0.0.1".to_string(),
-        format!("admin.serverPort={zab_port}"),
-    ];
-    let lines: Vec<&str> = zab_lines.iter().map(String::as_str).collect();
+    let zab_lines = http::admin_server_lines(zab_port);
+    let lines = zab_lines.each_ref().map(String::as_str);
     let zab = ZabServer::start(&lines);
     let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
     Some(Pair {
@@ -305,12 +297,8 @@ fn metrics_endpoint_exports_apaches_names_and_latency_by_operation() {
 fn a_taken_admin_port_is_a_warning_and_clients_are_served() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
     let port = taken.local_addr().expect("held address").port();
-    let lines = [
-        "admin.enableServer=true".to_string(),
-        "admin.serverAddress=127.0.0.1".to_string(),
-        format!("admin.serverPort={port}"),
-    ];
-    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let lines = http::admin_server_lines(port);
+    let lines = lines.each_ref().map(String::as_str);
     let zab = ZabServer::start(&lines);
     let mut client = WireClient::connect(zab.address, 30_000).expect("clients are served");
     let exists = Request::Exists(PathWatchRequest { path: "/".into(), watch: false });

@@ -82,12 +82,8 @@ fn web_view_shows_tree_sessions_and_mode_in_chromium() {
         return;
     }
     let port = free_port();
-    let lines = [
-        "admin.enableServer=true".to_string(),
-        "admin.serverAddress=127.0.0.1".to_string(),
-        format!("admin.serverPort={port}"),
-    ];
-    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let lines = zab_tests::http::admin_server_lines(port);
+    let lines = lines.each_ref().map(String::as_str);
     let server = ZabServer::start(&lines);
     let _session = make_tree(server.address);
     let admin = SocketAddr::from(([127, 0, 0, 1], port));
